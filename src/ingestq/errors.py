@@ -1,0 +1,64 @@
+"""Every error ingestq raises, under one root.
+
+    IngestqError
+    ├── ConfigError            configuration file or environment is invalid
+    ├── ConnectionFailed       Redis/Valkey cannot be reached (or the embedded server won't start)
+    ├── PayloadError           a job payload is not a JSON object or is too large
+    ├── JobNotFound            no job with that id
+    ├── LeaseLost              a fencing token is stale: the job belongs to another attempt
+    ├── InvalidTransition      the job is not in a state that allows the operation
+    └── JobError               raised by handlers to say how an attempt failed
+        ├── PermanentError     never retry: the job goes to the dead-letter set at once
+        └── TransientError     retry with backoff while the retry budget lasts
+
+Permanent versus transient is a type, not a flag, so a handler states its intent by what it raises.
+Any other exception escaping a handler counts as transient.
+"""
+
+from __future__ import annotations
+
+
+class IngestqError(Exception):
+    """Root of every ingestq error."""
+
+
+class ConfigError(IngestqError):
+    """The configuration file or environment is invalid; the message names key, file and choices."""
+
+
+class ConnectionFailed(IngestqError):
+    """Redis/Valkey cannot be reached, or the embedded server cannot be started."""
+
+
+class PayloadError(IngestqError):
+    """A job payload is malformed (not a JSON object) or larger than the configured limit."""
+
+
+class JobNotFound(IngestqError):
+    """No job with the given id exists (it may have been trimmed or purged)."""
+
+
+class LeaseLost(IngestqError):
+    """The fencing token is stale: the lease expired and the job was reaped or handed to another."""
+
+
+class InvalidTransition(IngestqError):
+    """The job's current state does not allow the requested operation."""
+
+
+class JobError(IngestqError):
+    """Base for errors a handler raises to describe a failed attempt."""
+
+    reason = "error"
+
+
+class PermanentError(JobError):
+    """The job can never succeed (bad input): it goes to the dead-letter set without retrying."""
+
+    reason = "permanent"
+
+
+class TransientError(JobError):
+    """The attempt failed for a reason that may pass: retry with backoff."""
+
+    reason = "transient"
