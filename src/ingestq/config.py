@@ -1,0 +1,267 @@
+"""Typed configuration: one YAML file plus ``INGESTQ_...`` environment overrides, validated once.
+
+The file is ``--config``, else ``$INGESTQ_CONFIG``, else ``./ingestq.yaml`` when present, else
+defaults only. Everything lives under the top-level ``ingest:`` block; the operators' established
+``ingest.queue_recovery`` keys keep their names and meaning. Environment variables override the file:
+``INGESTQ_<BLOCK>__<KEY>`` (for example ``INGESTQ_QUEUE_RECOVERY__MAX_RETRIES=5``), with the short
+aliases ``INGESTQ_REDIS_URL``, ``INGESTQ_DATA_DIR`` and ``INGESTQ_SERVICE_TOKEN``. Values from the
+environment are read as YAML scalars, so ``5`` is an int and ``true`` a bool.
+
+Any unknown key, mistyped key or wrong type is a :class:`ConfigError` naming the key, where it came
+from and the valid choices. There is no silent fallback to defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ingestq.errors import ConfigError
+
+ENV_PREFIX = "INGESTQ_"
+ENV_ALIASES = {
+    "INGESTQ_REDIS_URL": ("redis", "url"),
+    "INGESTQ_DATA_DIR": ("data_dir",),
+    "INGESTQ_SERVICE_TOKEN": ("service", "token"),
+}
+ENV_NOT_SETTINGS = {"INGESTQ_CONFIG"}
+DEFAULT_FILE = "ingestq.yaml"
+
+
+class _Block(BaseModel):
+    # strict: a string where a number belongs is an error, not a coercion; unknown keys are errors.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class QueueRecovery(_Block):
+    """The established recovery block, plus the lease keys that replace age-based reaping."""
+
+    enabled: bool = True  # kill switch for the reaper (workers' and standalone)
+    job_timeout_seconds: float = Field(600.0, gt=0)  # hard cap on one attempt's run time
+    # 2 s, not the old 30 s: a pass now costs O(expired leases), so it can run often, and a dead
+    # worker's job is back within lease + interval.
+    reaper_interval_seconds: float = Field(2.0, gt=0)
+    max_retries: int = Field(3, ge=0)  # handler failures retried before the job is dead
+    stale_job_action: Literal["requeue", "fail", "dlq"] = "requeue"
+    # 10 s: long enough to ride out a GC pause or a slow Redis, short enough that a killed
+    # worker's job returns within seconds. Healthy jobs of any length keep renewing it.
+    lease_seconds: float = Field(10.0, gt=0)
+    heartbeat_seconds: float = Field(3.0, gt=0)  # about lease/3: two beats may be missed safely
+    # A job whose lease expires more than this many times kills its workers: dead, reason poison.
+    max_crash_recoveries: int = Field(3, ge=0)
+
+
+class RetryBackoff(_Block):
+    """Delay before a failed attempt is retried: min(cap, base * 2^(failures-1)), minus jitter."""
+
+    base_seconds: float = Field(1.0, ge=0)  # first retry after about a second
+    cap_seconds: float = Field(300.0, ge=0)  # never wait longer than five minutes
+    jitter: float = Field(0.5, ge=0, le=1)  # fraction of the delay randomised, to spread herds
+
+
+class WorkerSettings(_Block):
+    """How a worker process runs handlers."""
+
+    concurrency: int = Field(8, ge=1)  # jobs in flight per worker process
+    # thread: handlers share the worker process (fast); process: each slot is a child process,
+    # so a segfault, OOM kill or os._exit is seen at once and a stuck handler can be killed.
+    isolation: Literal["thread", "process"] = "thread"
+    claim_batch: int = Field(100, ge=1)  # most jobs taken per claim round trip
+    shutdown_grace_seconds: float = Field(25.0, ge=0)  # fits Kubernetes' default 30 s
+    run_reaper: bool = True  # every worker also reaps, so no separate reaper process is required
+
+
+class QueueSettings(_Block):
+    """Queue identity and record keeping."""
+
+    name: str = Field("ingest", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    max_payload_bytes: int = Field(1_048_576, ge=64)  # 1 MiB: payloads name files, not hold them
+    done_retention_seconds: float = Field(86_400.0, ge=0)  # finished jobs kept a day for look-ups
+    done_retention_count: int = Field(10_000, ge=0)  # and never more than this many
+    error_history: int = Field(10, ge=1)  # errors kept per job record
+    events_max: int = Field(10_000, ge=100)  # lifecycle events kept for `tail`
+
+
+class RedisSettings(_Block):
+    """Where the queue lives. No URL: an embedded Valkey server in the data directory."""
+
+    url: str | None = None  # redis://, rediss://, unix:// ; None starts the embedded server
+
+
+class ServiceSettings(_Block):
+    """The HTTP service."""
+
+    host: str = "127.0.0.1"  # loopback unless an operator opens it on purpose
+    port: int = Field(8081, ge=1, le=65535)  # the established metrics port
+    token: str | None = None  # bearer token for mutating routes; none set: they are refused
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+
+
+class IngestSettings(_Block):
+    """Everything under the top-level ``ingest:`` key."""
+
+    data_dir: str = ".ingestq"  # embedded server, its log, and the embedded stores
+    queue_recovery: QueueRecovery = QueueRecovery()
+    retry_backoff: RetryBackoff = RetryBackoff()
+    worker: WorkerSettings = WorkerSettings()
+    queue: QueueSettings = QueueSettings()
+    redis: RedisSettings = RedisSettings()
+    service: ServiceSettings = ServiceSettings()
+
+
+class Settings(_Block):
+    """The whole configuration file."""
+
+    ingest: IngestSettings = IngestSettings()
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """Validated settings plus where each value came from (for `config show`)."""
+
+    settings: Settings
+    file: Path | None
+    origins: dict[str, str] = field(default_factory=dict)  # dotted key -> "file" | "env:NAME"
+
+    @property
+    def ingest(self) -> IngestSettings:
+        """Shortcut to the ``ingest`` block."""
+        return self.settings.ingest
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Load, merge and validate the configuration; raise ConfigError on any problem."""
+    env = os.environ if environ is None else environ
+    file = _choose_file(path, env)
+    data: dict[str, Any] = _read_yaml(file) if file else {}
+    origins: dict[str, str] = {}
+    _mark_origins(data, (), "file", origins)
+    _apply_env(data, env, origins)
+    where = str(file) if file else "the defaults"
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, where, origins)) from None
+    return LoadedConfig(settings=settings, file=file, origins=origins)
+
+
+def _choose_file(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+    if path is not None:
+        chosen = Path(path)
+    elif env.get("INGESTQ_CONFIG"):
+        chosen = Path(env["INGESTQ_CONFIG"])
+    elif Path(DEFAULT_FILE).is_file():
+        return Path(DEFAULT_FILE).resolve()
+    else:
+        return None
+    if not chosen.is_file():
+        raise ConfigError(f"config file {chosen} does not exist or is not a file")
+    return chosen.resolve()
+
+
+def _read_yaml(file: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {file} is not valid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {file} must hold a mapping with an 'ingest:' key")
+    return loaded
+
+
+def _mark_origins(node: Any, path: tuple[str, ...], origin: str, out: dict[str, str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _mark_origins(value, (*path, str(key)), origin, out)
+    elif path:
+        out[".".join(path)] = origin
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str], origins: dict[str, str]) -> None:
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS:
+            continue
+        path = ENV_ALIASES.get(name) or tuple(
+            part.lower() for part in name[len(ENV_PREFIX):].split("__"))
+        if not _known_path(path):
+            raise ConfigError(
+                f"unknown environment variable {name}: it names no setting "
+                f"(form: INGESTQ_<BLOCK>__<KEY>, e.g. INGESTQ_QUEUE_RECOVERY__MAX_RETRIES; "
+                f"aliases: {', '.join(sorted(ENV_ALIASES))})")
+        node = data.setdefault("ingest", {})
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = yaml.safe_load(env[name]) if env[name] != "" else None
+        origins["ingest." + ".".join(path)] = f"env:{name}"
+
+
+def _known_path(path: tuple[str, ...]) -> bool:
+    model: type[BaseModel] = IngestSettings
+    for i, part in enumerate(path):
+        info = model.model_fields.get(part)
+        if info is None:
+            return False
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            model = sub
+        else:
+            return i == len(path) - 1
+    return False
+
+
+def _explain(exc: ValidationError, where: str, origins: dict[str, str]) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        origin = origins.get(key, "")
+        source = origin.replace("env:", "environment variable ") if origin.startswith(
+            "env:") else where
+        if err["type"] == "extra_forbidden":
+            lines.append(_unknown_key(key, source))
+        else:
+            got = err.get("input")
+            lines.append(f"{key} in {source}: {err['msg']} (got {got!r})")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _unknown_key(key: str, source: str) -> str:
+    parts = key.split(".")
+    model: type[BaseModel] = Settings
+    for part in parts[:-1]:
+        sub = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            break
+        model = sub
+    valid = sorted(model.model_fields)
+    guess = difflib.get_close_matches(parts[-1], valid, n=1)
+    hint = f"; did you mean '{guess[0]}'?" if guess else ""
+    return f"unknown key '{key}' in {source}; valid keys here: {', '.join(valid)}{hint}"
+
+
+def effective_items(loaded: LoadedConfig) -> list[tuple[str, Any, str]]:
+    """Every setting as (dotted key, value, origin), origin being file, env:NAME or default."""
+    flat: list[tuple[str, Any, str]] = []
+
+    def walk(model: BaseModel, prefix: str) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            key = f"{prefix}{name}"
+            if isinstance(value, BaseModel):
+                walk(value, key + ".")
+            else:
+                flat.append((key, value, loaded.origins.get(key, "default")))
+
+    walk(loaded.settings, "")
+    return flat
