@@ -2,7 +2,7 @@
 
 The file is ``--config``, else ``$INGESTQ_CONFIG``, else ``./ingestq.yaml`` when present, else
 defaults only. Everything lives under the top-level ``ingest:`` block; the operators' established
-``ingest.queue_recovery`` keys keep their names and meaning. Environment variables override the file:
+``ingest.queue_recovery`` keys keep their names and meaning. Environment variables override it:
 ``INGESTQ_<BLOCK>__<KEY>`` (for example ``INGESTQ_QUEUE_RECOVERY__MAX_RETRIES=5``), with the short
 aliases ``INGESTQ_REDIS_URL``, ``INGESTQ_DATA_DIR`` and ``INGESTQ_SERVICE_TOKEN``. Values from the
 environment are read as YAML scalars, so ``5`` is an int and ``true`` a bool.

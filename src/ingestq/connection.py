@@ -64,9 +64,9 @@ def server_risks(client: Redis) -> list[str]:
     except ResponseError:
         pass  # CONFIG is disabled on some managed servers; persistence below still speaks
     persistence = client.info("persistence")
-    save = ""
+    save: str = ""
     try:
-        save = client.config_get("save").get("save", "")
+        save = str(client.config_get("save").get("save") or "")
     except ResponseError:
         save = "unknown"
     if not int(persistence.get("aof_enabled", 0)) and not save:

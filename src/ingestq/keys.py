@@ -1,8 +1,8 @@
 """Every Redis key name of a queue, in one place.
 
-All keys of one queue share the Cluster hash tag ``{<queue>}``, so every Lua script touches a single
-slot and works unchanged on Redis Cluster. Job hashes (``job:<id>``) and worker hashes are built inside
-the scripts from the prefix passed as a key; they carry the same tag and so live in the same slot.
+All keys of one queue share the Cluster hash tag ``{<queue>}``, so every Lua script touches one
+slot and works unchanged on Redis Cluster. Job hashes (``job:<id>``) and worker hashes are built
+inside the scripts from the prefix; they carry the same tag and so live in the same slot.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from ingestq.errors import (
     LeaseLost,
     PayloadError,
 )
-from ingestq.job import Claimed, Job, JobState
+from ingestq.job import Claimed, JobState
 from ingestq.keys import QueueKeys
 from ingestq.scripts import register_all
 
@@ -34,7 +34,7 @@ REFUSALS: dict[int, type[IngestqError]] = {
     -3: InvalidTransition,
 }
 KIND_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-ENQUEUE_CHUNK = 500  # jobs per enqueue script call: big enough to amortise, small enough not to block
+ENQUEUE_CHUNK = 500  # jobs per script call: amortises round trips, never blocks the server long
 
 
 class Clock(Protocol):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from ingestq.errors import JobNotFound
 from ingestq.job import Job, JobState
@@ -27,7 +28,7 @@ def server_time_ms(queue: Queue) -> int:
 
 def get_job(queue: Queue, job_id: str) -> Job:
     """One job record; raises JobNotFound."""
-    h = queue.client.hgetall(queue.keys.job(job_id))
+    h = cast(dict[str, str], queue.client.hgetall(queue.keys.job(job_id)))
     if not h:
         raise JobNotFound(f"job {job_id} does not exist (never enqueued, trimmed or purged)")
     return Job.from_hash(h)
@@ -43,7 +44,7 @@ def get_jobs(queue: Queue, ids: Sequence[str]) -> list[Job]:
 
 def kinds(queue: Queue) -> list[str]:
     """Every kind that has had a pending list."""
-    return sorted(queue.client.smembers(queue.keys.kinds))
+    return sorted(cast(set[str], queue.client.smembers(queue.keys.kinds)))
 
 
 def counts(queue: Queue) -> dict[str, int]:
@@ -64,14 +65,15 @@ def counts(queue: Queue) -> dict[str, int]:
 
 def stats(queue: Queue) -> dict[str, float]:
     """The shared counters (see docs/architecture.md for each name)."""
-    raw = queue.client.hgetall(queue.keys.stats)
+    raw = cast(dict[str, str], queue.client.hgetall(queue.keys.stats))
     return {name: float(v) if "." in v else int(v) for name, v in raw.items()}
 
 
 def _zset_ids(queue: Queue, key: str, max_score: float | str) -> Iterator[str]:
     start = 0
     while True:
-        page = queue.client.zrangebyscore(key, "-inf", max_score, start=start, num=PAGE)
+        page = cast(list[str], queue.client.zrangebyscore(key, "-inf", max_score,
+                                                          start=start, num=PAGE))
         yield from page
         if len(page) < PAGE:
             return
@@ -82,7 +84,8 @@ def _pending_ids(queue: Queue, kind: str | None) -> Iterator[str]:
     for name in [kind] if kind else kinds(queue):
         start = 0
         while True:
-            page = queue.client.lrange(queue.keys.pending(name), start, start + PAGE - 1)
+            page = cast(list[str], queue.client.lrange(queue.keys.pending(name), start,
+                                                       start + PAGE - 1))
             yield from page
             if len(page) < PAGE:
                 break
@@ -146,7 +149,8 @@ def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
 def expired_jobs(queue: Queue, limit: int = 1000) -> list[Job]:
     """Jobs whose lease has run out and that no reaper has handled yet (for dry runs)."""
     now = server_time_ms(queue)
-    ids = queue.client.zrangebyscore(queue.keys.processing, "-inf", now, start=0, num=limit)
+    ids = cast(list[str], queue.client.zrangebyscore(queue.keys.processing, "-inf", now,
+                                                     start=0, num=limit))
     return [j for j in get_jobs(queue, ids) if j.state is JobState.PROCESSING]
 
 
@@ -166,7 +170,7 @@ class ReaperStatus:
 
 def reaper_status(queue: Queue) -> ReaperStatus:
     """When a reaper last ran and what it did."""
-    h = queue.client.hgetall(queue.keys.reaper)
+    h: dict[str, Any] = cast(dict[str, Any], queue.client.hgetall(queue.keys.reaper))
     last = int(h["last_run"]) / 1000.0 if h.get("last_run") else None
     return ReaperStatus(last, int(h.get("last_reaped", 0)), int(h.get("passes", 0)))
 

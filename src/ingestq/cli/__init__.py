@@ -1,0 +1,1 @@
+"""ingestctl, the operator CLI: thin commands over the library."""

@@ -1,0 +1,40 @@
+"""Structured logging: JSON lines when stderr is not a terminal, readable lines when it is."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+_configured = False
+
+
+def configure_logging(level: str = "info", json: bool | None = None) -> None:
+    """Set up structlog once per process; logs go to stderr so stdout stays for --json output."""
+    global _configured
+    use_json = not sys.stderr.isatty() if json is None else json
+    renderer: Any = (structlog.processors.JSONRenderer() if use_json
+                     else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    _configured = True
+
+
+def get_logger(name: str = "ingestq") -> Any:
+    """A bound structlog logger (configures defaults on first use)."""
+    if not _configured:
+        configure_logging()
+    return structlog.get_logger(name)
