@@ -26,6 +26,6 @@ def source(name: str) -> str:
     return "\n".join(lines)
 
 
-def register_all(client: Redis[str]) -> dict[str, Script]:
+def register_all(client: Redis) -> dict[str, Script]:
     """One registered Script per transition; redis-py re-loads a script after NOSCRIPT."""
     return {name: client.register_script(source(name)) for name in SCRIPT_NAMES}
