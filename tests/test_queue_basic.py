@@ -225,3 +225,20 @@ def test_clean_takes_back_only_matching_tokens(queue: Queue) -> None:
     assert queue.clean([(job.id, "0")]) == []
     assert queue.clean([(job.id, job.token)]) == [(job.id, "requeue")]
     assert reads.get_job(queue, job.id).failures == 1
+
+
+def test_processing_age_histogram_tracks_claims_and_exits(queue: Queue, clock: ManualClock
+                                                          ) -> None:
+    for _ in range(3):
+        queue.enqueue("x", {})
+    first = queue.claim("w", 1).jobs[0]
+    clock.advance(45)
+    rest = queue.claim("w", 2).jobs
+    clock.advance(5)  # ages now 50, 5, 5
+    hist = reads.processing_ages(queue, [30, 60])
+    assert hist.buckets == [(30, 2), (60, 3)] and hist.count == 3
+    assert hist.total_seconds == pytest.approx(60.0)
+    queue.ack(first.id, first.token)
+    queue.release(rest[0].id, rest[0].token)
+    hist = reads.processing_ages(queue, [30])
+    assert hist.count == 1 and hist.total_seconds == pytest.approx(5.0)

@@ -51,6 +51,11 @@ class QueueKeys:
         return self._k("processing")
 
     @property
+    def claimed(self) -> str:
+        """Zset id -> claim time (ms) of jobs in processing: in-flight ages for metrics."""
+        return self._k("claimed")
+
+    @property
     def done(self) -> str:
         """Zset id -> finished time (ms), trimmed by age and count."""
         return self._k("done")

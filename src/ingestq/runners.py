@@ -16,6 +16,7 @@ import os
 import queue as stdqueue
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
@@ -24,6 +25,7 @@ from typing import Any
 from ingestq.attempt import Attempt, Ending, Outcome
 from ingestq.errors import PermanentError
 from ingestq.handlers import HandlerSpec, JobContext, Registry, load_modules
+from ingestq.hooks import around_attempt
 
 Done = Callable[[Attempt], None]
 
@@ -62,27 +64,29 @@ class ThreadRunner:
     def _run(self, attempt: Attempt) -> None:
         spec = self.registry.get(attempt.job.kind)
         assert spec is not None  # the worker only claims registered kinds
-        import time
-
         attempt.started_monotonic = time.monotonic()
         try:
-            if spec.is_async:
-                fut = asyncio.run_coroutine_threadsafe(spec.func(attempt.context), self.loop)
-                def cancel() -> None:
-                    self.loop.call_soon_threadsafe(fut.cancel)
-
-                attempt.on_stop = cancel
-                if attempt.ending is not None:  # stopped before the hook was set
-                    cancel()
-                fut.result()
-            else:
-                spec.func(attempt.context)
+            with around_attempt(attempt.context):
+                self._call(spec, attempt)
             attempt.finish(Ending(Outcome.OK))
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | SystemExit) and attempt.ending is None:
-                attempt.finish(describe_error(RuntimeError(f"handler exited: {exc!r}")))
-            else:
-                attempt.finish(describe_error(exc))
+        except BaseException as exc:  # every handler failure is recorded, exits included
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                exc = RuntimeError(f"handler exited: {exc!r}")
+            attempt.finish(describe_error(exc))
+
+    def _call(self, spec: HandlerSpec, attempt: Attempt) -> None:
+        if not spec.is_async:
+            spec.func(attempt.context)
+            return
+        fut = asyncio.run_coroutine_threadsafe(spec.func(attempt.context), self.loop)
+
+        def cancel() -> None:
+            self.loop.call_soon_threadsafe(fut.cancel)
+
+        attempt.on_stop = cancel
+        if attempt.ending is not None:  # stopped before the hook was set
+            cancel()
+        fut.result()
 
     def close(self) -> None:
         """Stop the threads once they are idle (daemon threads never block exit)."""
@@ -107,9 +111,10 @@ def _child_main(conn: Connection, modules: list[str]) -> None:
         try:
             if spec is None:
                 raise PermanentError(f"no handler for kind {kind!r} in the child process")
-            result = spec.func(ctx)
-            if asyncio.iscoroutine(result):
-                asyncio.run(result)
+            with around_attempt(ctx):
+                result = spec.func(ctx)
+                if asyncio.iscoroutine(result):
+                    asyncio.run(result)
             conn.send(("ok", None))
         except BaseException as exc:
             ending = describe_error(exc)
@@ -146,8 +151,6 @@ class ProcessSlot:
         if self.proc is None or not self.proc.is_alive():
             self.start()
         assert self.proc is not None and self.conn is not None
-        import time
-
         attempt.on_stop = self.kill
         if attempt.ending is not None:
             return

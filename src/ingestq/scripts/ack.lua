@@ -29,7 +29,7 @@ for i = 6, #ARGV, 2 do
   local jobkey = prefix .. 'job:' .. id
   local kind, code = held(jobkey, token)
   if kind then
-    redis.call('ZREM', KEYS[1], id)
+    leave_processing(prefix, KEYS[1], KEYS[4], jobkey, id)
     redis.call('ZADD', KEYS[2], now, id)
     record_duration(KEYS[4], kind, attempt_seconds(jobkey, now))
     redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now)

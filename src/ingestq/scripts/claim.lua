@@ -81,6 +81,8 @@ while n < count do
       'claimed_at', now, 'lease_until', now + lease)
     redis.call('HSETNX', jobkey, 'started_at', now)
     redis.call('ZADD', KEYS[3], now + lease, id)
+    redis.call('ZADD', prefix .. 'claimed', now, id)
+    redis.call('HINCRBY', KEYS[4], 'inflight_claimed_ms', now)
     emit(KEYS[5], maxlen, now, 'claimed', id, best, 'attempt', attempts, 'worker', worker)
     n = n + 1
     for _, v in ipairs({id, token, best, f[2], attempts, f[4], f[5], f[6]}) do

@@ -49,7 +49,7 @@ entry['worker'] = f[2]
 entry['at'] = now
 push_error(jobkey, cjson.encode(entry), tonumber(ARGV[12]))
 redis.call('HSET', jobkey, 'last_error', (entry['type'] or 'Error') .. ': ' .. (entry['message'] or ''))
-redis.call('ZREM', KEYS[1], id)
+leave_processing(prefix, KEYS[1], KEYS[5], jobkey, id)
 record_duration(KEYS[5], kind, attempt_seconds(jobkey, now))
 
 if mode == 'crash' then

@@ -80,9 +80,12 @@ for _, t in ipairs(targets) do
   local kind = f[3]
   if f[1] ~= 'processing' then
     -- a record that is gone or not processing has no business in the zset: drop the entry
-    if mode == 'expired' then redis.call('ZREM', KEYS[1], id) end
+    if mode == 'expired' then
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('ZREM', prefix .. 'claimed', id)
+    end
   elseif token == nil or token == f[2] then
-    redis.call('ZREM', KEYS[1], id)
+    leave_processing(prefix, KEYS[1], KEYS[5], jobkey, id)
     local why = mode == 'clean' and 'taken back by ingestctl clean' or
       'lease expired: worker stopped heartbeating'
     push_error(jobkey, cjson.encode({type = 'LeaseExpired', message = why .. ' (' .. (f[4] or '?') .. ')',

@@ -28,7 +28,7 @@ for p = npairs, 1, -1 do
   local jobkey = prefix .. 'job:' .. id
   local kind, code = held(jobkey, token)
   if kind then
-    redis.call('ZREM', KEYS[1], id)
+    leave_processing(prefix, KEYS[1], KEYS[2], jobkey, id)
     redis.call('HINCRBY', jobkey, 'attempts', -1)
     redis.call('HSET', jobkey, 'state', 'pending', 'requeued_at', now)
     redis.call('HDEL', jobkey, 'lease_until')

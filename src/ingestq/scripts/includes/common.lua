@@ -86,3 +86,13 @@ local function held(jobkey, token)
   if f[1] ~= 'processing' or f[2] ~= token then return nil, -2 end
   return f[3], 0
 end
+
+-- Leaving `processing`: drop the lease, the claim-time index and its share of the running sum
+-- of claim times (which lets metrics compute in-flight ages without reading every job).
+local function leave_processing(prefix, processing, stats, jobkey, id)
+  redis.call('ZREM', processing, id)
+  if redis.call('ZREM', prefix .. 'claimed', id) == 1 then
+    local claimed = tonumber(redis.call('HGET', jobkey, 'claimed_at') or '0')
+    redis.call('HINCRBY', stats, 'inflight_claimed_ms', -claimed)
+  end
+end
