@@ -110,6 +110,9 @@ class _TreeBuilder(HTMLParser):
         self.title_parts: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in HEADINGS:
+            # Headings never nest: an unclosed one ends where the next begins, as in browsers.
+            self._close_open_heading()
         element = _Element(tag, {name: value or "" for name, value in attrs})
         self.stack[-1].children.append(element)
         if tag not in VOID_ELEMENTS:
@@ -122,6 +125,12 @@ class _TreeBuilder(HTMLParser):
         # Close up to the matching open element; an end tag with no open match is ignored.
         for depth in range(len(self.stack) - 1, 0, -1):
             if self.stack[depth].tag == tag:
+                del self.stack[depth:]
+                return
+
+    def _close_open_heading(self) -> None:
+        for depth in range(len(self.stack) - 1, 0, -1):
+            if self.stack[depth].tag in HEADINGS:
                 del self.stack[depth:]
                 return
 

@@ -56,6 +56,20 @@ class ParseOptions:
     chunk_overlap_tokens: int = 50
     invalid_utf8: str = "replace"  # "replace" (U+FFFD, plus a warning) | "refuse"
 
+    def __post_init__(self) -> None:
+        """Refuse sizes and choices that could never parse anything, at construction."""
+        if self.max_file_bytes < 1:
+            raise ValueError(f"max_file_bytes must be at least 1, got {self.max_file_bytes}")
+        if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens:
+            raise ValueError(
+                "need 0 <= chunk_overlap_tokens < chunk_tokens, got "
+                f"{self.chunk_overlap_tokens} and {self.chunk_tokens}"
+            )
+        if self.invalid_utf8 not in ("replace", "refuse"):
+            raise ValueError(
+                f"invalid_utf8 must be 'replace' or 'refuse', not {self.invalid_utf8!r}"
+            )
+
 
 def detect_format(path: str) -> str:
     """Return "markdown" (.md .markdown .mdx), "html" (.html .htm) or "text" (anything else)."""
