@@ -1,0 +1,80 @@
+"""The embedded Valkey: shared by processes, recovered after kill -9, nothing lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingestq import reads
+from ingestq.job import JobState
+from ingestq.config import load_config
+from ingestq.connection import connect, server_risks
+from ingestq.embedded import EmbeddedServer
+from ingestq.queue import Queue
+from procs import wait_for
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get("INGESTQ_REDIS_URL")),
+                                reason="embedded-server tests; INGESTQ_REDIS_URL points elsewhere")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path):  # type: ignore[no-untyped-def]
+    yield tmp_path
+    EmbeddedServer(tmp_path).stop()
+
+
+def test_server_runs_with_aof_and_noeviction(data_dir: Path) -> None:
+    client = connect(load_config(environ={"INGESTQ_DATA_DIR": str(data_dir)}).ingest)
+    assert client.config_get("appendonly")["appendonly"] == "yes"
+    assert client.config_get("appendfsync")["appendfsync"] == "everysec"
+    assert server_risks(client) == []
+    server = EmbeddedServer(data_dir)
+    assert server.pid() is not None and server.socket.exists()
+
+
+def test_second_process_attaches_instead_of_starting_another(data_dir: Path) -> None:
+    settings = load_config(environ={"INGESTQ_DATA_DIR": str(data_dir)}).ingest
+    Queue(connect(settings), settings).enqueue("noop", {})
+    pid = EmbeddedServer(data_dir).pid()
+    code = ("from ingestq.config import load_config; from ingestq.connection import connect;"
+            "from ingestq.queue import Queue; import sys;"
+            "s = load_config().ingest; Queue(connect(s), s).enqueue('noop', {})")
+    env = {**os.environ, "INGESTQ_DATA_DIR": str(data_dir)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+    assert EmbeddedServer(data_dir).pid() == pid
+    assert reads.counts(Queue(connect(settings), settings))["pending"] == 2
+
+
+def test_jobs_survive_kill_9_of_the_server_and_stale_files_are_recovered(data_dir: Path
+                                                                          ) -> None:
+    settings = load_config(environ={"INGESTQ_DATA_DIR": str(data_dir)}).ingest
+    q = Queue(connect(settings), settings)
+    ids = [q.enqueue("noop", {"i": i}).id for i in range(50)]
+    job = q.claim("w", 1).jobs[0]
+    server = EmbeddedServer(data_dir)
+    pid = server.pid()
+    assert pid is not None
+    import time
+
+    time.sleep(1.2)  # appendfsync everysec: let the last second reach the disk
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: server.pid() is None, 10, "server death")
+    assert server.pidfile.exists() and server.socket.exists()  # left behind by kill -9
+    q2 = Queue(connect(settings), settings)  # restarts the server
+    assert server.pid() not in (None, pid)
+    counts = reads.counts(q2)
+    assert counts["pending"] == 49 and counts["processing"] == 1
+    assert {j.id for j in reads.list_jobs(q2, JobState.PENDING, limit=100)} == set(
+        ids) - {job.id}
+    q2.ack(job.id, job.token)  # the lease and its token survived too
+
+
+def test_long_data_dir_gets_a_short_socket_path(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    server = EmbeddedServer(deep)
+    assert len(str(server.socket)) <= 100
