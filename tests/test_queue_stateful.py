@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from redis import Redis
+from tests_support import fast_settings
 
 from ingestq import reads
 from ingestq.config import IngestSettings
 from ingestq.errors import JobNotFound, LeaseLost
 from ingestq.queue import ManualClock, Queue, error_entry
-from tests_support import fast_settings
 
 KINDS = ("a", "b", "c")
 

@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import env_for, ingestctl, stop, wait_for
 from redis import Redis
+from tests_support import fast_settings
 
 from ingestq import reads
 from ingestq.config import IngestSettings
 from ingestq.job import JobState
 from ingestq.queue import Queue
-from procs import env_for, ingestctl, stop, wait_for
-from tests_support import fast_settings
 
 
 @pytest.fixture

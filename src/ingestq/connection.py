@@ -10,6 +10,7 @@ from redis.retry import Retry
 from ingestq.config import IngestSettings
 from ingestq.embedded import EmbeddedServer
 from ingestq.errors import ConnectionFailed
+from ingestq.logs import get_logger
 
 MIN_VERSION = (6, 2)
 EVICTING_SAFE = {"noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}
@@ -20,8 +21,13 @@ def _no_retries() -> Retry:
     return Retry(NoBackoff(), 0)
 
 
-def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0) -> Redis:
-    """A checked client: the configured URL, else the embedded server (started if needed)."""
+def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
+            warn_risks: bool = True) -> Redis:
+    """A checked client: the configured URL, else the embedded server (started if needed).
+
+    On a configured server, each risk to the jobs (evicting memory policy, no persistence) is
+    logged as a warning at start.
+    """
     url = settings.redis.url
     where = url or "the embedded Valkey server"
     try:
@@ -40,6 +46,10 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0) ->
     version = str(info.get("valkey_version") or info.get("redis_version", "0"))
     if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
         raise ConnectionFailed(f"{redact(where)} runs version {version}; ingestq needs >= 6.2")
+    if url and warn_risks:
+        for risk in server_risks(client):
+            get_logger("ingestq.connection").warning("server risk", server=redact(url),
+                                                     risk=risk)
     return client
 
 
