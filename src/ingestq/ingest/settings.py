@@ -1,0 +1,84 @@
+"""Typed settings of the ingestion pipeline: the ``ingest.pipeline`` block of the YAML config.
+
+Self-contained so the config loader can embed :class:`PipelineSettings` as one field. Like the
+rest of the configuration, unknown keys are errors and nothing is coerced silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingestq.ingest.parse import ParseOptions
+
+SQLITE_FILE_NAME = "ingest.sqlite3"
+
+
+class _Block(BaseModel):
+    # Same rules as the lead's config blocks: unknown keys and wrong types are errors.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class EmbedderSettings(_Block):
+    """Which embedder turns chunks into vectors, and how to reach it."""
+
+    # hashing needs nothing but numpy, so a fresh install ingests and searches out of the box.
+    kind: Literal["hashing", "sentence-transformers", "openai"] = "hashing"
+    # A local directory or a model name; the MiniLM default is the model shipped on PyPI.
+    model: str = "all-MiniLM-L6-v2"
+    # None: the embedder's own size (512 for hashing, the model's for sentence-transformers);
+    # required for "openai" because stores must size their collections before the first call.
+    dim: int | None = Field(None, ge=8)
+    url: str = "http://127.0.0.1:8000/v1"  # OpenAI-compatible base URL; /embeddings is appended
+    api_key_env: str = "OPENAI_API_KEY"  # name of the variable holding the key; never the key
+    batch_size: int = Field(64, ge=1)  # texts per request or forward pass: fits CPU memory
+    timeout_seconds: float = Field(30.0, gt=0)  # one HTTP request; a hung server must not stall
+    max_retries: int = Field(5, ge=0)  # 429/5xx/timeouts retried with backoff, then transient
+
+
+class StoreSettings(_Block):
+    """Where documents, sections, chunks and vectors are written."""
+
+    # sqlite: one embedded file every worker process shares; server: Qdrant (+ Neo4j) for scale.
+    kind: Literal["sqlite", "server"] = "sqlite"
+    sqlite_path: str | None = None  # None: <data_dir>/ingest.sqlite3 (also the server manifest)
+    qdrant_url: str | None = None  # e.g. http://127.0.0.1:6333; needed for kind "server"
+    # Local mode instead of a server: one process only (it locks the folder); ":memory:" works.
+    qdrant_path: str | None = None
+    qdrant_collection: str = "ingestq_chunks"  # one collection per embedding model is advised
+    neo4j_uri: str | None = None  # None: no graph store; search then has no section context
+    neo4j_user: str = "neo4j"  # the driver's default user
+    neo4j_password_env: str = "NEO4J_PASSWORD"  # name of the variable holding the password
+    neo4j_database: str | None = None  # None: the server's default database
+    batch_size: int = Field(256, ge=1)  # rows per Qdrant upsert / Neo4j UNWIND
+
+
+class PipelineSettings(_Block):
+    """Parsing limits, the embedder and the stores of the ingestion pipeline."""
+
+    roots: list[str] = []  # when non-empty, only files under these folders may be ingested
+    # Documentation pages are kilobytes; 64 MiB admits generated references and refuses dumps.
+    max_file_bytes: int = Field(64 * 1024 * 1024, ge=1)
+    chunk_tokens: int = Field(400, ge=16)  # fits 512-token embedding models with a heading prefix
+    chunk_overlap_tokens: int = Field(50, ge=0)  # keeps a sentence cut at a boundary findable
+    invalid_utf8: Literal["replace", "refuse"] = "replace"  # replace: ingest with a warning
+    embedder: EmbedderSettings = EmbedderSettings()
+    store: StoreSettings = StoreSettings()
+
+    def parse_options(self) -> ParseOptions:
+        """Return the parser's options for these settings."""
+        return ParseOptions(
+            roots=tuple(self.roots),
+            max_file_bytes=self.max_file_bytes,
+            chunk_tokens=self.chunk_tokens,
+            chunk_overlap_tokens=self.chunk_overlap_tokens,
+            invalid_utf8=self.invalid_utf8,
+        )
+
+    def sqlite_file(self, data_dir: Path) -> Path:
+        """Return the SQLite database path: the configured one, else inside the data directory."""
+        if self.store.sqlite_path is not None:
+            return Path(self.store.sqlite_path)
+        return data_dir / SQLITE_FILE_NAME
