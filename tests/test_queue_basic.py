@@ -242,3 +242,10 @@ def test_processing_age_histogram_tracks_claims_and_exits(queue: Queue, clock: M
     queue.release(rest[0].id, rest[0].token)
     hist = reads.processing_ages(queue, [30])
     assert hist.count == 1 and hist.total_seconds == pytest.approx(5.0)
+
+
+def test_ack_keeps_the_handlers_result(queue: Queue) -> None:
+    queue.enqueue("x", {})
+    job = queue.claim("w", 1).jobs[0]
+    queue.ack(job.id, job.token, {"status": "skipped", "reason": "unchanged"})
+    assert reads.get_job(queue, job.id).result == {"status": "skipped", "reason": "unchanged"}

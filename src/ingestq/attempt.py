@@ -36,6 +36,7 @@ class Ending:
 
     outcome: Outcome
     error: dict[str, Any] | None = None
+    result: Any = None  # the handler's return value, stored with the ack
 
 
 @dataclass

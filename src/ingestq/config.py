@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingestq.errors import ConfigError
+from ingestq.ingest.settings import PipelineSettings
 
 ENV_PREFIX = "INGESTQ_"
 ENV_ALIASES = {
@@ -114,6 +115,7 @@ class IngestSettings(_Block):
     queue: QueueSettings = QueueSettings()
     redis: RedisSettings = RedisSettings()
     service: ServiceSettings = ServiceSettings()
+    pipeline: PipelineSettings = PipelineSettings()  # parsing, embedder and stores of `file` jobs
 
 
 class Settings(_Block):

@@ -75,7 +75,8 @@ handler = default_registry.handler
 
 
 def load_modules(modules: list[str]) -> None:
-    """Import the modules that register handlers (the built-ins always come first)."""
+    """Import the modules that register handlers (the built-ins and ``file`` always first)."""
     importlib.import_module("ingestq.builtin")
+    importlib.import_module("ingestq.ingest.handler")
     for name in modules:
         importlib.import_module(name)

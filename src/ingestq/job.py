@@ -54,6 +54,7 @@ class Job:
     dead_reason: str | None = None
     dedupe_key: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    result: Any = None  # what the handler returned (JSON), for done jobs
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Job:
@@ -72,6 +73,7 @@ class Job:
             last_error=h.get("last_error") or None, dead_reason=h.get("dead_reason") or None,
             dedupe_key=h.get("dedupe_key") or None,
             errors=errors if isinstance(errors, list) else [],
+            result=json.loads(h["result"]) if h.get("result") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:

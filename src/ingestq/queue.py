@@ -34,6 +34,7 @@ REFUSALS: dict[int, type[IngestqError]] = {
     -3: InvalidTransition,
 }
 KIND_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+RESULT_MAX_BYTES = 16_384  # results are summaries (counts, ids), not data
 ENQUEUE_CHUNK = 500  # jobs per script call: amortises round trips, never blocks the server long
 
 
@@ -115,6 +116,16 @@ def error_entry(exc: BaseException | None, *, reason: str, message: str | None =
         "traceback": tb,
         "reason": reason,
     }
+
+
+def encode_result(result: Any) -> str:
+    """A handler's return value as stored in the job record ('' for None)."""
+    if result is None:
+        return ""
+    text = json.dumps(result, separators=(",", ":"), default=str)
+    if len(text) > RESULT_MAX_BYTES:
+        text = json.dumps({"truncated": True, "bytes": len(text)})
+    return text
 
 
 def check_code(code: int, job_id: str) -> None:
@@ -244,22 +255,27 @@ class Queue:
             args.extend((job_id, token))
         return set(self._run("heartbeat", [k.processing, k.workers], args))
 
-    def ack_many(self, leases: Sequence[tuple[str, str]]) -> list[int]:
-        """Complete attempts; one code per lease (1 ok, -1 missing, -2 lease lost)."""
+    def ack_many(self, leases: Sequence[tuple[str, str]],
+                 results: Sequence[Any] | None = None) -> list[int]:
+        """Complete attempts, keeping each handler's result; one code per lease.
+
+        Codes: 1 completed, -1 no such job, -2 lease lost. A result is stored as JSON (values
+        JSON cannot hold are written as strings; over RESULT_MAX_BYTES it is replaced by a note).
+        """
         if not leases:
             return []
         k = self.keys
         q = self.settings.queue
         args: list[Any] = [k.prefix, self._now(), q.events_max,
                            int(q.done_retention_seconds * 1000), q.done_retention_count]
-        for job_id, token in leases:
-            args.extend((job_id, token))
+        for i, (job_id, token) in enumerate(leases):
+            args.extend((job_id, token, encode_result(results[i] if results else None)))
         return [int(c) for c in self._run("ack", [k.processing, k.done, k.dedupe, k.stats,
                                                   k.events], args)]
 
-    def ack(self, job_id: str, token: str) -> None:
+    def ack(self, job_id: str, token: str, result: Any = None) -> None:
         """Complete one attempt; raises LeaseLost when the token is stale."""
-        check_code(self.ack_many([(job_id, token)])[0], job_id)
+        check_code(self.ack_many([(job_id, token)], [result])[0], job_id)
 
     def fail(self, job_id: str, token: str, entry: dict[str, Any], *,
              mode: str = "retry") -> FailOutcome:

@@ -91,9 +91,13 @@ class Reporter(threading.Thread):
             assert attempt.ending is not None
             by.setdefault(attempt.ending.outcome, []).append(attempt)
         level = "info" if self.worker.stopping.is_set() else "debug"
-        for outcome, codes_fn in ((Outcome.OK, q.ack_many), (Outcome.RELEASED, q.release_many)):
-            group = by.get(outcome, [])
-            for attempt, code in zip(group, codes_fn([a.lease for a in group]), strict=True):
+        acked = by.get(Outcome.OK, [])
+        released = by.get(Outcome.RELEASED, [])
+        codes = {Outcome.OK: q.ack_many([a.lease for a in acked],
+                                        [a.ending.result if a.ending else None for a in acked]),
+                 Outcome.RELEASED: q.release_many([a.lease for a in released])}
+        for outcome, group in ((Outcome.OK, acked), (Outcome.RELEASED, released)):
+            for attempt, code in zip(group, codes[outcome], strict=True):
                 action = "ack" if outcome is Outcome.OK else "release"
                 if code == 1:
                     getattr(log, level if action == "ack" else "info")(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import multiprocessing
 import os
 import queue as stdqueue
@@ -26,6 +27,7 @@ from ingestq.attempt import Attempt, Ending, Outcome
 from ingestq.errors import PermanentError
 from ingestq.handlers import HandlerSpec, JobContext, Registry, load_modules
 from ingestq.hooks import around_attempt
+from ingestq.queue import encode_result
 
 Done = Callable[[Attempt], None]
 
@@ -67,17 +69,16 @@ class ThreadRunner:
         attempt.started_monotonic = time.monotonic()
         try:
             with around_attempt(attempt.context):
-                self._call(spec, attempt)
-            attempt.finish(Ending(Outcome.OK))
+                result = self._call(spec, attempt)
+            attempt.finish(Ending(Outcome.OK, result=result))
         except BaseException as exc:  # every handler failure is recorded, exits included
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 exc = RuntimeError(f"handler exited: {exc!r}")
             attempt.finish(describe_error(exc))
 
-    def _call(self, spec: HandlerSpec, attempt: Attempt) -> None:
+    def _call(self, spec: HandlerSpec, attempt: Attempt) -> Any:
         if not spec.is_async:
-            spec.func(attempt.context)
-            return
+            return spec.func(attempt.context)
         fut = asyncio.run_coroutine_threadsafe(spec.func(attempt.context), self.loop)
 
         def cancel() -> None:
@@ -86,7 +87,7 @@ class ThreadRunner:
         attempt.on_stop = cancel
         if attempt.ending is not None:  # stopped before the hook was set
             cancel()
-        fut.result()
+        return fut.result()
 
     def close(self) -> None:
         """Stop the threads once they are idle (daemon threads never block exit)."""
@@ -114,8 +115,8 @@ def _child_main(conn: Connection, modules: list[str]) -> None:
             with around_attempt(ctx):
                 result = spec.func(ctx)
                 if asyncio.iscoroutine(result):
-                    asyncio.run(result)
-            conn.send(("ok", None))
+                    result = asyncio.run(result)
+            conn.send(("ok", encode_result(result) or None))
         except BaseException as exc:
             ending = describe_error(exc)
             conn.send((ending.outcome.value, ending.error))
@@ -160,8 +161,12 @@ class ProcessSlot:
             self.conn.send((job.id, job.kind, job.payload, job.attempt))
             ready = wait([self.conn, self.proc.sentinel])
             if self.conn in ready:
-                status, error = self.conn.recv()
-                attempt.finish(Ending(Outcome(status), error))
+                status, detail = self.conn.recv()
+                if status == "ok":
+                    result = json.loads(detail) if detail else None
+                    attempt.finish(Ending(Outcome.OK, result=result))
+                else:
+                    attempt.finish(Ending(Outcome(status), detail))
                 return
         except (EOFError, OSError, BrokenPipeError):
             pass

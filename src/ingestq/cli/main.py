@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from ingestq.cli import jobs_cmds, worker_cmds
+from ingestq.cli import ingest_cmds, jobs_cmds, worker_cmds
 from ingestq.cli.context import EXIT_UNREACHABLE, EXIT_USAGE, err, state
 from ingestq.errors import ConfigError, ConnectionFailed, IngestqError
 from ingestq.logs import configure_logging
@@ -31,6 +31,7 @@ def root(
 
 
 jobs_cmds.register(app)
+ingest_cmds.register(app)
 worker_cmds.register(app)
 
 

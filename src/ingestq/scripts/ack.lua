@@ -11,9 +11,9 @@ ARGV[2] now override ('' = server TIME)
 ARGV[3] events max length
 ARGV[4] keep finished jobs this many ms
 ARGV[5] keep at most this many finished jobs
-then pairs: job id, token
+then triples: job id, token, result JSON ('' = none)
 
-Returns: one code per pair: 1 completed, -1 no such job, -2 lease lost (stale token or the job
+Returns: one code per triple: 1 completed, -1 no such job, -2 lease lost (stale token or the job
          is not processing; nothing was changed).
 Events:  completed
 ]]
@@ -24,8 +24,8 @@ local now = now_ms(ARGV[2])
 local maxlen = ARGV[3]
 local codes = {}
 local completed = 0
-for i = 6, #ARGV, 2 do
-  local id, token = ARGV[i], ARGV[i + 1]
+for i = 6, #ARGV, 3 do
+  local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local jobkey = prefix .. 'job:' .. id
   local kind, code = held(jobkey, token)
   if kind then
@@ -33,6 +33,7 @@ for i = 6, #ARGV, 2 do
     redis.call('ZADD', KEYS[2], now, id)
     record_duration(KEYS[4], kind, attempt_seconds(jobkey, now))
     redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now)
+    if result ~= '' then redis.call('HSET', jobkey, 'result', result) end
     redis.call('HDEL', jobkey, 'lease_until')
     local key = redis.call('HGET', jobkey, 'dedupe_key')
     if key and key ~= '' and redis.call('HGET', KEYS[3], key) == id then
