@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -27,6 +28,10 @@ def root(
 ) -> None:
     """Global options."""
     state.config_path = config
+    if config:
+        # child processes (process-mode slots, local workers) and lazily opened pipelines load
+        # the same file
+        os.environ["INGESTQ_CONFIG"] = os.path.abspath(config)
     configure_logging(log_level)
 
 
