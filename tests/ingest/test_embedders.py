@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -71,11 +72,13 @@ class EmbeddingServer(BaseHTTPRequestHandler):
 
     failures = 0
     status = 503
-    requests: list[dict[str, object]] = []
+    requests: ClassVar[list[dict[str, object]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append({"path": self.path, "body": body, "auth": self.headers["Authorization"]})
+        type(self).requests.append(
+            {"path": self.path, "body": body, "auth": self.headers["Authorization"]}
+        )
         if type(self).failures > 0:
             type(self).failures -= 1
             self.send_response(type(self).status)
@@ -126,7 +129,7 @@ def test_http_embedder_retries_a_503_and_returns_rows_in_input_order(server):
 
 def test_http_embedder_gives_up_with_a_transient_error_when_the_server_keeps_failing(server):
     EmbeddingServer.failures = 100
-    with pytest.raises(TransientError, match="failed 3 times.*HTTP 503"):
+    with pytest.raises(TransientError, match=r"failed 3 times.*HTTP 503"):
         client(server, max_retries=2).embed(["x"])
 
 
@@ -145,7 +148,7 @@ def test_http_embedder_retries_a_timeout_and_then_reports_it():
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
-        with pytest.raises(TransientError, match="failed 2 times.*timed out"):
+        with pytest.raises(TransientError, match=r"failed 2 times.*timed out"):
             client(url, max_retries=1, timeout_seconds=0.2).embed(["x"])
 
 

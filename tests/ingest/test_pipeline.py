@@ -63,7 +63,7 @@ def test_reverting_an_edit_takes_every_vector_from_the_cache(pipeline, docs):
 
 
 def test_a_missing_file_is_a_permanent_error_naming_it(pipeline, docs):
-    with pytest.raises(PermanentError, match="nope.md"):
+    with pytest.raises(PermanentError, match=r"nope\.md"):
         pipeline.ingest_file(str(docs / "nope.md"))
 
 

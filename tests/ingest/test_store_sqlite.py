@@ -1,4 +1,4 @@
-"""The SQLite store: idempotent diff writes, deletes that reach FTS and vectors, shared by processes."""
+"""The SQLite store: idempotent diff writes, deletes reaching FTS and vectors, multi-process."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def parse(path: Path) -> Document:
     return parse_file(path, ParseOptions())
 
 
-def write(store: SQLiteStore, doc: Document, force: bool = False):  # noqa: ANN201
+def write(store: SQLiteStore, doc: Document, force: bool = False):
     vectors = EMBEDDER.embed([c.text for c in doc.chunks])
     return store.write_document(doc, vectors, EMBEDDER.name, force=force)
 
@@ -54,7 +54,7 @@ def dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
 
 
 @pytest.fixture
-def store(tmp_path: Path):  # noqa: ANN201
+def store(tmp_path: Path):
     opened = SQLiteStore(tmp_path / "ingest.sqlite3")
     yield opened
     opened.close()
@@ -106,11 +106,21 @@ def test_a_removed_section_is_deleted_with_its_chunks_fts_rows_vectors_and_edges
     result = write(store, parse(guide))
     assert result.sections_deleted == 1 and result.chunks_deleted == 1
     conn = store.conn
-    assert conn.execute("SELECT COUNT(*) FROM sections WHERE id = ?", (details.id,)).fetchone()[0] == 0
-    assert conn.execute("SELECT COUNT(*) FROM chunks WHERE section_id = ?", (details.id,)).fetchone()[0] == 0
-    assert conn.execute(
-        "SELECT COUNT(*) FROM edges WHERE src = ? OR dst = ?", (details.id, details.id)
-    ).fetchone()[0] == 0
+    assert (
+        conn.execute("SELECT COUNT(*) FROM sections WHERE id = ?", (details.id,)).fetchone()[0] == 0
+    )
+    assert (
+        conn.execute("SELECT COUNT(*) FROM chunks WHERE section_id = ?", (details.id,)).fetchone()[
+            0
+        ]
+        == 0
+    )
+    assert (
+        conn.execute(
+            "SELECT COUNT(*) FROM edges WHERE src = ? OR dst = ?", (details.id, details.id)
+        ).fetchone()[0]
+        == 0
+    )
     assert store.lexical('"quokka"', 5) == []
     stats = store.stats()
     assert stats["fts_rows"] == stats["chunks"] == stats["vectors"] == 3

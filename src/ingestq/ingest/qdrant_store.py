@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,10 +86,13 @@ class QdrantStore:
             vectors_config=models.VectorParams(size=self.dim, distance=models.Distance.COSINE),
         )
         for key in _KEYWORD_FIELDS:
-            # Filters on these run on every write and delete: index them (a no-op locally).
-            self.client.create_payload_index(
-                self.collection, key, field_schema=models.PayloadSchemaType.KEYWORD
-            )
+            # Filters on these run on every write and delete: index them. Local mode ignores
+            # indexes and warns so; that warning says nothing an operator could act on.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Payload indexes have no effect", UserWarning)
+                self.client.create_payload_index(
+                    self.collection, key, field_schema=models.PayloadSchemaType.KEYWORD
+                )
 
     def write_document(
         self, doc: Document, vectors: Vectors, embedding_model: str, *, force: bool = False

@@ -1,0 +1,138 @@
+"""Search what was ingested: FTS5 BM25 and vector similarity fused by reciprocal rank fusion.
+
+Lexical hits come from the SQLite FTS5 index (present on both stacks: the manifest keeps it).
+Vector hits come from Qdrant on the server stack, else from numpy over the vectors in SQLite; the
+matrix is cached per process and reloaded only when the store's change counter moves. Hits are
+per chunk; results are per section (its best chunk). On the server stack each result also carries
+the section's neighbourhood from Neo4j when it is configured.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingestq.ingest.embedders.base import Vectors
+from ingestq.ingest.pipeline import Pipeline
+from ingestq.ingest.sqlite_store import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, ChunkInfo, SQLiteStore
+
+RRF_K = 60  # the constant of Cormack et al.: damps the head of each list, robust across corpora
+CANDIDATES_PER_RESULT = 4  # each list contributes more than k: both must be able to agree
+_SNIPPET_CHARS = 240
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One section that answers the query, with where to find it and why it matched."""
+
+    score: float  # fused RRF score: higher is better
+    document_id: str
+    source_path: str
+    title: str
+    heading_path: tuple[str, ...]
+    anchor: str
+    snippet: str  # matched words between ** marks
+    section_id: str
+    chunk_id: str
+    context: dict[str, str | None] = field(default_factory=dict)  # from Neo4j, when present
+
+
+# (database path, model) -> (store version, chunk ids, matrix)
+_matrices: dict[tuple[str, str], tuple[int, list[str], Vectors]] = {}
+_matrices_lock = threading.Lock()
+
+
+def fts_query(query: str) -> str | None:
+    """Return an FTS5 MATCH expression: any of the query's words, each quoted (no syntax)."""
+    words = _WORD.findall(query)
+    return " OR ".join(f'"{w}"' for w in words) if words else None
+
+
+def _vector_ranking(pipeline: Pipeline, query: str, limit: int) -> list[str]:
+    vector = pipeline.embedder.embed([query])[0]
+    if not vector.any():
+        return []  # a query without words matches nothing by meaning either
+    if pipeline.vector_store is not None:
+        return [chunk_id for chunk_id, _, _ in pipeline.vector_store.search(vector, limit)]
+    ids, matrix = _matrix(pipeline.manifest, pipeline.embedder.name)
+    if not ids:
+        return []
+    scores = matrix @ vector
+    top = np.argsort(-scores, kind="stable")[:limit]
+    return [ids[i] for i in top if scores[i] > 0]
+
+
+def _matrix(store: SQLiteStore, model: str) -> tuple[list[str], Vectors]:
+    key = (str(store.path), model)
+    version = store.version()
+    with _matrices_lock:
+        cached = _matrices.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+    ids, matrix = store.vectors(model)
+    with _matrices_lock:
+        _matrices[key] = (version, ids, matrix)
+    return ids, matrix
+
+
+def _fuse(rankings: list[list[str]]) -> dict[str, float]:
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+    return fused
+
+
+def search(pipeline: Pipeline, query: str, k: int = 10) -> list[SearchResult]:
+    """Return up to ``k`` sections best matching ``query``, best first."""
+    limit = k * CANDIDATES_PER_RESULT
+    match = fts_query(query)
+    lexical = pipeline.manifest.lexical(match, limit) if match else []
+    snippets = {hit.chunk_id: hit.snippet for hit in lexical}
+    fused = _fuse([[hit.chunk_id for hit in lexical], _vector_ranking(pipeline, query, limit)])
+    ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    info = pipeline.manifest.chunk_info([chunk_id for chunk_id, _ in ranked])
+    results: list[SearchResult] = []
+    seen_sections: set[str] = set()
+    for chunk_id, score in ranked:
+        chunk = info.get(chunk_id)
+        if chunk is None or chunk.section_id in seen_sections:
+            continue  # deleted since it was ranked, or its section already has a better chunk
+        seen_sections.add(chunk.section_id)
+        snippet = snippets.get(chunk_id) or highlight(chunk, query)
+        results.append(_result(pipeline, chunk, score, snippet))
+        if len(results) == k:
+            break
+    return results
+
+
+def _result(pipeline: Pipeline, chunk: ChunkInfo, score: float, snippet: str) -> SearchResult:
+    graph = pipeline.graph
+    context = graph.context(chunk.section_id) if graph is not None else {}
+    return SearchResult(
+        score=score,
+        document_id=chunk.document_id,
+        source_path=chunk.source_path,
+        title=chunk.title,
+        heading_path=chunk.heading_path,
+        anchor=chunk.anchor,
+        snippet=snippet,
+        section_id=chunk.section_id,
+        chunk_id=chunk.chunk_id,
+        context=context,
+    )
+
+
+def highlight(chunk: ChunkInfo, query: str) -> str:
+    """Return the start of the chunk's body with the query's words marked (vector-only hits)."""
+    body = chunk.text.split("\n\n", 1)[-1]  # drop the heading-path prefix line
+    excerpt = body[:_SNIPPET_CHARS] + (" …" if len(body) > _SNIPPET_CHARS else "")
+    words = {w.casefold() for w in _WORD.findall(query)}
+    return _WORD.sub(
+        lambda m: f"{HIGHLIGHT_OPEN}{m[0]}{HIGHLIGHT_CLOSE}" if m[0].casefold() in words else m[0],
+        excerpt,
+    )
