@@ -1,9 +1,11 @@
-"""Ingestion: ingest, watch (and search, verify)."""
+"""Ingestion: ingest, watch, search, verify."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
+from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,6 +15,7 @@ from ingestq import registry
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_USAGE, err, out, print_json, state
 from ingestq.follow import FollowResult, LocalWorkers, follow
 from ingestq.ingest.files import FILE_KIND, expand, job_spec
+from ingestq.ingest.pipeline import Pipeline
 from ingestq.queue import Enqueued, JobSpec, Queue
 
 BATCH = 500
@@ -145,7 +148,83 @@ def watch(
         err.print("stopped")
 
 
+def _pipeline() -> Pipeline:
+    ingest_settings = state.config.ingest
+    return Pipeline.open(ingest_settings.pipeline, Path(ingest_settings.data_dir))
+
+
+def search(
+    query: str = typer.Argument(..., help="What to look for."),
+    k: int = typer.Option(10, "--k", "-k", min=1, max=200, help="Results to show."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable results."),
+) -> None:
+    """Search what was ingested: BM25 and vectors fused (reciprocal rank fusion).
+
+    Example: ingestctl search "how do I declare a request body" --k 5
+    """
+    from ingestq.ingest.search import search as run_search
+
+    results = run_search(_pipeline(), query, k)
+    if as_json:
+        print_json([dataclasses.asdict(r) for r in results])
+        return
+    if not results:
+        out.print("no results (has anything been ingested? ingestctl ingest PATH)")
+        raise typer.Exit(EXIT_PROBLEM)
+    for rank, r in enumerate(results, 1):
+        where = " > ".join(r.heading_path) or r.title
+        anchor = f"#{r.anchor}" if r.anchor else ""
+        out.print(f"[bold]{rank}. {where}[/bold]  [dim]{r.score:.4f}[/dim]")
+        out.print(f"   {r.source_path}{anchor}", highlight=False)
+        out.print(f"   {' '.join(r.snippet.split())}", highlight=False, markup=False)
+
+
+def verify(
+    repair: bool = typer.Option(False, "--repair",
+                                help="Enqueue re-ingestion of drifted documents; delete extras."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable report."),
+) -> None:
+    """Compare every store with the source files; exit 1 when drift is found.
+
+    Example: ingestctl verify --repair
+    """
+    from ingestq.ingest.verify import verify as run_verify
+
+    report = run_verify(_pipeline(), repair=repair)
+    enqueued: list[Enqueued] = []
+    if repair and report.reingest_paths:
+        enqueued = state.queue.enqueue_many(
+            [job_spec(p, force=True) for p in report.reingest_paths])
+    if as_json:
+        print_json({"ok": report.ok, "checked_documents": report.checked_documents,
+                     "drift": [dataclasses.asdict(d) for d in report.drift],
+                     "reingest_paths": list(report.reingest_paths),
+                     "delete_ids": list(report.delete_ids), "unreadable": list(report.unreadable),
+                     "deleted": report.deleted, "enqueued": [e.id for e in enqueued]})
+    else:
+        out.print(f"checked {report.checked_documents} document(s): "
+                  f"{'no drift' if report.ok else f'{len(report.drift)} drift(s)'}")
+        if report.drift:
+            table = Table()
+            for col in ("store", "kind", "document", "detail"):
+                table.add_column(col)
+            for d in report.drift:
+                table.add_row(d.store, d.kind, d.source_path or d.document_id, d.detail)
+            out.print(table)
+        for line in report.unreadable:
+            err.print(f"[yellow]unreadable:[/yellow] {line}", highlight=False)
+        if repair:
+            out.print(f"repair: {len(enqueued)} re-ingest job(s) enqueued, "
+                      f"{report.deleted} extra document(s) deleted")
+        elif not report.ok:
+            out.print("run `ingestctl verify --repair` to fix it")
+    if not report.ok:
+        raise typer.Exit(EXIT_PROBLEM)
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the app."""
     app.command()(ingest)
     app.command()(watch)
+    app.command()(search)
+    app.command()(verify)
