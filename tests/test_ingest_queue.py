@@ -154,3 +154,42 @@ def test_worker_killed_mid_document_leaves_it_complete_after_recovery(
         (sections,) = conn.execute("SELECT COUNT(*) FROM sections").fetchone()
         (docs,) = conn.execute("SELECT COUNT(*) FROM documents").fetchone()
     assert docs == 1 and sections == 1500
+
+
+def test_search_finds_ingested_text_and_verify_repairs_drift(
+        client: Redis, ingest_env: tuple[IngestSettings, dict[str, str], Path], docs: Path,
+        tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    settings, env, db = ingest_env
+    q = Queue(client, settings)
+    files = expand([str(docs / "en")]).files
+    q.enqueue_many([job_spec(f) for f in files])
+    run_burst(env, tmp_path)
+
+    def ctl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ingestq.cli.main", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    found = ctl("search", "background tasks after returning a response", "--json")
+    assert found.returncode == 0, found.stderr
+    results = json.loads(found.stdout)
+    assert results and results[0]["source_path"].endswith("background-tasks.md")
+    assert ctl("verify").returncode == 0
+
+    victim = str(docs / "en/tutorial/body.md")
+    with sqlite3.connect(db) as conn:
+        (doc_id,) = conn.execute("SELECT id FROM documents WHERE source_path = ?",
+                                 (victim,)).fetchone()
+        conn.execute("DELETE FROM sections WHERE document_id = ? AND rowid IN (SELECT rowid "
+                     "FROM sections WHERE document_id = ? LIMIT 2)", (doc_id, doc_id))
+    drift = ctl("verify", "--json")
+    assert drift.returncode == 1
+    report = json.loads(drift.stdout)
+    assert report["reingest_paths"] == [victim]
+    repaired = ctl("verify", "--repair", "--json")
+    assert len(json.loads(repaired.stdout)["enqueued"]) == 1
+    run_burst(env, tmp_path)
+    assert ctl("verify").returncode == 0
