@@ -46,9 +46,63 @@ _matrices: dict[tuple[str, str], tuple[int, list[str], Vectors]] = {}
 _matrices_lock = threading.Lock()
 
 
+# Words that match nearly every English chunk: they add no ranking signal, only noise to snippets.
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "s",
+        "t",
+        "that",
+        "the",
+        "this",
+        "to",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "with",
+        "you",
+        "your",
+    ]
+)
+
+
+def query_words(query: str) -> list[str]:
+    """The query's words worth matching: stop words and single Latin letters dropped.
+
+    A query made only of such words keeps them all, so it still finds something.
+    """
+    words = _WORD.findall(query)
+    useful = [
+        w for w in words if w.casefold() not in _STOPWORDS and not (len(w) == 1 and w.isascii())
+    ]
+    return useful or words
+
+
 def fts_query(query: str) -> str | None:
     """Return an FTS5 MATCH expression: any of the query's words, each quoted (no syntax)."""
-    words = _WORD.findall(query)
+    words = query_words(query)
     return " OR ".join(f'"{w}"' for w in words) if words else None
 
 
@@ -131,7 +185,7 @@ def highlight(chunk: ChunkInfo, query: str) -> str:
     """Return the start of the chunk's body with the query's words marked (vector-only hits)."""
     body = chunk.text.split("\n\n", 1)[-1]  # drop the heading-path prefix line
     excerpt = body[:_SNIPPET_CHARS] + (" …" if len(body) > _SNIPPET_CHARS else "")
-    words = {w.casefold() for w in _WORD.findall(query)}
+    words = {w.casefold() for w in query_words(query)}
     return _WORD.sub(
         lambda m: f"{HIGHLIGHT_OPEN}{m[0]}{HIGHLIGHT_CLOSE}" if m[0].casefold() in words else m[0],
         excerpt,
