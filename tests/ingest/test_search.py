@@ -48,5 +48,11 @@ def test_results_are_one_per_section_best_first(pipeline, docs):
 
 
 def test_query_syntax_characters_are_searched_as_words_not_operators():
-    assert fts_query('NOT "quoted" (x) AND*') == '"NOT" OR "quoted" OR "x" OR "AND"'
+    assert fts_query('NOT "quoted" (xy) NEAR*') == '"NOT" OR "quoted" OR "xy" OR "NEAR"'
     assert fts_query("?!") is None
+
+
+def test_stop_words_and_single_letters_are_left_out_unless_nothing_else_remains():
+    assert fts_query("how does a dead worker's job come back") == (
+        '"dead" OR "worker" OR "job" OR "come" OR "back"')
+    assert fts_query("the a") == '"the" OR "a"'
