@@ -1,0 +1,44 @@
+"""The live-worker registry: workers publish themselves and drop out when they stop beating."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from redis import Redis
+
+from ingestq import registry
+from ingestq.config import IngestSettings
+from ingestq.queue import Queue
+from procs import env_for, ingestctl, stop, wait_for
+from tests_support import fast_settings
+
+
+def test_worker_publishes_itself_and_vanishes_after_kill_9(
+        client: Redis, base_settings: IngestSettings, tmp_path: Path) -> None:
+    settings = fast_settings(base_settings)
+    q = Queue(client, settings)
+    w = ingestctl(env_for(settings), "worker", "--concurrency", "3", log=tmp_path / "w.log")
+    try:
+        wait_for(lambda: registry.live_workers(q), 20, "worker registration")
+        (info,) = registry.live_workers(q)
+        assert info.pid == w.pid and info.concurrency == 3 and info.version
+        w.send_signal(signal.SIGKILL)
+        wait_for(lambda: not registry.live_workers(q),
+                 settings.queue_recovery.lease_seconds + 5, "worker to drop out")
+    finally:
+        stop(w)
+
+
+def test_graceful_stop_withdraws_the_worker_at_once(
+        client: Redis, base_settings: IngestSettings, tmp_path: Path) -> None:
+    settings = fast_settings(base_settings, lease_seconds=60.0)
+    q = Queue(client, settings)
+    w = ingestctl(env_for(settings), "worker", log=tmp_path / "w.log")
+    try:
+        wait_for(lambda: registry.live_workers(q), 20, "worker registration")
+        w.send_signal(signal.SIGTERM)
+        assert w.wait(15) == 0
+        assert registry.live_workers(q) == []
+    finally:
+        stop(w)
