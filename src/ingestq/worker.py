@@ -155,10 +155,19 @@ class Worker:
         self.queue.client.blpop([self.queue.keys.wake], timeout=timeout)
 
     def _drained(self) -> bool:
+        """Nothing of this worker's kinds pending, nothing scheduled or in flight anywhere.
+
+        Jobs in flight elsewhere count: if their worker died they come back after the lease.
+        """
         if self.inflight:
             return False
-        c = reads.counts(self.queue)
-        return c["pending"] == 0 and c["processing"] == 0 and c["scheduled"] == 0
+        k = self.queue.keys
+        pipe = self.queue.client.pipeline(transaction=False)
+        for kind in self.kinds:
+            pipe.llen(k.pending(kind))
+        pipe.zcard(k.processing)
+        pipe.zcard(k.scheduled)
+        return not any(int(n) for n in pipe.execute())
 
     def _recover_connection(self, exc: Exception, errors: int) -> None:
         log.warning("redis unavailable", error=str(exc), retry_in=min(errors * 0.2, 2.0))
