@@ -1,15 +1,18 @@
-"""Producing and looking: enqueue, status."""
+"""Producing and looking at jobs: enqueue, jobs list, jobs show."""
 
 from __future__ import annotations
 
+import json
+
 import typer
-from rich.table import Table
 
 from ingestq import reads
 from ingestq.cli.context import out, print_json, state
+from ingestq.cli.render import job_table, print_job
+from ingestq.job import Job, JobState
 from ingestq.queue import JobSpec
 
-STATE_ORDER = ("pending", "scheduled", "processing", "done", "dead")
+jobs_app = typer.Typer(help="Look at jobs in any state.", no_args_is_help=True)
 
 
 def enqueue(
@@ -25,11 +28,8 @@ def enqueue(
     Example: ingestctl enqueue sleep --payload '{"seconds": 2}' --count 10
     """
     q = state.queue
-    data = q.encode_payload(payload)
-    import json
-
-    specs = [JobSpec(kind, json.loads(data), dedupe_key) for _ in range(count)]
-    results = q.enqueue_many(specs)
+    data = json.loads(q.encode_payload(payload))
+    results = q.enqueue_many([JobSpec(kind, data, dedupe_key) for _ in range(count)])
     if as_json:
         print_json([{"id": r.id, "created": r.created} for r in results])
         return
@@ -40,33 +40,55 @@ def enqueue(
                  f": ids {results[0].id}..{results[-1].id}"))
 
 
-def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
-           ) -> None:
-    """Jobs per state and the shared counters.
+@jobs_app.command("list")
+def list_cmd(
+    job_state: JobState = typer.Option(None, "--state", "-s", case_sensitive=False,
+                                       help="Only this state (default: every state)."),
+    kind: str = typer.Option(None, "--kind", "-k", help="Only this kind."),
+    older_than: float = typer.Option(
+        None, "--older-than", min=0.0,
+        help="Seconds since enqueue (pending, scheduled), claim (processing) or end."),
+    limit: int = typer.Option(100, "--limit", "-n", min=1, help="Most jobs shown."),
+    as_json: bool = typer.Option(False, "--json", help="JSON array of job records."),
+) -> None:
+    """List jobs, oldest first, per state in lifecycle order.
 
-    Example: ingestctl status --json | jq .counts
+    Example: ingestctl jobs list --state processing --older-than 600 --json
     """
     q = state.queue
-    counts = reads.counts(q)
-    counters = reads.stats(q)
+    found: list[Job] = []
+    for s in [job_state] if job_state else list(JobState):
+        found += reads.list_jobs(q, s, kind=kind, older_than=older_than,
+                                 limit=limit - len(found))
+        if len(found) >= limit:
+            break
     if as_json:
-        print_json({"queue": q.keys.queue, "counts": counts, "counters": counters})
+        print_json([j.to_dict() for j in found])
         return
-    table = Table(title=f"queue {q.keys.queue}")
-    table.add_column("state")
-    table.add_column("jobs", justify="right")
-    for name in STATE_ORDER:
-        table.add_row(name, str(counts[name]))
-    out.print(table)
-    ctab = Table(title="counters (all processes)")
-    ctab.add_column("counter")
-    ctab.add_column("value", justify="right")
-    for name in sorted(k for k in counters if not k.startswith(("dur", "outcome:"))):
-        ctab.add_row(name, str(counters[name]))
-    out.print(ctab)
+    now = reads.server_time_ms(q) / 1000.0
+    out.print(job_table(found, now, f"{len(found)} job(s)"
+                        + (f" in {job_state.value}" if job_state else "")))
+
+
+@jobs_app.command("show")
+def show_cmd(
+    job_id: str = typer.Argument(..., help="Job id."),
+    tracebacks: bool = typer.Option(False, "--traceback", help="Print the last traceback."),
+    as_json: bool = typer.Option(False, "--json", help="The whole record as JSON."),
+) -> None:
+    """Show one job in full, with its error history. Exit 1 when it does not exist.
+
+    Example: ingestctl jobs show 42 --traceback
+    """
+    q = state.queue
+    job = reads.get_job(q, job_id)
+    if as_json:
+        print_json(job.to_dict())
+        return
+    print_job(out, job, reads.server_time_ms(q) / 1000.0, tracebacks=tracebacks)
 
 
 def register(app: typer.Typer) -> None:
     """Add these commands to the app."""
     app.command()(enqueue)
-    app.command()(status)
+    app.add_typer(jobs_app, name="jobs")

@@ -3,18 +3,55 @@
 from __future__ import annotations
 
 import os
-import sys
+from typing import Any, NoReturn
 
-import click
 import typer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from typer.core import TyperGroup
 
-from ingestq.cli import ingest_cmds, jobs_cmds, worker_cmds
-from ingestq.cli.context import EXIT_UNREACHABLE, EXIT_USAGE, err, state
-from ingestq.errors import ConfigError, ConnectionFailed, IngestqError
+from ingestq.cli import (
+    clean_cmd,
+    config_cmds,
+    dead_cmds,
+    doctor_cmd,
+    ingest_cmds,
+    jobs_cmds,
+    status_cmd,
+    tail_cmd,
+    up_cmd,
+    worker_cmds,
+)
+from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, err, state
+from ingestq.errors import ConfigError, ConnectionFailed, IngestqError, PayloadError
 from ingestq.logs import configure_logging
 
+
+def _fail(label: str, exc: BaseException, code: int) -> NoReturn:
+    err.print(f"[red]{label}:[/red] {exc}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+class ExitCodeGroup(TyperGroup):
+    """Maps library errors to the documented exit codes inside the app itself, so the same
+    codes come out of `ingestctl`, `python -m ingestq.cli.main` and in-process test runners."""
+
+    def invoke(self, ctx: Any) -> Any:  # Any: newer typer vendors its own click
+        """Run the command; turn known errors into a message and an exit code."""
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            _fail("configuration error", exc, EXIT_USAGE)
+        except PayloadError as exc:
+            _fail("invalid input", exc, EXIT_USAGE)
+        except (ConnectionFailed, RedisConnectionError, RedisTimeoutError) as exc:
+            _fail("cannot reach Redis", exc, EXIT_UNREACHABLE)
+        except IngestqError as exc:
+            _fail("error", exc, EXIT_PROBLEM)
+
+
 app = typer.Typer(
-    name="ingestctl", no_args_is_help=True, add_completion=True,
+    name="ingestctl", no_args_is_help=True, add_completion=True, cls=ExitCodeGroup,
     help="Operate an ingestq queue: enqueue, run workers, inspect and repair.\n\n"
          "Exit codes: 0 ok, 1 problem found, 2 usage/config error, 3 Redis unreachable.")
 
@@ -27,7 +64,7 @@ def root(
                                   help="debug shows every claim and ack."),
 ) -> None:
     """Global options."""
-    state.config_path = config
+    state.reset(config)
     if config:
         # child processes (process-mode slots, local workers) and lazily opened pipelines load
         # the same file
@@ -36,32 +73,21 @@ def root(
 
 
 jobs_cmds.register(app)
+status_cmd.register(app)
 ingest_cmds.register(app)
 worker_cmds.register(app)
+clean_cmd.register(app)
+dead_cmds.register(app)
+tail_cmd.register(app)
+doctor_cmd.register(app)
+config_cmds.register(app)
+up_cmd.register(app)
 
 
 def main() -> None:
-    """Run ingestctl and map errors to the documented exit codes."""
-    try:
-        code = app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.exceptions.Abort:
-        err.print("aborted")
-        code = 1
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        code = EXIT_USAGE
-    except ConfigError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}", markup=True, highlight=False)
-        code = EXIT_USAGE
-    except ConnectionFailed as exc:
-        err.print(f"[red]cannot reach Redis:[/red] {exc}", markup=True, highlight=False)
-        code = EXIT_UNREACHABLE
-    except IngestqError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        code = 1
-    sys.exit(code if isinstance(code, int) else 0)
+    """Run ingestctl. Library errors become exit codes in ExitCodeGroup; typer's standalone mode
+    turns usage errors into 2 and Ctrl-C at a prompt into 1."""
+    app(prog_name="ingestctl")
 
 
 if __name__ == "__main__":
