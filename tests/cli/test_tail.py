@@ -1,0 +1,48 @@
+"""tail follows a job to its end, and never hangs when nothing can run it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from procs import env_for, ingestctl, stop
+
+from ingestq.config import IngestSettings
+from ingestq.queue import Queue
+
+from .conftest import Invoke, make_dead
+
+
+def test_tail_follows_a_job_run_by_a_real_worker_and_exits_0_when_it_is_done(
+        invoke: Invoke, settings: IngestSettings, live_queue: Queue) -> None:
+    job_id = live_queue.enqueue("sleep", {"seconds": 1.0}).id
+    worker = ingestctl(env_for(settings), "worker", "--burst")
+    try:
+        result = invoke("tail", job_id, "--json", "--timeout", "20")
+    finally:
+        worker.wait(30)
+        stop(worker)
+    assert result.exit_code == 0, result.stderr
+    assert f"job {job_id} is done" in result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(e["job"] == job_id for e in events)
+    assert [e["type"] for e in events][-1] == "completed"
+    assert set(events[-1]) == {"id", "type", "job", "kind", "t", "fields"}
+
+
+def test_tail_of_a_job_no_worker_serves_exits_1_after_the_timeout(
+        invoke: Invoke, live_queue: Queue) -> None:
+    job_id = live_queue.enqueue("noop", {}).id
+    started = time.monotonic()
+    result = invoke("tail", job_id, "--timeout", "1")
+    assert result.exit_code == 1
+    assert time.monotonic() - started < 5
+    assert "no live worker" in result.stderr and "pending" in result.stderr
+
+
+def test_tail_of_a_dead_job_exits_1_at_once_with_its_reason(invoke: Invoke,
+                                                            live_queue: Queue) -> None:
+    [job_id] = make_dead(live_queue, "fail")
+    result = invoke("tail", job_id, "--timeout", "30")
+    assert result.exit_code == 1
+    assert "dead (permanent)" in result.stderr
