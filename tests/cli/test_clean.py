@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
 import time
+
+from procs import env_for
 
 from ingestq import reads
 from ingestq.config import IngestSettings
 from ingestq.job import JobState
 from ingestq.queue import Queue
 
-from .conftest import Invoke, parse, run_ingestctl
+from .conftest import INGESTCTL, Invoke, parse, run_ingestctl
 
 CLEAN_KEYS = {"dry_run", "older_than", "selected", "alive", "jobs", "requeued",
               "dead_lettered", "skipped"}
@@ -122,3 +127,40 @@ def test_clean_with_nothing_stale_says_so_and_exits_0(invoke: Invoke,
     result = invoke("clean")
     assert result.exit_code == 0
     assert "No stale job(s) found." in result.stdout
+
+
+def answer_on_a_terminal(settings: IngestSettings, answer: str, *args: str) -> tuple[int, str]:
+    """Run ingestctl with a pseudo-terminal as stdin and stderr; answer its question."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([INGESTCTL, *args], env=env_for(settings), stdin=follower,
+                            stderr=follower, stdout=subprocess.PIPE, text=True)
+    os.close(follower)
+    seen = b""
+    while b"[y/N]" not in seen:
+        seen += os.read(leader, 4096)
+    os.write(leader, answer.encode() + b"\n")
+    proc.wait(30)
+    try:
+        while chunk := os.read(leader, 4096):
+            seen += chunk
+    except OSError:
+        pass  # the terminal closes with the process
+    os.close(leader)
+    return proc.returncode, seen.decode(errors="replace")
+
+
+def test_on_a_terminal_clean_asks_naming_the_live_jobs_and_a_no_changes_nothing(
+        settings: IngestSettings, live_queue: Queue) -> None:
+    _, live_id, _ = stale_and_live(live_queue)
+    code, screen = answer_on_a_terminal(settings, "n", "clean", "--older-than", "0")
+    assert code == 1
+    assert "1 of these 2 job(s) are ALIVE" in screen and "nothing was changed" in screen
+    assert state_of(live_queue, live_id)[0] is JobState.PROCESSING
+
+
+def test_on_a_terminal_a_yes_to_the_question_cleans(settings: IngestSettings,
+                                                   live_queue: Queue) -> None:
+    stale_id, _, _ = stale_and_live(live_queue)
+    code, _ = answer_on_a_terminal(settings, "y", "clean")
+    assert code == 0
+    assert state_of(live_queue, stale_id)[0] is JobState.PENDING
