@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import time
 
 from procs import env_for, ingestctl, stop
@@ -46,3 +47,21 @@ def test_tail_of_a_dead_job_exits_1_at_once_with_its_reason(invoke: Invoke,
     result = invoke("tail", job_id, "--timeout", "30")
     assert result.exit_code == 1
     assert "dead (permanent)" in result.stderr
+
+
+def test_tail_without_a_job_streams_every_new_event_as_json_lines(
+        settings: IngestSettings, live_queue: Queue) -> None:
+    proc = ingestctl(env_for(settings), "tail", "--json")
+    assert proc.stdout is not None
+    ids: list[str] = []
+    try:
+        deadline = time.monotonic() + 20
+        # keep producing until tail (still importing at first) prints: no fixed sleep to race
+        while not select.select([proc.stdout], [], [], 0.3)[0]:
+            assert time.monotonic() < deadline, "tail printed nothing"
+            ids.append(live_queue.enqueue("noop", {}).id)
+        line = proc.stdout.readline()
+    finally:
+        stop(proc)
+    event = json.loads(line)
+    assert event["type"] == "enqueued" and event["kind"] == "noop" and event["job"] in ids
