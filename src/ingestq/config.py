@@ -75,6 +75,10 @@ class WorkerSettings(_Block):
     # so a segfault, OOM kill or os._exit is seen at once and a stuck handler can be killed.
     isolation: Literal["thread", "process"] = "thread"
     claim_batch: int = Field(100, ge=1)  # most jobs taken per claim round trip
+    # Extra jobs claimed ahead while recent attempts are short (so round trips, not handlers,
+    # would bound throughput); 0 turns it off. Long jobs are never hoarded: see below.
+    prefetch: int = Field(32, ge=0)
+    prefetch_below_seconds: float = Field(0.05, ge=0)  # "short": moving average under 50 ms
     shutdown_grace_seconds: float = Field(25.0, ge=0)  # fits Kubernetes' default 30 s
     run_reaper: bool = True  # every worker also reaps, so no separate reaper process is required
 

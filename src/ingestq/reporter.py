@@ -33,6 +33,9 @@ class Reporter(threading.Thread):
         super().__init__(name="ingestq-reporter", daemon=True)
         self.worker = worker
         self.outbox: stdqueue.Queue[Attempt | None] = stdqueue.Queue()
+        # moving average of attempt run times: decides whether prefetching pays (see capacity);
+        # None until the first attempt ends, so a fresh worker never hoards jobs of unknown length
+        self.recent_seconds: float | None = None
 
     def put(self, attempt: Attempt) -> None:
         """Called when an attempt ended (by its runner thread, or by whoever stopped it)."""
@@ -78,6 +81,10 @@ class Reporter(threading.Thread):
                 errors += 1
                 log.warning("cannot report attempts yet", error=str(exc), jobs=len(batch))
                 time.sleep(min(0.2 * errors, 2.0))
+        for attempt in batch:
+            ran = attempt.running_for()
+            prev = self.recent_seconds
+            self.recent_seconds = ran if prev is None else prev + 0.1 * (ran - prev)
         w = self.worker
         with w.changed:
             for attempt in batch:

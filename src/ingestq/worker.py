@@ -114,11 +114,11 @@ class Worker:
         errors = 0
         while not self.stopping.is_set():
             with self.changed:
-                while len(self.inflight) >= self.concurrency and not self.stopping.is_set():
+                while len(self.inflight) >= self.capacity() and not self.stopping.is_set():
                     self.changed.wait(0.5)
             if self.stopping.is_set():
                 return
-            free = self.concurrency - len(self.inflight)
+            free = self.capacity() - len(self.inflight)
             try:
                 batch = self.queue.claim(self.id, min(free, ws.claim_batch), kinds=self.kinds)
                 errors = 0
@@ -133,6 +133,18 @@ class Worker:
             except RedisError as exc:
                 errors += 1
                 self._recover_connection(exc, errors)
+
+    def capacity(self) -> int:
+        """Jobs this worker may hold: its slots, plus a prefetch while recent jobs are short.
+
+        Short jobs make the claim round trip the bottleneck, so a buffer of claimed jobs keeps
+        every slot busy; long jobs gain nothing from it and a buffer would only keep them from
+        idle workers, so the prefetch is dropped when attempts take longer.
+        """
+        ws = self.queue.settings.worker
+        recent = self.reporter.recent_seconds
+        short = recent is not None and recent < ws.prefetch_below_seconds
+        return self.concurrency + (ws.prefetch if short else 0)
 
     def _dispatch(self, job: Any) -> None:
         attempt = Attempt(job, JobContext(job.id, job.kind, job.payload, job.attempt))
@@ -150,7 +162,7 @@ class Worker:
         if next_due_ms is not None:
             now = reads.server_time_ms(self.queue)
             timeout = min(timeout, max(0.01, (next_due_ms - now) / 1000.0))
-        if len(self.inflight) >= self.concurrency:
+        if len(self.inflight) >= self.capacity():
             return
         self.queue.client.blpop([self.queue.keys.wake], timeout=timeout)
 
