@@ -81,6 +81,7 @@ class WorkerSettings(_Block):
     prefetch_below_seconds: float = Field(0.05, ge=0)  # "short": moving average under 50 ms
     shutdown_grace_seconds: float = Field(25.0, ge=0)  # fits Kubernetes' default 30 s
     run_reaper: bool = True  # every worker also reaps, so no separate reaper process is required
+    metrics_port: int | None = Field(None, ge=1, le=65535)  # per-process metrics; off by default
 
 
 class QueueSettings(_Block):

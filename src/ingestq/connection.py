@@ -16,7 +16,7 @@ MIN_VERSION = (6, 2)
 EVICTING_SAFE = {"noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}
 
 
-def _no_retries() -> Retry:
+def no_retries() -> Retry:
     # A transparently retried script could run twice (an enqueue copied); callers own retries.
     return Retry(NoBackoff(), 0)
 
@@ -33,11 +33,11 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
     try:
         if url:
             client = Redis.from_url(url, decode_responses=True, socket_timeout=socket_timeout,
-                                    socket_connect_timeout=5, retry=_no_retries())
+                                    socket_connect_timeout=5, retry=no_retries())
         else:
             server = EmbeddedServer(settings.data_dir)
             server.ensure_running()
-            client = server.client(socket_timeout=socket_timeout, retry=_no_retries())
+            client = server.client(socket_timeout=socket_timeout, retry=no_retries())
         info = client.info("server")
     except ValueError as exc:
         raise ConnectionFailed(f"invalid Redis URL {url!r}: {exc}") from None

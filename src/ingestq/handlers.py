@@ -78,5 +78,6 @@ def load_modules(modules: list[str]) -> None:
     """Import the modules that register handlers (the built-ins and ``file`` always first)."""
     importlib.import_module("ingestq.builtin")
     importlib.import_module("ingestq.ingest.handler")
+    importlib.import_module("ingestq.tracing")  # attempt spans, when opentelemetry is installed
     for name in modules:
         importlib.import_module(name)

@@ -65,9 +65,10 @@ class Worker:
 
     def run(self) -> int:
         """Work until stopped (or, in burst mode, until nothing is left); always exits 0."""
+        previous = {}
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._on_signal)
-            signal.signal(signal.SIGINT, self._on_signal)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, self._on_signal)
         self._start_runners()
         registry.publish(self.queue, self.id, concurrency=self.concurrency, kinds=self.kinds,
                          isolation=self.isolation)
@@ -82,6 +83,8 @@ class Worker:
             self._loop()
         finally:
             self._shutdown(reaper)
+            for signum, handler in previous.items():  # an embedding program gets its own back
+                signal.signal(signum, handler)
         return 0
 
     def request_stop(self) -> None:

@@ -17,6 +17,7 @@ from ingestq.cli import (
     doctor_cmd,
     ingest_cmds,
     jobs_cmds,
+    serve_cmds,
     status_cmd,
     tail_cmd,
     up_cmd,
@@ -78,6 +79,7 @@ ingest_cmds.register(app)
 worker_cmds.register(app)
 clean_cmd.register(app)
 dead_cmds.register(app)
+serve_cmds.register(app)
 tail_cmd.register(app)
 doctor_cmd.register(app)
 config_cmds.register(app)

@@ -21,6 +21,9 @@ def worker(
     imports: list[str] = typer.Option([], "--import", "-i",
                                       help="Module that registers handlers (repeatable)."),
     no_reaper: bool = typer.Option(False, "--no-reaper", help="Do not reap in this worker."),
+    metrics_port: int = typer.Option(None, "--metrics-port",
+                                     help="Serve this process's metrics on 127.0.0.1:PORT "
+                                          "(default ingest.worker.metrics_port; off)."),
 ) -> None:
     """Run a worker until SIGTERM/SIGINT (graceful), a second signal (release all), or --burst.
 
@@ -31,6 +34,11 @@ def worker(
     if isolation not in (None, "thread", "process"):
         raise typer.BadParameter("must be thread or process", param_hint="--isolation")
     load_modules(imports)
+    port = metrics_port or state.config.ingest.worker.metrics_port
+    if port:
+        from ingestq.service.metrics import start_worker_metrics_server
+
+        start_worker_metrics_server(port)
     w = Worker(state.queue, default_registry, concurrency=concurrency,
                kinds=kinds.split(",") if kinds else None, isolation=isolation, burst=burst,
                modules=imports, run_reaper=False if no_reaper else None)

@@ -1,0 +1,1 @@
+"""The HTTP service: enqueue, job status, dead letters, ingestion, metrics and health."""

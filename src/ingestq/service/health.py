@@ -1,0 +1,73 @@
+"""Liveness, readiness and /metrics. When Redis is down they answer 503 with the reason, fast."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
+
+from ingestq.config import IngestSettings
+from ingestq.queue import Queue
+from ingestq.service import metrics
+from ingestq.service.snapshot import Snapshot, take
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is alive (says nothing about Redis)."""
+    return {"status": "ok"}
+
+
+def readiness(settings: IngestSettings, snap: Snapshot) -> dict[str, dict[str, Any]]:
+    """Each readiness check by name: ok and why."""
+    rc = settings.queue_recovery
+    checks: dict[str, dict[str, Any]] = {"redis": {"ok": True, "detail": "reachable"}}
+    since = None if snap.reaper_last_run is None else snap.now - snap.reaper_last_run
+    if not rc.enabled:
+        checks["reaper"] = {"ok": True, "detail": "disabled (queue_recovery.enabled: false)"}
+    elif since is not None and since <= 3 * rc.reaper_interval_seconds:
+        checks["reaper"] = {"ok": True, "detail": f"last pass {since:.1f} s ago"}
+    elif snap.depth["processing"] == 0:
+        checks["reaper"] = {"ok": True, "detail": "no lease to watch (nothing in flight)"}
+    else:
+        checks["reaper"] = {"ok": False, "detail": (
+            "never ran" if since is None else f"last pass {since:.0f} s ago") +
+            f", more than 3 x {rc.reaper_interval_seconds:g} s with jobs in flight"}
+    waiting = snap.depth["pending"] + snap.depth["scheduled"]
+    checks["workers"] = {
+        "ok": snap.workers_alive > 0 or waiting == 0,
+        "detail": f"{snap.workers_alive} live, {waiting} job(s) waiting"}
+    return checks
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """Ready when Redis answers, the reaper is on time and jobs that wait have a worker."""
+    q: Queue = request.app.state.queue
+    try:
+        snap = take(q)
+    except RedisError as exc:
+        return JSONResponse({"ready": False, "checks": {"redis": {
+            "ok": False, "detail": f"unreachable: {exc}"}}}, status_code=503)
+    checks = readiness(q.settings, snap)
+    ok = all(c["ok"] for c in checks.values())
+    return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+
+@router.get("/metrics")
+def metrics_endpoint(request: Request) -> Response:
+    """Prometheus exposition; 503 with the reason when Redis cannot be read."""
+    q: Queue = request.app.state.queue
+    try:
+        snap = take(q)
+    except RedisError as exc:
+        return Response(f"# ingestq: cannot read Redis: {exc}\n", status_code=503,
+                        media_type="text/plain")
+    body = metrics.exposition(q.keys.queue, snap,
+                              q.settings.queue_recovery.reaper_interval_seconds)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,145 @@
+"""Job, dead-letter and ingestion routes. Each calls one library function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingestq import reads
+from ingestq.errors import JobNotFound
+from ingestq.job import JobState
+from ingestq.ops.dead import DeadFilter, SelectionError, purge_dead, retry_dead, select_dead
+from ingestq.queue import JobSpec, Queue
+from ingestq.service.guards import require_token
+from ingestq.tracing import enqueue_span
+
+router = APIRouter()
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewJob(_Body):
+    """A job to enqueue."""
+
+    kind: str = Field(..., examples=["sleep"])
+    payload: dict[str, Any] = Field(default_factory=dict, examples=[{"seconds": 1}])
+    dedupe_key: str | None = None
+    count: int = Field(1, ge=1, le=10_000)
+
+
+class DeadSelection(_Body):
+    """Dead jobs to act on: explicit ids, everything, or a filter."""
+
+    ids: list[str] = []
+    all: bool = False
+    kind: str | None = None
+    reason: str | None = None
+    older_than: float | None = Field(None, ge=0)
+
+
+class IngestRequest(_Body):
+    """Files or folders to ingest; each must lie inside ``ingest.pipeline.roots``."""
+
+    paths: list[str] = Field(..., min_length=1)
+    glob: str | None = None
+    force: bool = False
+
+
+def queue_of(request: Request) -> Queue:
+    """The service's queue."""
+    q: Queue = request.app.state.queue
+    return q
+
+
+@router.post("/jobs", status_code=201, dependencies=[Depends(require_token)])
+def create_jobs(body: NewJob, request: Request) -> dict[str, Any]:
+    """Enqueue ``count`` jobs; a dedupe key returns the live job instead of a copy."""
+    q = queue_of(request)
+    with enqueue_span(body.kind, request.headers) as carry:
+        payload = {**body.payload, **carry}
+        results = q.enqueue_many([JobSpec(body.kind, payload, body.dedupe_key)
+                                  for _ in range(body.count)])
+    jobs = [{"id": r.id, "created": r.created} for r in results]
+    return jobs[0] if body.count == 1 else {"jobs": jobs}
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: str, request: Request) -> dict[str, Any]:
+    """One job record with its error history."""
+    try:
+        return reads.get_job(queue_of(request), job_id).to_dict()
+    except JobNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/jobs")
+def list_jobs(request: Request, state: JobState = JobState.PENDING, kind: str | None = None,
+              older_than: float | None = Query(None, ge=0),
+              limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """Jobs in one state, oldest first."""
+    jobs = reads.list_jobs(queue_of(request), state, kind=kind, older_than=older_than,
+                           limit=limit)
+    return {"jobs": [j.to_dict() for j in jobs]}
+
+
+@router.get("/dead")
+def list_dead(request: Request, kind: str | None = None, reason: str | None = None,
+              older_than: float | None = Query(None, ge=0),
+              limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """Dead jobs, filtered by kind, reason and age."""
+    jobs = reads.list_jobs(queue_of(request), JobState.DEAD, kind=kind, reason=reason,
+                           older_than=older_than, limit=limit)
+    return {"jobs": [j.to_dict() for j in jobs]}
+
+
+def _selected(q: Queue, body: DeadSelection) -> list[str]:
+    selection = DeadFilter(ids=tuple(body.ids), all=body.all, kind=body.kind,
+                           reason=body.reason, older_than=body.older_than)
+    try:
+        return select_dead(q, selection)
+    except SelectionError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.post("/dead/retry", dependencies=[Depends(require_token)])
+def dead_retry(body: DeadSelection, request: Request) -> dict[str, Any]:
+    """Give dead jobs a fresh start (budgets reset)."""
+    q = queue_of(request)
+    return retry_dead(q, _selected(q, body)).to_dict()
+
+
+@router.post("/dead/purge", dependencies=[Depends(require_token)])
+def dead_purge(body: DeadSelection, request: Request) -> dict[str, Any]:
+    """Delete dead jobs for good."""
+    q = queue_of(request)
+    return purge_dead(q, _selected(q, body)).to_dict()
+
+
+@router.post("/ingest", status_code=202, dependencies=[Depends(require_token)])
+def ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
+    """Enqueue file jobs for paths inside the configured roots."""
+    from ingestq.ingest.files import expand, job_spec
+    from ingestq.ingest.parse import normalise_path
+
+    roots = [normalise_path(r) for r in request.app.state.settings.pipeline.roots]
+    if not roots:
+        raise HTTPException(403, "POST /ingest is disabled: set ingest.pipeline.roots to the "
+                                 "folders the service may read")
+    outside = [p for p in body.paths if not _inside(normalise_path(p), roots)]
+    if outside:
+        raise HTTPException(403, f"outside the configured roots {roots}: {outside}")
+    found = expand(body.paths, body.glob)
+    files = [f for f in found.files if _inside(f, roots)]  # symlinks may point out
+    results = queue_of(request).enqueue_many([job_spec(f, force=body.force) for f in files])
+    return {"files": len(files), "missing": found.missing,
+            "jobs": [{"id": r.id, "created": r.created, "path": f}
+                     for r, f in zip(results, files, strict=True)]}
+
+
+def _inside(path: str, roots: list[str]) -> bool:
+    return any(Path(path).is_relative_to(root) for root in roots)

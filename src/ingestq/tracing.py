@@ -1,0 +1,91 @@
+"""OpenTelemetry tracing, optional: a span per enqueue and per attempt, linked across the queue.
+
+The enqueue span's context travels inside the job, as a W3C ``traceparent`` under the reserved
+payload key ``_trace``; the worker's attempt span continues that trace. Spans are exported over
+OTLP only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (the standard OpenTelemetry variable);
+otherwise, or when opentelemetry is not installed (extra ``[tracing]``), nothing is recorded and
+nothing is carried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ingestq.handlers import JobContext
+from ingestq.hooks import add_attempt_hook
+
+TRACE_KEY = "_trace"
+
+try:
+    from opentelemetry import context as otel_context
+    from opentelemetry import propagate, trace
+
+    AVAILABLE = True
+except ImportError:  # the [tracing] extra is not installed
+    AVAILABLE = False
+
+_configured = False
+
+
+def configure(service_name: str = "ingestq") -> bool:
+    """Install an OTLP exporter when OTEL_EXPORTER_OTLP_ENDPOINT is set; True when it did."""
+    global _configured
+    if _configured or not AVAILABLE or not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return False
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    _configured = True
+    return True
+
+
+@contextlib.contextmanager
+def enqueue_span(kind: str, headers: Mapping[str, str] | None = None
+                 ) -> Iterator[dict[str, Any]]:
+    """A span around an enqueue; yields the payload entries that carry its context.
+
+    An incoming ``traceparent`` header (from the HTTP caller) becomes the parent.
+    """
+    if not AVAILABLE:
+        yield {}
+        return
+    parent = propagate.extract(dict(headers or {}))
+    tracer = trace.get_tracer("ingestq")
+    with tracer.start_as_current_span(f"enqueue {kind}", context=parent,
+                                      kind=trace.SpanKind.PRODUCER) as span:
+        span.set_attribute("ingestq.job.kind", kind)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        yield {TRACE_KEY: carrier} if carrier else {}
+
+
+@contextlib.contextmanager
+def attempt_span(job: JobContext) -> Iterator[None]:
+    """The span of one attempt, continuing the trace carried by the job (attempt hook)."""
+    carrier = job.payload.get(TRACE_KEY)
+    parent = propagate.extract(carrier) if isinstance(carrier, dict) else None
+    tracer = trace.get_tracer("ingestq")
+    token = otel_context.attach(parent) if parent is not None else None
+    try:
+        with tracer.start_as_current_span(f"attempt {job.kind}",
+                                          kind=trace.SpanKind.CONSUMER) as span:
+            span.set_attribute("ingestq.job.id", job.id)
+            span.set_attribute("ingestq.job.kind", job.kind)
+            span.set_attribute("ingestq.job.attempt", job.attempt)
+            yield
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+if AVAILABLE:
+    configure()
+    add_attempt_hook(attempt_span)
