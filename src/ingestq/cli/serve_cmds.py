@@ -35,7 +35,7 @@ def serve(
 ) -> None:
     """Run the HTTP service: jobs, dead letters, /metrics, /healthz, /readyz, /docs.
 
-    Example: INGESTQ_SERVICE_TOKEN=secret ingestctl serve --port 8081
+    Example: ingestctl serve --port 8081   (set INGESTQ_SERVICE_TOKEN to allow mutating routes)
     """
     import uvicorn
 

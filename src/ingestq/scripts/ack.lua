@@ -27,26 +27,28 @@ local completed = 0
 for i = 6, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local jobkey = prefix .. 'job:' .. id
-  local kind, code = held(jobkey, token)
+  local kind, code, claimed_at, dkey = held(jobkey, token)
   if kind then
-    leave_processing(prefix, KEYS[1], KEYS[4], jobkey, id)
+    leave_processing(prefix, KEYS[1], id, claimed_at)
     redis.call('ZADD', KEYS[2], now, id)
-    record_duration(KEYS[4], kind, attempt_seconds(jobkey, now))
-    redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now)
-    if result ~= '' then redis.call('HSET', jobkey, 'result', result) end
-    redis.call('HDEL', jobkey, 'lease_until')
-    local key = redis.call('HGET', jobkey, 'dedupe_key')
-    if key and key ~= '' and redis.call('HGET', KEYS[3], key) == id then
-      redis.call('HDEL', KEYS[3], key)
+    record_duration(kind, now - (tonumber(claimed_at) or now))
+    if result ~= '' then
+      redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now, 'result', result)
+    else
+      redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now)
     end
-    redis.call('HINCRBY', KEYS[4], 'outcome:' .. kind .. ':completed', 1)
+    redis.call('HDEL', jobkey, 'lease_until')
+    if dkey and dkey ~= '' and redis.call('HGET', KEYS[3], dkey) == id then
+      redis.call('HDEL', KEYS[3], dkey)
+    end
+    bump('outcome:' .. kind .. ':completed')
     emit(KEYS[5], maxlen, now, 'completed', id, kind)
     completed = completed + 1
     code = 1
   end
   table.insert(codes, code)
 end
-if completed > 0 then redis.call('HINCRBY', KEYS[4], 'completed', completed) end
+bump('completed', completed)
 
 -- trim: bounded work per call, so an ack never stalls the server
 local function drop(ids)
@@ -54,7 +56,7 @@ local function drop(ids)
     redis.call('DEL', prefix .. 'job:' .. id)
     redis.call('ZREM', KEYS[2], id)
   end
-  if #ids > 0 then redis.call('HINCRBY', KEYS[4], 'trimmed', #ids) end
+  bump('trimmed', #ids)
 end
 drop(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 200))
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5])
@@ -62,4 +64,5 @@ if excess > 0 then
   if excess > 200 then excess = 200 end
   drop(redis.call('ZRANGE', KEYS[2], 0, excess - 1))
 end
+flush_counters(KEYS[4])
 return codes

@@ -73,16 +73,15 @@ while n < count do
   if h then heads[best] = tonumber(h) else heads[best] = nil end
   local jobkey = prefix .. 'job:' .. id
   local f = redis.call('HMGET', jobkey, 'state', 'payload', 'attempts', 'failures',
-    'crash_recoveries', 'enqueued_at')
+    'crash_recoveries', 'enqueued_at', 'token', 'started_at')
   if f[1] == 'pending' then
-    local token = redis.call('HINCRBY', jobkey, 'token', 1)
+    local token = tonumber(f[7]) + 1
     local attempts = tonumber(f[3]) + 1
     redis.call('HSET', jobkey, 'state', 'processing', 'attempts', attempts, 'worker', worker,
-      'claimed_at', now, 'lease_until', now + lease)
-    redis.call('HSETNX', jobkey, 'started_at', now)
+      'claimed_at', now, 'lease_until', now + lease, 'token', token,
+      'started_at', f[8] or now)
     redis.call('ZADD', KEYS[3], now + lease, id)
     redis.call('ZADD', prefix .. 'claimed', now, id)
-    redis.call('HINCRBY', KEYS[4], 'inflight_claimed_ms', now)
     emit(KEYS[5], maxlen, now, 'claimed', id, best, 'attempt', attempts, 'worker', worker)
     n = n + 1
     for _, v in ipairs({id, token, best, f[2], attempts, f[4], f[5], f[6]}) do
@@ -90,7 +89,9 @@ while n < count do
     end
   end
 end
-if n > 0 then redis.call('HINCRBY', KEYS[4], 'claimed', n) end
+bump('claimed', n)
+bump('inflight_claimed_ms', n * now)
+flush_counters(KEYS[4])
 out[1] = n
 local nxt = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 if nxt[2] then out[2] = tonumber(nxt[2]) end

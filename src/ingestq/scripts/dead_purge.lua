@@ -35,5 +35,6 @@ for i = 4, #ARGV do
     table.insert(codes, 1)
   end
 end
-if purged > 0 then redis.call('HINCRBY', KEYS[2], 'purged', purged) end
+bump('purged', purged)
+flush_counters(KEYS[2])
 return codes

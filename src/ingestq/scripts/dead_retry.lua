@@ -35,10 +35,12 @@ for i = 4, #ARGV do
     redis.call('HDEL', jobkey, 'dead_reason', 'finished_at', 'failed_at')
     if f[3] and f[3] ~= '' then redis.call('HSETNX', KEYS[2], f[3], id) end
     redis.call('HSET', jobkey, 'state', 'pending')
-    to_pending(prefix, KEYS[5], KEYS[6], id, f[2], false)
-    redis.call('HINCRBY', KEYS[3], 'dead_retried', 1)
+    to_pending(prefix, KEYS[5], id, f[2], false, true)
+    bump('dead_retried')
     emit(KEYS[4], maxlen, now, 'dead_retried', id, f[2])
     table.insert(codes, 1)
   end
 end
+flush_counters(KEYS[3])
+flush_wakes(KEYS[6])
 return codes

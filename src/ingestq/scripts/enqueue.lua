@@ -40,7 +40,7 @@ for i = 0, n - 1 do
     end
   end
   if existing then
-    redis.call('HINCRBY', KEYS[4], 'deduped', 1)
+    bump('deduped')
     table.insert(out, existing)
     table.insert(out, 0)
   else
@@ -55,12 +55,14 @@ for i = 0, n - 1 do
       redis.call('HSET', jobkey, 'state', 'scheduled', 'due_at', now + delay)
       redis.call('SADD', KEYS[2], kind)
     else
-      to_pending(prefix, KEYS[2], KEYS[6], id, kind, false)
+      to_pending(prefix, KEYS[2], id, kind, false, true)
     end
-    redis.call('HINCRBY', KEYS[4], 'enqueued', 1)
+    bump('enqueued')
     emit(KEYS[5], maxlen, now, 'enqueued', id, kind)
     table.insert(out, id)
     table.insert(out, 1)
   end
 end
+flush_counters(KEYS[4])
+flush_wakes(KEYS[6])
 return out

@@ -39,7 +39,7 @@ local now = now_ms(ARGV[2])
 local maxlen = ARGV[3]
 local id, token, mode = ARGV[4], ARGV[5], ARGV[6]
 local jobkey = prefix .. 'job:' .. id
-local kind, code = held(jobkey, token)
+local kind, code, claimed_at = held(jobkey, token)
 if not kind then return {code, ''} end
 
 local f = redis.call('HMGET', jobkey, 'attempts', 'worker', 'max_retries')
@@ -49,41 +49,47 @@ entry['worker'] = f[2]
 entry['at'] = now
 push_error(jobkey, cjson.encode(entry), tonumber(ARGV[12]))
 redis.call('HSET', jobkey, 'last_error', (entry['type'] or 'Error') .. ': ' .. (entry['message'] or ''))
-leave_processing(prefix, KEYS[1], KEYS[5], jobkey, id)
-record_duration(KEYS[5], kind, attempt_seconds(jobkey, now))
+leave_processing(prefix, KEYS[1], id, claimed_at)
+record_duration(kind, now - (tonumber(claimed_at) or now))
 
 if mode == 'crash' then
   local crashes = redis.call('HINCRBY', jobkey, 'crash_recoveries', 1)
-  redis.call('HINCRBY', KEYS[5], 'crashed', 1)
-  redis.call('HINCRBY', KEYS[5], 'outcome:' .. kind .. ':crashed', 1)
+  bump('crashed')
+  bump('outcome:' .. kind .. ':crashed')
   if crashes > tonumber(ARGV[11]) then
     to_dead(prefix, KEYS[3], KEYS[4], KEYS[5], jobkey, id, kind, 'poison', now)
     emit(KEYS[6], maxlen, now, 'dead', id, kind, 'reason', 'poison')
+    flush_counters(KEYS[5])
     return {2, 'poison'}
   end
   redis.call('HSET', jobkey, 'state', 'pending', 'requeued_at', now)
   redis.call('HDEL', jobkey, 'lease_until')
-  to_pending(prefix, KEYS[7], KEYS[8], id, kind, false)
+  to_pending(prefix, KEYS[7], id, kind, false, false)
   emit(KEYS[6], maxlen, now, 'crashed', id, kind, 'crash_recoveries', crashes)
+  flush_counters(KEYS[5])
+  flush_wakes(KEYS[8])
   return {3, ''}
 end
 
-redis.call('HINCRBY', KEYS[5], 'failed', 1)
-redis.call('HINCRBY', KEYS[5], 'outcome:' .. kind .. ':failed', 1)
+bump('failed')
+bump('outcome:' .. kind .. ':failed')
 if mode == 'permanent' then
   to_dead(prefix, KEYS[3], KEYS[4], KEYS[5], jobkey, id, kind, 'permanent', now)
   emit(KEYS[6], maxlen, now, 'dead', id, kind, 'reason', 'permanent')
+  flush_counters(KEYS[5])
   return {2, 'permanent'}
 end
 local failures = redis.call('HINCRBY', jobkey, 'failures', 1)
 if failures > tonumber(f[3]) then
   to_dead(prefix, KEYS[3], KEYS[4], KEYS[5], jobkey, id, kind, 'retries_exhausted', now)
   emit(KEYS[6], maxlen, now, 'dead', id, kind, 'reason', 'retries_exhausted')
+  flush_counters(KEYS[5])
   return {2, 'retries_exhausted'}
 end
 local delay = to_scheduled(KEYS[2], jobkey, id, failures, tonumber(ARGV[8]),
   tonumber(ARGV[9]), tonumber(ARGV[10]), now)
-redis.call('HINCRBY', KEYS[5], 'retried', 1)
-redis.call('HINCRBY', KEYS[5], 'outcome:' .. kind .. ':retried', 1)
+bump('retried')
+bump('outcome:' .. kind .. ':retried')
 emit(KEYS[6], maxlen, now, 'retry_scheduled', id, kind, 'delay_ms', delay)
+flush_counters(KEYS[5])
 return {1, delay}

@@ -60,7 +60,7 @@ local function finish(jobkey, id, kind, action, reason)
     to_dead(prefix, KEYS[3], KEYS[4], KEYS[5], jobkey, id, kind, reason, now)
     emit(KEYS[6], maxlen, now, 'dead', id, kind, 'reason', reason)
   end
-  redis.call('HINCRBY', KEYS[5], 'reaped:' .. action, 1)
+  bump('reaped:' .. action)
   emit(KEYS[6], maxlen, now, 'reaped', id, kind, 'action', action)
   table.insert(out, id)
   table.insert(out, action)
@@ -69,14 +69,19 @@ end
 local function requeue(jobkey, id, kind)
   redis.call('HSET', jobkey, 'state', 'pending', 'requeued_at', now)
   redis.call('HDEL', jobkey, 'lease_until')
-  to_pending(prefix, KEYS[7], KEYS[8], id, kind, false)
+  to_pending(prefix, KEYS[7], id, kind, false, false)
 end
+
+local budget = tonumber(ARGV[7])
+local why = mode == 'clean' and 'taken back by ingestctl clean' or
+  'lease expired: worker stopped heartbeating'
+local reason = mode == 'clean' and 'cleaned' or 'lease_expired'
 
 for _, t in ipairs(targets) do
   local id, token = t[1], t[2]
   local jobkey = prefix .. 'job:' .. id
   local f = redis.call('HMGET', jobkey, 'state', 'token', 'kind', 'worker', 'attempts',
-    'failures', 'max_retries')
+    'failures', 'max_retries', 'crash_recoveries', 'claimed_at')
   local kind = f[3]
   if f[1] ~= 'processing' then
     -- a record that is gone or not processing has no business in the zset: drop the entry
@@ -85,40 +90,43 @@ for _, t in ipairs(targets) do
       redis.call('ZREM', prefix .. 'claimed', id)
     end
   elseif token == nil or token == f[2] then
-    leave_processing(prefix, KEYS[1], KEYS[5], jobkey, id)
-    local why = mode == 'clean' and 'taken back by ingestctl clean' or
-      'lease expired: worker stopped heartbeating'
-    push_error(jobkey, cjson.encode({type = 'LeaseExpired', message = why .. ' (' .. (f[4] or '?') .. ')',
-      reason = mode == 'clean' and 'cleaned' or 'lease_expired', attempt = tonumber(f[5]),
-      worker = f[4], at = now}), tonumber(ARGV[11]))
-    redis.call('HSET', jobkey, 'last_error', 'LeaseExpired: ' .. why)
+    leave_processing(prefix, KEYS[1], id, f[9])
+    push_error(jobkey, cjson.encode({type = 'LeaseExpired',
+      message = why .. ' (' .. (f[4] or '?') .. ')', reason = reason,
+      attempt = tonumber(f[5]), worker = f[4], at = now}), tonumber(ARGV[11]))
+    local failures = tonumber(f[6]) or 0
+    local crashes = tonumber(f[8]) or 0
+    local max_retries = tonumber(f[7]) or 0
     if mode == 'clean' then
-      local failures = redis.call('HINCRBY', jobkey, 'failures', 1)
-      if failures > tonumber(f[7]) then
+      failures = failures + 1
+    else
+      crashes = crashes + 1
+      if crashes <= budget and action_cfg == 'fail' then failures = failures + 1 end
+    end
+    redis.call('HSET', jobkey, 'last_error', 'LeaseExpired: ' .. why, 'failures', failures,
+      'crash_recoveries', crashes)
+    if mode == 'clean' then
+      if failures > max_retries then
         finish(jobkey, id, kind, 'dlq', 'retries_exhausted')
       else
         requeue(jobkey, id, kind)
         finish(jobkey, id, kind, 'requeue', nil)
       end
-    else
-      local crashes = redis.call('HINCRBY', jobkey, 'crash_recoveries', 1)
-      if crashes > tonumber(ARGV[7]) then
-        finish(jobkey, id, kind, 'poison', 'poison')
-      elseif action_cfg == 'dlq' then
-        finish(jobkey, id, kind, 'dlq', 'stale')
-      elseif action_cfg == 'fail' then
-        local failures = redis.call('HINCRBY', jobkey, 'failures', 1)
-        if failures > tonumber(f[7]) then
-          finish(jobkey, id, kind, 'fail', 'retries_exhausted')
-        else
-          to_scheduled(KEYS[2], jobkey, id, failures, tonumber(ARGV[8]), tonumber(ARGV[9]),
-            tonumber(ARGV[10]), now)
-          finish(jobkey, id, kind, 'fail', nil)
-        end
+    elseif crashes > budget then
+      finish(jobkey, id, kind, 'poison', 'poison')
+    elseif action_cfg == 'dlq' then
+      finish(jobkey, id, kind, 'dlq', 'stale')
+    elseif action_cfg == 'fail' then
+      if failures > max_retries then
+        finish(jobkey, id, kind, 'fail', 'retries_exhausted')
       else
-        requeue(jobkey, id, kind)
-        finish(jobkey, id, kind, 'requeue', nil)
+        to_scheduled(KEYS[2], jobkey, id, failures, tonumber(ARGV[8]), tonumber(ARGV[9]),
+          tonumber(ARGV[10]), now)
+        finish(jobkey, id, kind, 'fail', nil)
       end
+    else
+      requeue(jobkey, id, kind)
+      finish(jobkey, id, kind, 'requeue', nil)
     end
   end
 end
@@ -126,4 +134,6 @@ if mode == 'expired' then
   redis.call('HSET', KEYS[9], 'last_run', now, 'last_reaped', #out / 2)
   redis.call('HINCRBY', KEYS[9], 'passes', 1)
 end
+flush_counters(KEYS[5])
+flush_wakes(KEYS[8])
 return out

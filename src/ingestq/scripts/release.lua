@@ -26,19 +26,21 @@ local npairs = (#ARGV - 3) / 2
 for p = npairs, 1, -1 do
   local id, token = ARGV[2 + 2 * p], ARGV[3 + 2 * p]
   local jobkey = prefix .. 'job:' .. id
-  local kind, code = held(jobkey, token)
+  local kind, code, claimed_at = held(jobkey, token)
   if kind then
-    leave_processing(prefix, KEYS[1], KEYS[2], jobkey, id)
+    leave_processing(prefix, KEYS[1], id, claimed_at)
     redis.call('HINCRBY', jobkey, 'attempts', -1)
     redis.call('HSET', jobkey, 'state', 'pending', 'requeued_at', now)
     redis.call('HDEL', jobkey, 'lease_until')
-    to_pending(prefix, KEYS[4], KEYS[5], id, kind, true)
-    redis.call('HINCRBY', KEYS[2], 'outcome:' .. kind .. ':released', 1)
+    to_pending(prefix, KEYS[4], id, kind, true, false)
+    bump('outcome:' .. kind .. ':released')
     emit(KEYS[3], maxlen, now, 'released', id, kind)
     released = released + 1
     code = 1
   end
   codes[p] = code
 end
-if released > 0 then redis.call('HINCRBY', KEYS[2], 'released', released) end
+bump('released', released)
+flush_counters(KEYS[2])
+flush_wakes(KEYS[5])
 return codes

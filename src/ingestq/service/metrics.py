@@ -100,7 +100,7 @@ class SnapshotCollector(Collector):
                 running += int(stats.get(f"dur:{kind}:{le}", 0))
                 buckets.append((le, float(running)))
             durations.add_metric([self.queue, kind], buckets,
-                                 sum_value=float(stats.get(f"dur_sum:{kind}", 0)))
+                                 sum_value=float(stats.get(f"dur_ms:{kind}", 0)) / 1000.0)
         yield outcomes
         yield durations
 

@@ -12,44 +12,71 @@ local function emit(events, maxlen, now, typ, id, kind, ...)
     'type', typ, 'job', id, 'kind', kind, 't', now, ...)
 end
 
--- Wake one idle worker; the list is capped because tokens are only hints, the claim decides.
-local function wake(key)
-  redis.call('LPUSH', key, '1')
-  redis.call('LTRIM', key, 0, 63)
+-- Counter increments are summed in the script and written once per field at the end, so a
+-- batch of a hundred jobs costs a handful of HINCRBYs instead of hundreds.
+local _incr = {}
+local function bump(field, n)
+  _incr[field] = (_incr[field] or 0) + (n or 1)
+end
+local function flush_counters(stats)
+  for field, n in pairs(_incr) do
+    if n ~= 0 then redis.call('HINCRBY', stats, field, n) end
+  end
 end
 
-local function to_pending(prefix, kinds, wake_key, id, kind, front)
+-- Wake idle workers: one token per job made available, capped because tokens are only hints
+-- (the claim decides), written once per script call.
+local _wakes = 0
+local function wake()
+  _wakes = _wakes + 1
+end
+local function flush_wakes(key)
+  local n = math.min(_wakes, 64)
+  if n > 0 then
+    local tokens = {}
+    for i = 1, n do tokens[i] = '1' end
+    redis.call('LPUSH', key, unpack(tokens))
+    redis.call('LTRIM', key, 0, 63)
+  end
+end
+
+-- Put a job on its kind's pending list (its kind is already in the kinds set unless `new_kind`).
+local function to_pending(prefix, kinds, id, kind, front, new_kind)
   local list = prefix .. 'pending:' .. kind
   if front then redis.call('LPUSH', list, id) else redis.call('RPUSH', list, id) end
-  redis.call('SADD', kinds, kind)
-  wake(wake_key)
+  if new_kind then redis.call('SADD', kinds, kind) end
+  wake()
 end
 
--- Append one error to the job's bounded history (a JSON array in field `errors`).
+-- Append one error to the job's bounded history (a JSON array in field `errors`, its length in
+-- `errors_n`): plain string appends until the bound, decode and trim only past it.
 local function push_error(jobkey, entry_json, limit)
-  local raw = redis.call('HGET', jobkey, 'errors')
-  local list = {}
-  if raw and raw ~= '' then list = cjson.decode(raw) end
-  table.insert(list, cjson.decode(entry_json))
-  while #list > limit do table.remove(list, 1) end
-  redis.call('HSET', jobkey, 'errors', cjson.encode(list))
+  local f = redis.call('HMGET', jobkey, 'errors', 'errors_n')
+  local raw, n = f[1], tonumber(f[2] or '0') or 0
+  if not raw or raw == '' or n == 0 then
+    redis.call('HSET', jobkey, 'errors', '[' .. entry_json .. ']', 'errors_n', 1)
+  elseif n < limit then
+    redis.call('HSET', jobkey, 'errors', string.sub(raw, 1, -2) .. ',' .. entry_json .. ']',
+      'errors_n', n + 1)
+  else
+    local list = cjson.decode(raw)
+    table.insert(list, cjson.decode(entry_json))
+    while #list > limit do table.remove(list, 1) end
+    redis.call('HSET', jobkey, 'errors', cjson.encode(list), 'errors_n', #list)
+  end
 end
 
--- Attempt durations, as non-cumulative histogram buckets per kind (seconds).
+-- Attempt durations, as non-cumulative histogram buckets per kind (seconds), plus the sum in
+-- milliseconds (an integer, so it can be summed with HINCRBY).
 local DURATION_BUCKETS = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800}
-local function record_duration(stats, kind, seconds)
+local function record_duration(kind, ms)
+  local seconds = ms / 1000.0
   local le = '+Inf'
   for _, b in ipairs(DURATION_BUCKETS) do
     if seconds <= b then le = tostring(b); break end
   end
-  redis.call('HINCRBY', stats, 'dur:' .. kind .. ':' .. le, 1)
-  redis.call('HINCRBYFLOAT', stats, 'dur_sum:' .. kind, seconds)
-end
-
-local function attempt_seconds(jobkey, now)
-  local claimed = tonumber(redis.call('HGET', jobkey, 'claimed_at') or '')
-  if claimed == nil then return 0 end
-  return (now - claimed) / 1000.0
+  bump('dur:' .. kind .. ':' .. le)
+  bump('dur_ms:' .. kind, ms)
 end
 
 -- Move a job to the dead set with a reason; its dedupe key is freed for a new copy.
@@ -62,9 +89,9 @@ local function to_dead(prefix, dead, dedupe, stats, jobkey, id, kind, reason, no
   if key and key ~= '' and redis.call('HGET', dedupe, key) == id then
     redis.call('HDEL', dedupe, key)
   end
-  redis.call('HINCRBY', stats, 'dead', 1)
-  redis.call('HINCRBY', stats, 'dead:' .. reason, 1)
-  redis.call('HINCRBY', stats, 'outcome:' .. kind .. ':dead', 1)
+  bump('dead')
+  bump('dead:' .. reason)
+  bump('outcome:' .. kind .. ':dead')
 end
 
 -- Schedule a retry after exponential backoff: min(cap, base * 2^(failures-1)) * jitter_factor.
@@ -81,18 +108,17 @@ end
 -- Token check shared by every operation of a lease holder.
 -- Returns the job's kind when the lease is held with this token, nil and a code otherwise.
 local function held(jobkey, token)
-  local f = redis.call('HMGET', jobkey, 'state', 'token', 'kind')
+  local f = redis.call('HMGET', jobkey, 'state', 'token', 'kind', 'claimed_at', 'dedupe_key')
   if f[1] == false then return nil, -1 end
   if f[1] ~= 'processing' or f[2] ~= token then return nil, -2 end
-  return f[3], 0
+  return f[3], 0, f[4], f[5]
 end
 
 -- Leaving `processing`: drop the lease, the claim-time index and its share of the running sum
 -- of claim times (which lets metrics compute in-flight ages without reading every job).
-local function leave_processing(prefix, processing, stats, jobkey, id)
+local function leave_processing(prefix, processing, id, claimed_at)
   redis.call('ZREM', processing, id)
   if redis.call('ZREM', prefix .. 'claimed', id) == 1 then
-    local claimed = tonumber(redis.call('HGET', jobkey, 'claimed_at') or '0')
-    redis.call('HINCRBY', stats, 'inflight_claimed_ms', -claimed)
+    bump('inflight_claimed_ms', -(tonumber(claimed_at) or 0))
   end
 end

@@ -1,0 +1,153 @@
+"""Cost of the queue's scripts on the embedded server, as a ratio of the server's own LPUSH rate.
+
+Single process, one connection: enqueue (single and batched), claim+ack at batch sizes 1, 10
+and 100, and one reap pass with 100,000 jobs in flight of which 1,000 expired. Beside them,
+`redis-benchmark -t lpush` against the same server. Figures go to bench/RESULTS.md.
+
+    python bench/queue_ops.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from results import command_line, git_rev, machine, write_section
+
+from ingestq.config import load_config
+from ingestq.connection import connect
+from ingestq.embedded import EmbeddedServer
+from ingestq.queue import JobSpec, Queue
+
+
+def fresh_queue(data_dir: str) -> Queue:
+    settings = load_config(environ={"INGESTQ_DATA_DIR": data_dir,
+                                    "INGESTQ_QUEUE__NAME": "b" + uuid.uuid4().hex[:8]}).ingest
+    return Queue(connect(settings), settings)
+
+
+def rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def enqueue_single(q: Queue, n: int) -> float:
+    started = time.perf_counter()
+    for _ in range(n):
+        q.enqueue("noop", {})
+    return rate(n, time.perf_counter() - started)
+
+
+def enqueue_batched(q: Queue, n: int) -> float:
+    specs = [JobSpec("noop", {}) for _ in range(n)]
+    started = time.perf_counter()
+    q.enqueue_many(specs)
+    return rate(n, time.perf_counter() - started)
+
+
+def claim_ack(q: Queue, n: int, batch: int) -> float:
+    q.enqueue_many([JobSpec("noop", {}) for _ in range(n)])
+    done = 0
+    started = time.perf_counter()
+    while done < n:
+        jobs = q.claim("bench", batch).jobs
+        q.ack_many([(j.id, j.token) for j in jobs])
+        done += len(jobs)
+    return rate(n, time.perf_counter() - started)
+
+
+def reap_pass(q: Queue, in_flight: int, expired: int, repeats: int) -> list[float]:
+    """Milliseconds of one reap pass, with `in_flight` leases held of which `expired` ran out."""
+    q.enqueue_many([JobSpec("noop", {}) for _ in range(in_flight - expired)])
+    while len(q.claim("live", 1000, lease_seconds=3600).jobs) == 1000:
+        pass
+    times = []
+    for _ in range(repeats):
+        q.enqueue_many([JobSpec("noop", {}) for _ in range(expired)])
+        got = 0
+        while got < expired:
+            got += len(q.claim("dying", min(1000, expired - got), lease_seconds=0.001).jobs)
+        time.sleep(0.01)
+        started = time.perf_counter()
+        handled = q.reap(expired)
+        times.append((time.perf_counter() - started) * 1000)
+        assert len(handled) == expired, len(handled)
+        q.client.delete(*[q.keys.pending(k) for k in ("noop",)])  # drop the requeued copies
+    return times
+
+
+def lpush_rate(socket: str, pipeline: int, n: int) -> float:
+    """redis-benchmark's LPUSH requests/s on the same server (unix socket)."""
+    exe = shutil.which("redis-benchmark") or shutil.which("valkey-benchmark")
+    if exe is None:
+        return float("nan")
+    out = subprocess.run([exe, "-s", socket, "-t", "lpush", "-n", str(n), "-P", str(pipeline),
+                          "-q"], capture_output=True, text=True, timeout=300).stdout
+    match = re.search(r"LPUSH: ([\d.]+) requests per second", out.replace("\r", "\n"))
+    return float(match.group(1)) if match else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller counts")
+    args = parser.parse_args()
+    scale = 0.1 if args.quick else 1.0
+    data_dir = tempfile.mkdtemp(prefix="ingestq-bench-")
+    try:
+        q = fresh_queue(data_dir)
+        server = EmbeddedServer(data_dir)
+        version = q.client.info("server").get("valkey_version") or q.client.info("server")[
+            "redis_version"]
+        figures: dict[str, float] = {}
+        figures["enqueue single"] = enqueue_single(fresh_queue(data_dir), int(5000 * scale))
+        figures["enqueue batched (500/script)"] = enqueue_batched(fresh_queue(data_dir),
+                                                                  int(100_000 * scale))
+        for batch in (1, 10, 100):
+            n = int((5000 if batch == 1 else 50_000) * scale)
+            figures[f"claim+ack batch {batch}"] = claim_ack(fresh_queue(data_dir), n, batch)
+        reaps = reap_pass(fresh_queue(data_dir), int(100_000 * scale), 1000, 5)
+        lpush1 = lpush_rate(str(server.socket), 1, int(200_000 * scale))
+        lpush16 = lpush_rate(str(server.socket), 16, int(1_000_000 * scale))
+    finally:
+        EmbeddedServer(data_dir).stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    reap_ms = statistics.median(reaps)
+    lines = [
+        "## Queue operations (issue 2)",
+        "",
+        f"`{command_line()}` at {git_rev()} on {dt.date.today()}; embedded Valkey {version} on a "
+        f"unix socket (AOF everysec), one Python process, one connection. {machine()}.",
+        "",
+        "| operation | jobs/s | vs LPUSH (no pipeline) | vs LPUSH (-P 16) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, value in figures.items():
+        lines.append(f"| {name} | {value:,.0f} | {value / lpush1:.2f} | {value / lpush16:.3f} |")
+    lines += [
+        f"| redis-benchmark LPUSH, no pipeline | {lpush1:,.0f} | 1.00 | |",
+        f"| redis-benchmark LPUSH, -P 16 | {lpush16:,.0f} | | 1.000 |",
+        "",
+        f"Reap pass with {int(100_000 * scale):,} jobs in flight, 1,000 of them expired: median "
+        f"{reap_ms:.1f} ms over {len(reaps)} passes (all: "
+        f"{', '.join(f'{t:.1f}' for t in reaps)} ms). Goal: under 50 ms.",
+        "",
+        f"Goal: claim+ack at batch 100 reaches a third of the plain LPUSH rate: "
+        f"{figures['claim+ack batch 100'] / lpush1:.2f} of LPUSH without pipelining (the "
+        "like-for-like figure: one command per round trip, as a claim+ack pair is two round "
+        "trips for a whole batch); against pipelined LPUSH the ratio is given too.",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    write_section("queue_ops", text)
+
+
+if __name__ == "__main__":
+    main()
