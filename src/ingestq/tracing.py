@@ -2,9 +2,11 @@
 
 The enqueue span's context travels inside the job, as a W3C ``traceparent`` under the reserved
 payload key ``_trace``; the worker's attempt span continues that trace. Spans are exported over
-OTLP only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (the standard OpenTelemetry variable);
-otherwise, or when opentelemetry is not installed (extra ``[tracing]``), nothing is recorded and
-nothing is carried.
+OTLP/HTTP only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is
+set (the standard OpenTelemetry variables; the exporter reads the rest of its ``OTEL_*``
+settings itself); otherwise, or when opentelemetry is not installed (extra ``[tracing]``),
+nothing is exported. A program that installs its own tracer provider before importing ingestq
+gets ingestq's spans in it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 from ingestq.handlers import JobContext
 from ingestq.hooks import add_attempt_hook
 
-TRACE_KEY = "_trace"
+TRACE_KEY = "_trace"  # reserved payload key: the W3C trace context of the enqueue span
+ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 try:
     from opentelemetry import context as otel_context
@@ -33,14 +36,19 @@ _configured = False
 def configure(service_name: str = "ingestq") -> bool:
     """Install an OTLP exporter when OTEL_EXPORTER_OTLP_ENDPOINT is set; True when it did."""
     global _configured
-    if _configured or not AVAILABLE or not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    if _configured or not AVAILABLE or not any(os.environ.get(v) for v in ENDPOINT_VARS):
         return False
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    # Attributes given here override the environment's, so name the service only when the
+    # operator did not (OTEL_SERVICE_NAME or service.name in OTEL_RESOURCE_ATTRIBUTES).
+    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
+        "OTEL_RESOURCE_ATTRIBUTES", "")
+    provider = TracerProvider(resource=Resource.create({} if named else {
+        "service.name": service_name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     _configured = True

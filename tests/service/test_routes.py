@@ -2,32 +2,53 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
 from fastapi.testclient import TestClient
-from tests_auth import AUTH
+from tests_auth import AUTH, TOKEN
 
 from ingestq import reads
+from ingestq.config import IngestSettings, ServiceSettings
+from ingestq.job import JobState
 from ingestq.queue import Queue, error_entry
+from ingestq.service.app import create_app
 
 
 def test_healthz_answers_without_redis_work(api: TestClient) -> None:
     assert api.get("/healthz").json() == {"status": "ok"}
 
 
-def test_post_job_needs_the_token(api: TestClient) -> None:
-    assert api.post("/jobs", json={"kind": "noop"}).status_code == 401
-    bad = api.post("/jobs", json={"kind": "noop"}, headers={"Authorization": "Bearer nope"})
-    assert bad.status_code == 401 and "bearer token" in bad.json()["error"]
+MUTATING = [("/jobs", {"kind": "noop"}), ("/dead/retry", {"all": True}),
+            ("/dead/purge", {"all": True}), ("/ingest", {"paths": ["/tmp"]})]
 
 
-def test_mutating_routes_are_refused_when_no_token_is_configured(svc_queue: Queue) -> None:
-    from ingestq.config import ServiceSettings
-    from ingestq.service.app import create_app
+@pytest.mark.parametrize(("route", "body"), MUTATING)
+def test_every_mutating_route_needs_the_token(api: TestClient, svc_queue: Queue, route: str,
+                                              body: dict[str, Any]) -> None:
+    missing = api.post(route, json=body)
+    wrong = api.post(route, json=body, headers={"Authorization": "Bearer nope"})
+    other_scheme = api.post(route, json=body, headers={"Authorization": f"Basic {TOKEN}"})
+    for res in (missing, wrong, other_scheme):
+        assert res.status_code == 401 and "bearer token" in res.json()["error"]
+        assert res.headers["www-authenticate"] == "Bearer"
+    assert reads.counts(svc_queue)["pending"] == 0
 
+
+@pytest.mark.parametrize(("route", "body"), MUTATING)
+def test_mutating_routes_are_refused_when_no_token_is_configured(
+        svc_queue: Queue, route: str, body: dict[str, Any]) -> None:
     q = Queue(svc_queue.client, svc_queue.settings.model_copy(
         update={"service": ServiceSettings()}))
     with TestClient(create_app(q)) as c:
-        res = c.post("/jobs", json={"kind": "noop"}, headers=AUTH)
+        res = c.post(route, json=body, headers=AUTH)
     assert res.status_code == 403 and "INGESTQ_SERVICE_TOKEN" in res.json()["error"]
+
+
+def test_read_routes_need_no_token(api: TestClient) -> None:
+    for path in ("/jobs", "/dead", "/healthz", "/metrics", "/openapi.json"):
+        assert api.get(path).status_code == 200, path
 
 
 def test_post_then_get_a_job(api: TestClient, svc_queue: Queue) -> None:
@@ -89,14 +110,121 @@ def test_dead_list_retry_and_purge_by_filter(api: TestClient, svc_queue: Queue) 
     assert api.post("/dead/purge", json={}, headers=AUTH).status_code == 422
 
 
-def test_ingest_is_refused_outside_the_roots(api: TestClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_dead_retry_and_purge_by_ids_touch_only_those_jobs(api: TestClient,
+                                                           svc_queue: Queue) -> None:
+    q = svc_queue
+    ids = [q.enqueue("a", {}).id for _ in range(3)]
+    for job in q.claim("w", 3).jobs:
+        q.fail(job.id, job.token, error_entry(None, reason="x", message="bad"), mode="permanent")
+    assert api.post("/dead/retry", json={"ids": [ids[0]]}, headers=AUTH).status_code == 200
+    assert api.post("/dead/purge", json={"ids": [ids[1]]}, headers=AUTH).status_code == 200
+    assert reads.get_job(q, ids[0]).state is JobState.PENDING
+    assert api.get(f"/jobs/{ids[1]}").status_code == 404
+    assert [j["id"] for j in api.get("/dead").json()["jobs"]] == [ids[2]]
+
+
+def test_ingest_is_refused_when_no_roots_are_configured(api: TestClient,
+                                                        tmp_path: Path) -> None:
     res = api.post("/ingest", json={"paths": [str(tmp_path)]}, headers=AUTH)
-    assert res.status_code == 403 and "roots" in res.json()["error"]
+    assert res.status_code == 403 and "ingest.pipeline.roots" in res.json()["error"]
 
 
-def test_openapi_schema_lists_the_routes(api: TestClient) -> None:
-    paths = api.get("/openapi.json").json()["paths"]
+def roots_app(svc_queue: Queue, root: Path) -> TestClient:
+    s: IngestSettings = svc_queue.settings
+    pipeline = s.pipeline.model_copy(update={"roots": [str(root)]})
+    return TestClient(create_app(Queue(svc_queue.client, s.model_copy(
+        update={"pipeline": pipeline}))))
+
+
+def test_ingest_enqueues_one_file_job_per_document_inside_the_roots(
+        svc_queue: Queue, tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    (root / "guide").mkdir(parents=True)
+    (root / "a.md").write_text("# A\n\ntext\n")
+    (root / "guide" / "b.md").write_text("# B\n\ntext\n")
+    with roots_app(svc_queue, root) as c:
+        res = c.post("/ingest", json={"paths": [str(root)]}, headers=AUTH)
+        again = c.post("/ingest", json={"paths": [str(root)]}, headers=AUTH)
+    assert res.status_code == 202
+    body = res.json()
+    assert sorted(Path(j["path"]).name for j in body["jobs"]) == ["a.md", "b.md"]
+    assert all(j["created"] for j in body["jobs"]) and body["missing"] == []
+    assert not any(j["created"] for j in again.json()["jobs"])  # same content: same live jobs
+    pending = reads.list_jobs(svc_queue, JobState.PENDING, kind="file")
+    assert sorted(Path(j.payload["path"]).name for j in pending) == ["a.md", "b.md"]
+
+
+def test_ingest_refuses_paths_outside_the_roots(svc_queue: Queue, tmp_path: Path) -> None:
+    root, outside = tmp_path / "docs", tmp_path / "private"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.md").write_text("# S\n")
+    with roots_app(svc_queue, root) as c:
+        res = c.post("/ingest", json={"paths": [str(outside / "secret.md")]}, headers=AUTH)
+    assert res.status_code == 403 and "outside the configured roots" in res.json()["error"]
+    assert reads.counts(svc_queue)["pending"] == 0
+
+
+def test_openapi_schema_lists_the_routes_and_the_bearer_scheme(api: TestClient) -> None:
+    schema = api.get("/openapi.json").json()
+    paths = schema["paths"]
     for route in ("/jobs", "/jobs/{job_id}", "/dead", "/dead/retry", "/dead/purge", "/ingest",
                   "/metrics", "/healthz", "/readyz"):
         assert route in paths
-    assert api.get("/docs").status_code == 200
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert paths["/dead/purge"]["post"]["security"] == [{"HTTPBearer": []}]
+    assert "security" not in paths["/jobs/{job_id}"]["get"]
+    assert "swagger-ui" in api.get("/docs").text
+
+
+def test_unknown_routes_and_methods_answer_json_errors(api: TestClient) -> None:
+    missing = api.get("/no/such/route")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "Not Found", "detail": None}
+    wrong_method = api.delete("/healthz")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json() == {"error": "Method Not Allowed", "detail": None}
+    assert wrong_method.headers["allow"] == "GET"
+
+
+def test_an_unexpected_exception_is_a_json_500_naming_only_its_type(svc_queue: Queue) -> None:
+    app = create_app(svc_queue)
+
+    def broken() -> None:
+        raise RuntimeError("internal secret")
+
+    app.add_api_route("/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        res = c.get("/broken")
+    assert res.status_code == 500
+    assert res.json() == {"error": "internal error", "detail": "RuntimeError"}
+
+
+def test_delay_and_retry_budget_are_kept_on_the_job(api: TestClient, svc_queue: Queue) -> None:
+    res = api.post("/jobs", json={"kind": "noop", "delay_seconds": 60, "max_retries": 0},
+                   headers=AUTH)
+    job = api.get(f"/jobs/{res.json()['id']}").json()
+    assert job["state"] == "scheduled"
+    assert reads.counts(svc_queue)["scheduled"] == 1
+
+
+def test_count_enqueues_that_many_jobs(api: TestClient, svc_queue: Queue) -> None:
+    res = api.post("/jobs", json={"kind": "noop", "count": 3}, headers=AUTH)
+    assert res.status_code == 201 and len(res.json()["jobs"]) == 3
+    assert reads.counts(svc_queue)["pending"] == 3
+
+
+def test_requests_are_counted_by_route_template_and_status(api: TestClient) -> None:
+    from ingestq.service.metrics import HTTP_REQUESTS
+
+    def count(route: str, status: str) -> float:
+        return HTTP_REQUESTS.labels("POST", route, status)._value.get()
+
+    before = count("/jobs", "413"), count("/jobs", "401")
+    api.post("/jobs", json={"kind": "noop", "payload": {"x": "y" * 10_000}}, headers=AUTH)
+    api.post("/jobs", json={"kind": "noop"})
+    assert (count("/jobs", "413"), count("/jobs", "401")) == (before[0] + 1, before[1] + 1)
+    api.get("/jobs/12345")
+    text = api.get("/metrics").text
+    assert 'route="/jobs/{job_id}",status="404"' in text
+    assert "/jobs/12345" not in text

@@ -11,12 +11,18 @@ from ingestq.errors import ConnectionFailed
 from ingestq.queue import Queue
 
 SERVICE_SOCKET_TIMEOUT = 3.0  # /metrics and /readyz must answer 503 quickly when Redis is gone
+# Under Prometheus' default 10 s scrape timeout even when the host drops packets silently.
+SERVICE_CONNECT_TIMEOUT = 2.0
 
 
 def _client() -> Redis:
     settings = state.config.ingest
     try:
-        return connect(settings, socket_timeout=SERVICE_SOCKET_TIMEOUT)
+        client = connect(settings, socket_timeout=SERVICE_SOCKET_TIMEOUT)
+        # connect() dials with 5 s; later reconnects of this pool use the shorter limit.
+        client.connection_pool.connection_kwargs["socket_connect_timeout"] = (
+            SERVICE_CONNECT_TIMEOUT)
+        return client
     except ConnectionFailed as exc:
         if not settings.redis.url:
             raise
@@ -24,7 +30,8 @@ def _client() -> Redis:
         err.print(f"[yellow]warning:[/yellow] {exc}; serving, /readyz answers 503 until it "
                   "is reachable", highlight=False)
         return Redis.from_url(settings.redis.url, decode_responses=True,
-                              socket_timeout=SERVICE_SOCKET_TIMEOUT, socket_connect_timeout=2,
+                              socket_timeout=SERVICE_SOCKET_TIMEOUT,
+                              socket_connect_timeout=SERVICE_CONNECT_TIMEOUT,
                               retry=no_retries())
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingestq import __version__
 from ingestq.config import IngestSettings
@@ -17,56 +17,62 @@ from ingestq.errors import ConnectionFailed, IngestqError, JobNotFound, LeaseLos
 from ingestq.queue import Queue
 from ingestq.service import health, routes
 from ingestq.service.guards import BodyLimit
-from ingestq.service.metrics import HTTP_REQUESTS
+from ingestq.service.metrics import RequestCounter
 
 STATUS_OF: dict[type[IngestqError], int] = {
     PayloadError: 422, JobNotFound: 404, LeaseLost: 409, ConnectionFailed: 503}
 
+DESCRIPTION = (
+    "Enqueue and inspect ingestq jobs, manage dead letters, scrape metrics. Mutating routes "
+    "need the bearer token (ingest.service.token or INGESTQ_SERVICE_TOKEN). Every error is "
+    'JSON: {"error": "<what went wrong>", "detail": <more, or null>}.')
 
-def _error(status: int, message: str, detail: Any = None) -> JSONResponse:
-    return JSONResponse({"error": message, "detail": detail}, status_code=status)
+
+def error_response(status: int, message: str, detail: Any = None,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The one error shape of the service: ``{"error": ..., "detail": ...}``."""
+    return JSONResponse({"error": message, "detail": detail}, status_code=status,
+                        headers=headers)
 
 
 def create_app(queue: Queue) -> FastAPI:
     """The service for one queue; its client should use short socket timeouts."""
     settings: IngestSettings = queue.settings
-    app = FastAPI(title="ingestq", version=__version__,
-                  description="Enqueue and inspect ingestq jobs, manage dead letters, "
-                              "scrape metrics. Mutating routes need the bearer token.")
+    app = FastAPI(title="ingestq", version=__version__, description=DESCRIPTION)
     app.state.queue = queue
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(routes.router)
+    _add_error_handlers(app)
+    # Starlette runs the last added middleware first: the counter sees every answer, the 413s
+    # of the body limit included.
+    app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
+    # The leaf routes, for labelling answers given before routing (the 413s).
+    app.add_middleware(RequestCounter, routes=[*health.router.routes, *routes.router.routes])
+    return app
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)  # raised ones, and 404/405 of the router
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, "invalid request", jsonable(exc.errors()))
+        return error_response(422, "invalid request", jsonable(exc.errors()))
 
     @app.exception_handler(IngestqError)
     async def ingestq_error(request: Request, exc: IngestqError) -> JSONResponse:
-        return _error(STATUS_OF.get(type(exc), 400), str(exc))
+        return error_response(STATUS_OF.get(type(exc), 400), str(exc))
 
     @app.exception_handler(RedisError)
     async def redis_down(request: Request, exc: RedisError) -> JSONResponse:
-        return _error(503, f"Redis is unavailable: {exc}")
+        return error_response(503, "Redis is unavailable", str(exc))
 
-    @app.middleware("http")
-    async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        response.headers["x-elapsed-ms"] = f"{(time.perf_counter() - started) * 1000:.1f}"
-        return response
-
-    app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
-    return app
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the server log; the caller learns only the exception type.
+        return error_response(500, "internal error", type(exc).__name__)
 
 
 def jsonable(errors: Any) -> Any:

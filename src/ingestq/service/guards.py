@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# Declared through FastAPI's scheme so the OpenAPI schema and /docs show the lock and the
+# "Authorize" button; the checks themselves are ours (auto_error off) to keep our messages.
+bearer = HTTPBearer(auto_error=False, description="ingest.service.token / INGESTQ_SERVICE_TOKEN")
 
-def require_token(request: Request) -> None:
+
+def require_token(request: Request,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+                  ) -> None:
     """Refuse a mutating request without the configured bearer token.
 
     No token configured: the route is refused (403), never left open.
@@ -19,10 +26,10 @@ def require_token(request: Request) -> None:
     if not expected:
         raise HTTPException(403, "mutating routes are disabled: set ingest.service.token "
                                  "(or INGESTQ_SERVICE_TOKEN) and send it as a bearer token")
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise HTTPException(401, "missing or wrong bearer token (Authorization: Bearer ...)")
+    sent = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise HTTPException(401, "missing or wrong bearer token (Authorization: Bearer ...)",
+                            headers={"WWW-Authenticate": "Bearer"})
 
 
 class BodyLimit:
@@ -72,7 +79,8 @@ class BodyLimit:
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps({"error": f"request body over the limit of {self.limit} bytes "
-                                    "(ingest.service.max_body_bytes)"}).encode()
+                                    "(ingest.service.max_body_bytes)",
+                           "detail": {"limit_bytes": self.limit}}).encode()
         headers: list[Any] = [(b"content-type", b"application/json"),
                               (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})

@@ -52,11 +52,17 @@ def readyz(request: Request) -> JSONResponse:
     try:
         snap = take(q)
     except RedisError as exc:
-        return JSONResponse({"ready": False, "checks": {"redis": {
-            "ok": False, "detail": f"unreachable: {exc}"}}}, status_code=503)
+        return JSONResponse({"ready": False, "error": "not ready: redis",
+                             "detail": {"redis": f"unreachable: {exc}"},
+                             "checks": {"redis": {"ok": False, "detail": f"unreachable: {exc}"}}},
+                            status_code=503)
     checks = readiness(q.settings, snap)
-    ok = all(c["ok"] for c in checks.values())
-    return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+    failed = [name for name, check in checks.items() if not check["ok"]]
+    if not failed:
+        return JSONResponse({"ready": True, "checks": checks})
+    return JSONResponse({"ready": False, "error": "not ready: " + ", ".join(failed),
+                         "detail": {name: checks[name]["detail"] for name in failed},
+                         "checks": checks}, status_code=503)
 
 
 @router.get("/metrics")
@@ -66,8 +72,8 @@ def metrics_endpoint(request: Request) -> Response:
     try:
         snap = take(q)
     except RedisError as exc:
-        return Response(f"# ingestq: cannot read Redis: {exc}\n", status_code=503,
-                        media_type="text/plain")
+        return JSONResponse({"error": "cannot read Redis", "detail": str(exc)},
+                            status_code=503)
     body = metrics.exposition(q.keys.queue, snap,
                               q.settings.queue_recovery.reaper_interval_seconds)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ class NewJob(_Body):
     kind: str = Field(..., examples=["sleep"])
     payload: dict[str, Any] = Field(default_factory=dict, examples=[{"seconds": 1}])
     dedupe_key: str | None = None
+    max_retries: int | None = Field(None, ge=0)  # None: queue_recovery.max_retries
+    delay_seconds: float = Field(0.0, ge=0)
     count: int = Field(1, ge=1, le=10_000)
 
 
@@ -62,8 +65,9 @@ def create_jobs(body: NewJob, request: Request) -> dict[str, Any]:
     q = queue_of(request)
     with enqueue_span(body.kind, request.headers) as carry:
         payload = {**body.payload, **carry}
-        results = q.enqueue_many([JobSpec(body.kind, payload, body.dedupe_key)
-                                  for _ in range(body.count)])
+        spec = JobSpec(body.kind, payload, body.dedupe_key, body.max_retries,
+                       body.delay_seconds)
+        results = q.enqueue_many([spec] * body.count)
     jobs = [{"id": r.id, "created": r.created} for r in results]
     return jobs[0] if body.count == 1 else {"jobs": jobs}
 
@@ -135,7 +139,10 @@ def ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
         raise HTTPException(403, f"outside the configured roots {roots}: {outside}")
     found = expand(body.paths, body.glob)
     files = [f for f in found.files if _inside(f, roots)]  # symlinks may point out
-    results = queue_of(request).enqueue_many([job_spec(f, force=body.force) for f in files])
+    with enqueue_span("file", request.headers) as carry:
+        specs = [job_spec(f, force=body.force) for f in files]
+        results = queue_of(request).enqueue_many(
+            [replace(s, payload={**s.payload, **carry}) for s in specs])
     return {"files": len(files), "missing": found.missing,
             "jobs": [{"id": r.id, "created": r.created, "path": f}
                      for r, f in zip(results, files, strict=True)]}
