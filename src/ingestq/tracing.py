@@ -18,6 +18,7 @@ from typing import Any
 
 from ingestq.handlers import JobContext
 from ingestq.hooks import add_attempt_hook
+from ingestq.logs import get_logger
 
 TRACE_KEY = "_trace"  # reserved payload key: the W3C trace context of the enqueue span
 ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -27,21 +28,28 @@ try:
     from opentelemetry import propagate, trace
 
     AVAILABLE = True
-except ImportError:  # the [tracing] extra is not installed
+except ImportError:  # not even the API (FastAPI >= 0.16x depends on it; workers do not)
     AVAILABLE = False
 
 _configured = False
 
 
 def configure(service_name: str = "ingestq") -> bool:
-    """Install an OTLP exporter when OTEL_EXPORTER_OTLP_ENDPOINT is set; True when it did."""
+    """Install an OTLP exporter when an OTLP endpoint variable is set; True when it did."""
     global _configured
     if _configured or not AVAILABLE or not any(os.environ.get(v) for v in ENDPOINT_VARS):
         return False
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError as exc:
+        # Only the API is here (FastAPI pulls it in): say why nothing is exported, run on.
+        get_logger("ingestq.tracing").warning(
+            "OTLP endpoint set but the [tracing] extra is missing; no spans are exported",
+            missing=str(exc))
+        return False
 
     # Attributes given here override the environment's, so name the service only when the
     # operator did not (OTEL_SERVICE_NAME or service.name in OTEL_RESOURCE_ATTRIBUTES).

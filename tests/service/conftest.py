@@ -37,9 +37,6 @@ def api(svc_queue: Queue) -> Iterator[TestClient]:
         yield c
 
 
-
-
-
 class LiveServer:
     """uvicorn serving an app on a spare loopback port, in a thread."""
 

