@@ -98,6 +98,9 @@ def test_metrics_and_readyz_answer_503_quickly_when_redis_is_stopped(
             assert ready.status_code == 503
             assert ready.json()["checks"]["redis"]["ok"] is False
             assert ready.json()["error"] == "not ready: redis"
+            listing = api.get("/jobs")
+            assert listing.status_code == 503
+            assert listing.json()["error"] == "Redis is unavailable"
             proc = start()
             wait_for(lambda: api.get("/readyz").status_code == 200, 10, "recovery")
             assert api.get("/metrics").status_code == 200
