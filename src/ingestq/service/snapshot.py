@@ -70,19 +70,28 @@ def take(queue: Queue) -> Snapshot:
     claimed_sum = int(stats.get("inflight_claimed_ms", 0))
     age_sum = max(0.0, (age_count * now_ms - claimed_sum) / 1000.0) if age_count else 0.0
 
-    oldest = 0.0
-    if heads:
-        h = c.pipeline(transaction=False)
-        for job_id in heads:
-            h.hmget(k.job(job_id), "requeued_at", "enqueued_at")
-        times = [int(r or e) for r, e in h.execute() if (r or e)]
-        oldest = max(0.0, (now_ms - min(times)) / 1000.0) if times else 0.0
     return Snapshot(
         now=now_ms / 1000.0,
         depth={"pending": pending, "scheduled": scheduled, "processing": processing,
                "done": done, "dead": dead},
         stale=stale, age_buckets=list(zip(AGE_BUCKETS, cumulative, strict=True)),
-        age_sum=age_sum, age_count=age_count, oldest_pending_age=oldest,
+        age_sum=age_sum, age_count=age_count,
+        oldest_pending_age=_oldest_pending_age(queue, heads, now_ms),
         workers_alive=workers,
         reaper_last_run=int(reaper["last_run"]) / 1000.0 if reaper.get("last_run") else None,
         stats=stats)
+
+
+def _oldest_pending_age(queue: Queue, heads: list[str], now_ms: int) -> float:
+    """Seconds the longest-waiting head of a pending list has waited (one round trip, or none).
+
+    The head of each kind's list is the next to be claimed; a released job goes back to the
+    head, and its wait counts from its release.
+    """
+    if not heads:
+        return 0.0
+    pipe = queue.client.pipeline(transaction=False)
+    for job_id in heads:
+        pipe.hmget(queue.keys.job(job_id), "requeued_at", "enqueued_at")
+    times = [int(r or e) for r, e in pipe.execute() if (r or e)]
+    return max(0.0, (now_ms - min(times)) / 1000.0) if times else 0.0
