@@ -18,7 +18,6 @@ import subprocess
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from results import command_line, git_rev, machine, write_section
 
@@ -52,15 +51,25 @@ def enqueue_batched(q: Queue, n: int) -> float:
     return rate(n, time.perf_counter() - started)
 
 
-def claim_ack(q: Queue, n: int, batch: int) -> float:
+def script_usec(q: Queue) -> float:
+    """Microseconds the server has spent running scripts so far (INFO commandstats)."""
+    stats = q.client.info("commandstats")
+    return float(sum(v["usec"] for k, v in stats.items()
+                     if k in ("cmdstat_evalsha", "cmdstat_eval")))
+
+
+def claim_ack(q: Queue, n: int, batch: int) -> tuple[float, float]:
+    """Jobs/s of claim-N-then-ack_many-N, and the server's script time per job (us)."""
     q.enqueue_many([JobSpec("noop", {}) for _ in range(n)])
     done = 0
+    server_before = script_usec(q)
     started = time.perf_counter()
     while done < n:
         jobs = q.claim("bench", batch).jobs
         q.ack_many([(j.id, j.token) for j in jobs])
         done += len(jobs)
-    return rate(n, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return rate(n, elapsed), (script_usec(q) - server_before) / n
 
 
 def reap_pass(q: Queue, in_flight: int, expired: int, repeats: int) -> list[float]:
@@ -106,12 +115,14 @@ def main() -> None:
         version = q.client.info("server").get("valkey_version") or q.client.info("server")[
             "redis_version"]
         figures: dict[str, float] = {}
+        server_us: dict[str, float] = {}
         figures["enqueue single"] = enqueue_single(fresh_queue(data_dir), int(5000 * scale))
         figures["enqueue batched (500/script)"] = enqueue_batched(fresh_queue(data_dir),
                                                                   int(100_000 * scale))
         for batch in (1, 10, 100):
             n = int((5000 if batch == 1 else 50_000) * scale)
-            figures[f"claim+ack batch {batch}"] = claim_ack(fresh_queue(data_dir), n, batch)
+            name = f"claim+ack batch {batch}"
+            figures[name], server_us[name] = claim_ack(fresh_queue(data_dir), n, batch)
         reaps = reap_pass(fresh_queue(data_dir), int(100_000 * scale), 1000, 5)
         lpush1 = lpush_rate(str(server.socket), 1, int(200_000 * scale))
         lpush16 = lpush_rate(str(server.socket), 16, int(1_000_000 * scale))
@@ -126,23 +137,30 @@ def main() -> None:
         f"`{command_line()}` at {git_rev()} on {dt.date.today()}; embedded Valkey {version} on a "
         f"unix socket (AOF everysec), one Python process, one connection. {machine()}.",
         "",
-        "| operation | jobs/s | vs LPUSH (no pipeline) | vs LPUSH (-P 16) |",
-        "|---|---:|---:|---:|",
+        "| operation | jobs/s | us/job | of which in the server's scripts | vs LPUSH (no "
+        "pipeline) | vs LPUSH (-P 16) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, value in figures.items():
-        lines.append(f"| {name} | {value:,.0f} | {value / lpush1:.2f} | {value / lpush16:.3f} |")
+        srv = f"{server_us[name]:.1f}" if name in server_us else ""
+        lines.append(f"| {name} | {value:,.0f} | {1e6 / value:.1f} | {srv} | "
+                     f"{value / lpush1:.2f} | {value / lpush16:.3f} |")
     lines += [
-        f"| redis-benchmark LPUSH, no pipeline | {lpush1:,.0f} | 1.00 | |",
-        f"| redis-benchmark LPUSH, -P 16 | {lpush16:,.0f} | | 1.000 |",
+        f"| redis-benchmark LPUSH, no pipeline | {lpush1:,.0f} | | | 1.00 | |",
+        f"| redis-benchmark LPUSH, -P 16 | {lpush16:,.0f} | | | | 1.000 |",
         "",
         f"Reap pass with {int(100_000 * scale):,} jobs in flight, 1,000 of them expired: median "
         f"{reap_ms:.1f} ms over {len(reaps)} passes (all: "
         f"{', '.join(f'{t:.1f}' for t in reaps)} ms). Goal: under 50 ms.",
         "",
         f"Goal: claim+ack at batch 100 reaches a third of the plain LPUSH rate: "
-        f"{figures['claim+ack batch 100'] / lpush1:.2f} of LPUSH without pipelining (the "
-        "like-for-like figure: one command per round trip, as a claim+ack pair is two round "
-        "trips for a whole batch); against pipelined LPUSH the ratio is given too.",
+        f"{figures['claim+ack batch 100'] / lpush1:.2f} of `redis-benchmark -t lpush` without "
+        f"pipelining (**{'met' if figures['claim+ack batch 100'] >= lpush1 / 3 else 'missed'}"
+        "**). That is the figure compared with: it is the plain LPUSH rate the goal names, "
+        "one command per round trip (50 clients, redis-benchmark's default), i.e. what the old "
+        "LPUSH/BRPOPLPUSH queue could do per job; the -P 16 figure is the server's raw command "
+        "rate with round trips amortised, given as the stricter ratio. Reap goal: "
+        f"**{'met' if reap_ms < 50 else 'missed'}**.",
     ]
     text = "\n".join(lines)
     print(text)

@@ -1,0 +1,154 @@
+"""The end-of-run checks of bench/chaos.py: states, side effects, acks, why a job ran twice.
+
+Sources: the job records (Valkey), the handlers' side-effect log (``job_id pid attempt time``,
+one line per completed run) and each worker's JSON log (``--log-level debug``: one ``ack`` line
+per ack the server accepted, ``ack refused: lease lost`` when it refused one).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingestq import reads
+from ingestq.job import JobState
+from ingestq.queue import JobSpec, Queue
+
+AOF_WINDOW = 2.0  # appendfsync everysec: writes of the last ~1 s (2 s to be safe) may be lost
+
+
+@dataclass(frozen=True)
+class Run:
+    """One completed handler run, from the side-effect log."""
+
+    job_id: str
+    pid: int
+    attempt: int
+    at: float
+
+
+@dataclass
+class Chaos:
+    """What happened during the run, as the driver saw it."""
+
+    killed_pids: dict[int, float] = field(default_factory=dict)  # worker pid -> kill time
+    valkey_killed: float | None = None
+    valkey_back: float | None = None
+
+
+def read_runs(path: Path) -> dict[str, list[Run]]:
+    """Side-effect lines by job id, in time order."""
+    out: dict[str, list[Run]] = collections.defaultdict(list)
+    for line in path.read_text().splitlines():
+        job_id, pid, attempt, at = line.split()
+        out[job_id].append(Run(job_id, int(pid), int(attempt), float(at)))
+    for runs in out.values():
+        runs.sort(key=lambda r: r.at)
+    return out
+
+
+def read_acks(logs: Path) -> dict[tuple[str, int, int], list[tuple[str, float]]]:
+    """(job id, attempt, pid) -> [(event, unix time)] for ack and refusal lines of every worker."""
+    out: dict[tuple[str, int, int], list[tuple[str, float]]] = collections.defaultdict(list)
+    for f in logs.glob("worker-*.log"):
+        pid = int(f.stem.split("-")[1])
+        for line in f.read_text(errors="replace").splitlines():
+            if not line.startswith("{") or '"job_id"' not in line:
+                continue
+            rec = json.loads(line)
+            if rec.get("event") in ("ack", "ack refused: lease lost",
+                                    "lease lost: attempt abandoned, not acked"):
+                at = dt.datetime.fromisoformat(rec["timestamp"]).timestamp()
+                out[(rec["job_id"], int(rec["attempt"]), pid)].append((rec["event"], at))
+    return out
+
+
+def why_again(run: Run, acks: dict[tuple[str, int, int], list[tuple[str, float]]],
+              chaos: Chaos) -> str:
+    """Why this run of a job was not the one that counted."""
+    events = acks.get((run.job_id, run.attempt, run.pid), [])
+    acked = [at for ev, at in events if ev == "ack"]
+    if acked:
+        k = chaos.valkey_killed
+        if k is not None and k - AOF_WINDOW <= acked[0] <= k:
+            return "acked, ack lost with the Valkey kill (AOF everysec)"
+        return "acked, ack lost outside the Valkey kill window (UNEXPECTED)"
+    if any(ev != "ack" for ev, _ in events):
+        return "lease expired before the ack (ack refused)"
+    if run.pid in chaos.killed_pids:
+        return "worker SIGKILLed between the side effect and the ack"
+    return "no ack and no refusal logged (UNEXPECTED)"
+
+
+@dataclass
+class Findings:
+    """The end-of-run checks, ready to print."""
+
+    rows: list[tuple[str, str]]
+    ok: bool
+
+
+def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, logs: Path,
+          chaos: Chaos) -> Findings:
+    """Every check of the chaos run, as (check, result) rows."""
+    runs = read_runs(effects) if effects.exists() else {}
+    acks = read_acks(logs)
+    jobs = {j.id: j for j in reads.get_jobs(q, ids)}
+    states = collections.Counter(j.state.value for j in jobs.values())
+    c = reads.counts(q)
+    wrong_dead = [f"{i} ({specs[i].kind}, {j.dead_reason})" for i, j in jobs.items()
+                  if j.state is JobState.DEAD and j.dead_reason != expected_reason(specs[i])]
+    done = [j for j in jobs.values() if j.state is JobState.DONE]
+    never_ran = [j.id for j in done if not runs.get(j.id)]
+    dead_ran = [j.id for j in jobs.values() if j.state is JobState.DEAD and runs.get(j.id)]
+    reasons = collections.Counter(why_again(r, acks, chaos)
+                                  for j in done for r in runs.get(j.id, [])[:-1])
+    twice = ack_twice(acks)
+    k = chaos.valkey_killed
+    rolled_back = [j for j, times in twice.items() if k is not None
+                   and all(k - AOF_WINDOW <= t <= k for t in times[:-1])]
+    stats = reads.stats(q)
+    missing = len(ids) - len(jobs)
+    left = c["pending"] + c["scheduled"] + c["processing"]
+    rows = [
+        ("final states", ", ".join(f"{k} {v:,}" for k, v in sorted(states.items()))),
+        ("pending / scheduled / processing left",
+         f"{c['pending']} / {c['scheduled']} / {c['processing']}"),
+        ("records missing (enqueue lost)", str(missing)),
+        ("dead with an unexpected reason", f"{len(wrong_dead)} {wrong_dead[:5]}"),
+        ("done jobs with no side effect (lost, never ran)", f"{len(never_ran)} {never_ran[:5]}"),
+        ("dead jobs with a side effect", str(len(dead_ran))),
+        ("done jobs that ran once", f"{sum(1 for j in done if len(runs.get(j.id, [])) == 1):,}"),
+        ("extra runs of done jobs, by cause",
+         "; ".join(f"{n} {why}" for why, n in reasons.most_common()) or "none"),
+        ("jobs with more than one ack the server accepted", f"{len(twice)} {list(twice)[:5]}"),
+        ("... of which every earlier ack fell in the last "
+         f"{AOF_WINDOW:g} s before the Valkey kill (rolled back)", str(len(rolled_back))),
+        ("`completed` counter vs done records",
+         f"{stats.get('completed', 0):,} vs {states.get('done', 0):,}"),
+        ("leases reaped (crash recoveries)",
+         f"{stats.get('reaped:requeue', 0)} requeued, {stats.get('reaped:poison', 0)} poison"),
+    ]
+    unexpected = sum(n for why, n in reasons.items() if "UNEXPECTED" in why)
+    ok = (missing == 0 and left == 0 and not wrong_dead and not never_ran and not dead_ran
+          and unexpected == 0 and len(twice) == len(rolled_back))
+    return Findings(rows, ok)
+
+
+def expected_reason(spec: JobSpec) -> str | None:
+    """The dead reason a job's kind explains: permanent failures and spent retry budgets."""
+    if spec.kind != "c_fail":
+        return None
+    return "permanent" if spec.payload.get("permanent") else "retries_exhausted"
+
+
+def ack_twice(acks: dict[tuple[str, int, int], list[tuple[str, float]]]
+              ) -> dict[str, list[float]]:
+    """Jobs for which the server accepted more than one ack: job id -> ack times, in order."""
+    times: dict[str, list[float]] = collections.defaultdict(list)
+    for (job_id, _, _), evs in acks.items():
+        times[job_id] += [at for e, at in evs if e == "ack"]
+    return {j: sorted(t) for j, t in times.items() if len(t) > 1}
