@@ -38,6 +38,15 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}")
 
 
+def load() -> str:
+    """The machine's load when the run started: other work on these 2 cores skews the figures."""
+    try:
+        one, five = Path("/proc/loadavg").read_text().split()[:2]
+    except (OSError, ValueError):
+        return "load average unknown"
+    return f"load average {one} (1 min), {five} (5 min) at the start"
+
+
 def command_line() -> str:
     """How this run was started."""
     return "python " + " ".join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
