@@ -107,6 +107,8 @@ def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, lo
     reasons = collections.Counter(why_again(r, acks, chaos)
                                   for j in done for r in runs.get(j.id, [])[:-1])
     twice = ack_twice(acks)
+    logged = {job_id for (job_id, _, _), evs in acks.items() if any(e == "ack" for e, _ in evs)}
+    unlogged = sum(1 for j in done if j.id not in logged)
     k = chaos.valkey_killed
     rolled_back = [j for j, times in twice.items() if k is not None
                    and all(k - AOF_WINDOW <= t <= k for t in times[:-1])]
@@ -124,6 +126,8 @@ def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, lo
         ("done jobs that ran once", f"{sum(1 for j in done if len(runs.get(j.id, [])) == 1):,}"),
         ("extra runs of done jobs, by cause",
          "; ".join(f"{n} {why}" for why, n in reasons.most_common()) or "none"),
+        ("done jobs with no ack line (worker killed between its ack and the log line)",
+         str(unlogged)),
         ("jobs with more than one ack the server accepted", f"{len(twice)} {list(twice)[:5]}"),
         ("... of which every earlier ack fell in the last "
          f"{AOF_WINDOW:g} s before the Valkey kill (rolled back)", str(len(rolled_back))),
