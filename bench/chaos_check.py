@@ -108,7 +108,9 @@ def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, lo
                                   for j in done for r in runs.get(j.id, [])[:-1])
     twice = ack_twice(acks)
     logged = {job_id for (job_id, _, _), evs in acks.items() if any(e == "ack" for e, _ in evs)}
-    unlogged = sum(1 for j in done if j.id not in logged)
+    unlogged = [j.id for j in done if j.id not in logged]
+    # the run that counted is the last one; its worker should be one that was SIGKILLed
+    by_killed = sum(1 for i in unlogged if runs[i][-1].pid in chaos.killed_pids)
     k = chaos.valkey_killed
     rolled_back = [j for j, times in twice.items() if k is not None
                    and all(k - AOF_WINDOW <= t <= k for t in times[:-1])]
@@ -126,8 +128,9 @@ def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, lo
         ("done jobs that ran once", f"{sum(1 for j in done if len(runs.get(j.id, [])) == 1):,}"),
         ("extra runs of done jobs, by cause",
          "; ".join(f"{n} {why}" for why, n in reasons.most_common()) or "none"),
-        ("done jobs with no ack line (worker killed between its ack and the log line)",
-         str(unlogged)),
+        ("done jobs with no ack line in any worker log",
+         f"{len(unlogged)} ({by_killed} ran in a worker later SIGKILLed: killed between its "
+         f"ack and the log line; {len(unlogged) - by_killed} other)"),
         ("jobs with more than one ack the server accepted", f"{len(twice)} {list(twice)[:5]}"),
         ("... of which every earlier ack fell in the last "
          f"{AOF_WINDOW:g} s before the Valkey kill (rolled back)", str(len(rolled_back))),
