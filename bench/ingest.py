@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest_inproc import collect_texts, embed_alone, step_times
+from ingest_inproc import batching_shapes, collect_texts, embed_alone, step_times
 from ingest_queue import drain, stop_server
 from ingest_report import render, replace_section
 
@@ -121,13 +121,16 @@ def verdicts(data: dict[str, Any]) -> list[str]:
 KINDS_BACK = {v: k for k, v in KINDS.items()}
 
 
-def write_report(data: dict[str, Any], results_md: Path) -> None:
-    """Render the ingest section, with the verdicts and the hand-written analysis if present."""
-    notes = ["### Verdicts", "", *verdicts(data), ""]
+def write_report(json_paths: list[Path], results_md: Path) -> None:
+    """Render the ingest section from every saved figures file, verdicts and analysis added."""
+    datasets = [json.loads(p.read_text()) for p in json_paths if p.exists()]
+    notes = ["### Verdicts", ""]
+    for data in datasets:
+        notes += [f"`{data['corpus_path']}`:", "", *verdicts(data), ""]
     analysis = BENCH / "ingest_analysis.md"
     if analysis.exists():
         notes += [analysis.read_text(encoding="utf-8").rstrip("\n"), ""]
-    replace_section(results_md, render(data, notes))
+    replace_section(results_md, render(datasets, notes))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -138,8 +141,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--embedders", default="hashing,minilm", help="hashing,minilm")
     p.add_argument("--workers", default="1,2", help="Worker process counts, e.g. 1,2")
     p.add_argument("--parts", default="queue,alone,steps",
-                   help="Which measurements: queue (runs + re-ingest), alone, steps")
-    p.add_argument("--json", default=str(BENCH / "ingest_results.json"), help="Raw figures.")
+                   help="Which measurements: queue (runs + re-ingest), alone, steps, batching "
+                   "(embedder calls of 1 vs 8 documents)")
+    p.add_argument("--json", default=None,
+                   help="Raw figures (default: bench/ingest_results[_quick].json).")
     p.add_argument("--results", default=str(BENCH / "RESULTS.md"), help="Report file.")
     p.add_argument("--merge", action="store_true",
                    help="Keep figures already in --json that this run does not measure.")
@@ -153,9 +158,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected measurements, save the figures, write the report."""
     args = parse_args(argv)
-    json_path, results_md = Path(args.json), Path(args.results)
+    results_md = Path(args.results)
+    saved = [BENCH / "ingest_results.json", BENCH / "ingest_results_quick.json"]
+    json_path = Path(args.json) if args.json else saved[1 if args.quick else 0]
     if args.render_only:
-        write_report(json.loads(json_path.read_text()), results_md)
+        write_report([json_path] if args.json else saved, results_md)
         return 0
     corpus = str(Path(args.corpus) / "en") if args.quick else args.corpus
     old = json.loads(json_path.read_text()) if args.merge and json_path.exists() else {}
@@ -164,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                              sys.argv[1:])),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
         "corpus_path": corpus, "runs": old.get("runs", {}), "alone": old.get("alone", {}),
-        "steps": old.get("steps", {}), "corpus": old.get("corpus", {})}
+        "steps": old.get("steps", {}), "corpus": old.get("corpus", {}),
+        "batching": old.get("batching", {})}
 
     def save() -> None:
         json_path.write_text(json.dumps(data, indent=1) + "\n")
@@ -187,11 +195,15 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(prefix="ingest-bench-steps-", dir="/tmp") as tmp:
                 data["steps"][kind] = step_times(kind, [corpus], Path(tmp))
             save()
+        if "batching" in parts:
+            print(f"[{kind}] batching shapes", flush=True)
+            data.setdefault("batching", {})[kind] = batching_shapes(kind, [corpus])
+            save()
         if "queue" in parts:
             queue_runs(data, kind, [int(w) for w in args.workers.split(",")], [corpus],
                        args, save)
     save()
-    write_report(data, results_md)
+    write_report([json_path] if args.json else saved, results_md)
     print(results_md.read_text(encoding="utf-8").split("<!-- ingest:start -->")[1][:6000])
     return 0
 

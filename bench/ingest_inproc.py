@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest_queue import machine_busy_seconds
+
 from ingestq.ingest.embedders import Embedder, Vectors, make_embedder
 from ingestq.ingest.files import expand
 from ingestq.ingest.parse import ParseOptions, parse_file
@@ -68,6 +70,8 @@ class EmbedAlone:
     batch_size: int | None
     load_seconds: float
     embed_seconds: float
+    cpu_seconds: float  # this process, all threads, during the embed call
+    others_cores: float  # CPU other processes used meanwhile, in cores
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -81,10 +85,12 @@ def embed_alone(kind: str, texts: list[str]) -> EmbedAlone:
     embedder = make_embedder(settings)
     embedder.embed(texts[:8])  # first forward pass allocates; a worker pays it once too
     load = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_seconds()
     embedder.embed(texts)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    others = max(0.0, machine_busy_seconds() - busy - cpu) / wall
     return EmbedAlone(embedder.name, len(texts), getattr(embedder, "batch_size", None),
-                      round(load, 3), round(time.perf_counter() - started, 3))
+                      round(load, 3), round(wall, 3), round(cpu, 2), round(others, 2))
 
 
 class TimedEmbedder:
@@ -118,7 +124,7 @@ def step_times(kind: str, paths: list[str], store_dir: Path) -> dict[str, Any]:
     pipeline = Pipeline(settings, timed, SQLiteStore(store_dir / "steps.sqlite3"))
     totals: dict[str, float] = {}
     refused = 0
-    started = time.perf_counter()
+    started, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_seconds()
     for path in expand(paths).files:
         try:
             outcome = pipeline.ingest_file(path)
@@ -127,10 +133,35 @@ def step_times(kind: str, paths: list[str], store_dir: Path) -> dict[str, Any]:
             continue
         for step, seconds in outcome.durations.items():
             totals[step] = totals.get(step, 0.0) + seconds
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    others = max(0.0, machine_busy_seconds() - busy - cpu) / wall
     pipeline.close()
     return {"embedder": timed.name, "wall_seconds": round(wall, 3), "refused": refused,
+            "cpu_seconds": round(cpu, 2), "others_cores": round(others, 2),
             "steps": {k: round(v, 3) for k, v in totals.items()},
             "model_seconds": round(timed.seconds, 3), "model_calls": timed.calls,
             "model_texts": timed.texts,
             "embed_cache_seconds": round(totals.get("embed", 0.0) - timed.seconds, 3)}
+
+
+def batching_shapes(
+    kind: str, paths: list[str], groups: tuple[int, ...] = (1, 8)
+) -> dict[str, Any]:
+    """Model seconds when chunk texts reach the embedder one document, or N documents, a call.
+
+    A worker embeds each document's chunks in their own call; this shows what coalescing the
+    calls of N concurrent jobs into one would save (fewer, fuller, length-sorted batches).
+    """
+    options = ParseOptions()
+    docs = [[c.text for c in parse_file(p, options).chunks] for p in expand(paths).files]
+    embedder = make_embedder(EmbedderSettings(kind=kind))  # type: ignore[arg-type]
+    embedder.embed(docs[0][:8])
+    out: dict[str, Any] = {"embedder": embedder.name, "texts": sum(map(len, docs))}
+    for size in groups:
+        started = time.perf_counter()
+        for start in range(0, len(docs), size):
+            texts = [t for doc in docs[start : start + size] for t in doc]
+            if texts:
+                embedder.embed(texts)
+        out[f"docs_per_call_{size}"] = round(time.perf_counter() - started, 3)
+    return out

@@ -37,6 +37,7 @@ class WorkerProc:
     pid: int
     exit_code: int
     peak_rss_mib: float  # VmHWM: the kernel's high-water mark of resident memory
+    cpu_seconds: float  # user + system, all threads, from wait4's rusage
 
 
 @dataclass
@@ -52,7 +53,8 @@ class RunResult:
     enqueue_seconds: float
     wall_seconds: float  # first worker spawned -> last worker exited (includes start-up)
     active_seconds: float  # first job started -> last job finished (server clock)
-    first_job_after_seconds: float  # spawn -> first job started: import and model load
+    first_job_after_seconds: float  # spawn -> first job started: imports (the model loads later)
+    others_cores: float  # CPU other processes on the machine used meanwhile, in cores
     done: int
     dead: list[dict[str, Any]]
     skipped: int
@@ -100,15 +102,22 @@ def enqueue_corpus(queue: Queue, paths: list[str]) -> tuple[list[str], float]:
     return ids, time.perf_counter() - started
 
 
-def _vm_hwm_kib(pid: int) -> int | None:
+def _vm_hwm_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as handle:
             for line in handle:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1])
     except (OSError, ValueError):
-        return None
-    return None
+        return 0
+    return 0
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy since boot (all cores, from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def run_workers(env: dict[str, str], count: int, log_dir: Path,
@@ -123,19 +132,23 @@ def run_workers(env: dict[str, str], count: int, log_dir: Path,
         log = open(log_dir / f"worker-{n}.log", "w")  # noqa: SIM115 - closed below
         procs.append((subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
                                        stdout=log, stderr=subprocess.STDOUT), log))
+    out: dict[int, WorkerProc] = {}
     peaks = {p.pid: 0 for p, _ in procs}
-    while any(p.poll() is None for p, _ in procs):
-        for p, _ in procs:
-            hwm = _vm_hwm_kib(p.pid)
-            if hwm is not None:
-                peaks[p.pid] = max(peaks[p.pid], hwm)
+    while len(out) < len(procs):
+        for p, log in procs:
+            if p.pid in out:
+                continue
+            # VmHWM, not wait4's ru_maxrss: the latter starts from the parent's size at fork.
+            peaks[p.pid] = max(peaks[p.pid], _vm_hwm_kib(p.pid))
+            # wait4, not Popen.wait: its rusage gives the child's CPU time.
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                p.returncode = os.waitstatus_to_exitcode(status)
+                log.close()
+                out[pid] = WorkerProc(pid, p.returncode, round(peaks[pid] / 1024, 1),
+                                      round(usage.ru_utime + usage.ru_stime, 2))
         time.sleep(POLL_SECONDS)
-    wall = time.perf_counter() - started
-    out = []
-    for p, log in procs:
-        log.close()
-        out.append(WorkerProc(p.pid, p.wait(), round(peaks[p.pid] / 1024, 1)))
-    return wall, out
+    return time.perf_counter() - started, [out[p.pid] for p, _ in procs]
 
 
 def store_counts(db: Path) -> tuple[int, int, int]:
@@ -154,8 +167,9 @@ def drain(label: str, data_dir: Path, kind: str, workers: int, threads: int | No
     ids, enqueue_seconds = enqueue_corpus(queue, paths)
     log_dir = data_dir / "logs" / label
     log_dir.mkdir(parents=True, exist_ok=True)
-    spawned_at = time.time()
+    spawned_at, busy = time.time(), machine_busy_seconds()
     wall, procs = run_workers(env, workers, log_dir, concurrency)
+    busy = machine_busy_seconds() - busy
     outcome = follow(queue, ids, timeout=60)
     jobs = outcome.results
     starts = [j.started_at for j in jobs if j.started_at]
@@ -168,6 +182,7 @@ def drain(label: str, data_dir: Path, kind: str, workers: int, threads: int | No
         files=len(ids), enqueue_seconds=round(enqueue_seconds, 3), wall_seconds=round(wall, 3),
         active_seconds=round(max(ends) - min(starts), 3) if starts and ends else 0.0,
         first_job_after_seconds=round(min(starts) - spawned_at, 3) if starts else 0.0,
+        others_cores=round(max(0.0, busy - sum(p.cpu_seconds for p in procs)) / wall, 2),
         done=outcome.done,
         dead=[{"id": j.id, "path": j.payload.get("path"), "reason": j.dead_reason,
                "error": j.last_error} for j in outcome.dead],
