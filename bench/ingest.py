@@ -166,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     corpus = str(Path(args.corpus) / "en") if args.quick else args.corpus
     old = json.loads(json_path.read_text()) if args.merge and json_path.exists() else {}
+    command = "python bench/ingest.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     data: dict[str, Any] = {
-        "command": "python bench/ingest.py " + " ".join(shlex.quote(a) for a in (argv or
-                                                                             sys.argv[1:])),
+        # --merge keeps earlier figures, so the report names every command that made them
+        "commands": [*old.get("commands", []), command],
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
         "corpus_path": corpus, "runs": old.get("runs", {}), "alone": old.get("alone", {}),
         "steps": old.get("steps", {}), "corpus": old.get("corpus", {}),

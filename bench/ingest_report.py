@@ -156,7 +156,9 @@ def _dataset(data: dict[str, Any]) -> list[str]:
     return [
         f"### `{data['corpus_path']}`",
         "",
-        f"Command: `{data['command']}`; {data['date']}.  ",
+        "Commands (in order, each adding its figures): "
+        + "; ".join(f"`{c}`" for c in data.get("commands", [data.get("command", "?")]))
+        + f"; last {data['date']}.  ",
         f"Corpus: {c.get('files', '?')} files, {c.get('sections', 0):,} sections, "
         f"{c.get('chunks', 0):,} chunks ({c.get('distinct_texts', 0):,} distinct texts); "
         f"parsing it alone takes {c.get('parse_seconds', 0):.1f} s in one process.",
