@@ -135,7 +135,10 @@ class SnapshotCollector(Collector):
                           self.reaper_interval)
 
     def _per_kind(self, stats: dict[str, str]) -> Iterator[Metric]:
-        outcomes = CounterMetricFamily("ingest_jobs_total", "Attempt outcomes by kind",
+        outcomes = CounterMetricFamily(
+            "ingest_jobs_total",
+            "Jobs by kind and outcome: completed, failed, crashed and released end an attempt "
+            "(each attempt once); retried and dead say what a failure led to",
                                        labels=["queue", "kind", "outcome"])
         durations = HistogramMetricFamily("ingest_job_duration_seconds",
                                           "Run time of finished attempts", labels=["queue", "kind"])
