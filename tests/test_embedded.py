@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,8 +60,6 @@ def test_jobs_survive_kill_9_of_the_server_and_stale_files_are_recovered(data_di
     server = EmbeddedServer(data_dir)
     pid = server.pid()
     assert pid is not None
-    import time
-
     time.sleep(1.2)  # appendfsync everysec: let the last second reach the disk
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: server.pid() is None, 10, "server death")
@@ -101,3 +100,34 @@ def test_configured_server_without_persistence_is_warned_about(tmp_path: Path) -
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_worker_with_every_slot_busy_restarts_a_killed_server(data_dir: Path) -> None:
+    """The claim loop is idle when all slots are busy; the lease keeper must notice instead."""
+    from procs import ingestctl, stop
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTQ_")}
+    env.update({"INGESTQ_DATA_DIR": str(data_dir),
+                "INGESTQ_QUEUE_RECOVERY__LEASE_SECONDS": "4",
+                "INGESTQ_QUEUE_RECOVERY__HEARTBEAT_SECONDS": "0.5"})
+    settings = load_config(environ=env).ingest
+    q = Queue(connect(settings), settings)
+    job_id = q.enqueue("sleep", {"seconds": 6}).id
+    server = EmbeddedServer(data_dir)
+    w = ingestctl(env, "worker", "--concurrency", "1", "--no-reaper", log=data_dir / "w.log")
+    try:
+        wait_for(lambda: reads.get_job(q, job_id).state is JobState.PROCESSING, 30, "claim")
+        pid = server.pid()
+        assert pid is not None
+        time.sleep(1.2)  # appendfsync everysec: the claim reaches the disk
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: server.pid() not in (None, pid) and server.ping(), 10,
+                 "the worker to restart the server while its only slot is busy")
+        assert w.poll() is None
+        q2 = Queue(connect(settings), settings)
+        wait_for(lambda: reads.get_job(q2, job_id).state is JobState.DONE, 20,
+                 "the job to finish and be acked on the restarted server")
+        assert reads.get_job(q2, job_id).attempts == 1  # the lease survived: never reclaimed
+    finally:
+        stop(w)
+

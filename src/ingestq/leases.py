@@ -56,6 +56,7 @@ class LeaseKeeper(threading.Thread):
             lost = w.queue.heartbeat(w.id, [a.lease for a in attempts])
         except RedisError as exc:
             log.warning("heartbeat failed", error=str(exc), leases=len(attempts))
+            w.revive_server()
             return False
         for attempt in attempts:
             if attempt.job.id in lost:

@@ -81,6 +81,7 @@ class Reporter(threading.Thread):
                 errors += 1
                 log.warning("cannot report attempts yet", error=str(exc), jobs=len(batch))
                 time.sleep(min(0.2 * errors, 2.0))
+                self.worker.revive_server()
         for attempt in batch:
             ran = attempt.running_for()
             prev = self.recent_seconds

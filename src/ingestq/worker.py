@@ -187,11 +187,21 @@ class Worker:
     def _recover_connection(self, exc: Exception, errors: int) -> None:
         log.warning("redis unavailable", error=str(exc), retry_in=min(errors * 0.2, 2.0))
         self.stopping.wait(min(errors * 0.2, 2.0))
-        if not self.queue.settings.redis.url:
-            try:
-                EmbeddedServer(self.queue.settings.data_dir).ensure_running(timeout=5)
-            except Exception as start_exc:
-                log.warning("embedded server restart failed", error=str(start_exc))
+        self.revive_server()
+
+    def revive_server(self) -> None:
+        """Restart the embedded server if it is down (a no-op on a configured URL).
+
+        Called by every thread whose Redis call failed: the claim loop, but also the lease
+        keeper and the reporter, because a worker with every slot busy does not claim and would
+        otherwise leave a killed server down until its leases ran out.
+        """
+        if self.queue.settings.redis.url:
+            return
+        try:
+            EmbeddedServer(self.queue.settings.data_dir).ensure_running(timeout=5)
+        except Exception as start_exc:
+            log.warning("embedded server restart failed", error=str(start_exc))
 
     # -- shutdown ------------------------------------------------------------------------
 
