@@ -219,3 +219,20 @@ def test_job_running_past_timeout_is_stopped_and_retried_with_reason_timeout(
     finally:
         w.send_signal(signal.SIGTERM)
         assert w.wait(15) == 0
+
+
+def test_sigterm_during_start_up_is_held_and_the_worker_exits_zero(
+        client: Redis, fast: IngestSettings, tmp_path: Path) -> None:
+    q = Queue(client, fast)
+    job_id = q.enqueue("noop", {}).id
+    marker = tmp_path / "importing"
+    env = {**env_for(fast), "SLOW_START_MARKER": str(marker), "SLOW_START_SECONDS": "2"}
+    w = ingestctl(env, "worker", "--import", "slow_start_handlers", log=tmp_path / "w.log")
+    try:
+        wait_for(marker.exists, 30, "the worker to start importing its handler module")
+        w.send_signal(signal.SIGTERM)  # before the worker's own handlers exist
+        assert w.wait(30) == 0, (tmp_path / "w.log").read_text()
+        assert state_of(q, job_id) is JobState.PENDING  # stopped before claiming anything
+    finally:
+        stop(w)
+

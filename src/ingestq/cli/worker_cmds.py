@@ -29,6 +29,14 @@ def worker(
 
     Example: ingestctl worker --concurrency 4 --kinds file,noop
     """
+    import signal
+
+    # A signal during start-up (imports, connecting, loading handler modules) would otherwise
+    # kill the process with -15; hold it and hand it to the worker, which then stops at once.
+    early: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda num, _frame: early.append(num))
+
     from ingestq.worker import Worker
 
     if isolation not in (None, "thread", "process"):
@@ -42,6 +50,8 @@ def worker(
     w = Worker(state.queue, default_registry, concurrency=concurrency,
                kinds=kinds.split(",") if kinds else None, isolation=isolation, burst=burst,
                modules=imports, run_reaper=False if no_reaper else None)
+    for _ in early:
+        w.request_stop()
     raise typer.Exit(w.run())
 
 
