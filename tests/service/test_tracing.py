@@ -162,3 +162,27 @@ def test_spans_are_exported_over_otlp_only_when_an_endpoint_is_set() -> None:
     (path, content_type, body), = OtlpSink.received  # flushed at exit
     assert path == "/v1/traces" and content_type == "application/x-protobuf"
     assert b"enqueue noop" in body and b"ingestq" in body
+
+
+def test_ingestctl_enqueue_starts_the_trace_that_the_job_carries(svc_queue: Queue) -> None:
+    import json
+
+    from procs import env_for
+
+    OtlpSink.received = []
+    sink = HTTPServer(("127.0.0.1", 0), OtlpSink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    env = {k: v for k, v in env_for(svc_queue.settings).items() if not k.startswith("OTEL_")}
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink.server_address[1]}"
+    try:
+        res = subprocess.run([sys.executable, "-m", "ingestq.cli.main", "enqueue", "noop",
+                              "--json"], capture_output=True, text=True, env=env, timeout=60,
+                             check=False)
+    finally:
+        sink.shutdown()
+    assert res.returncode == 0, res.stderr
+    (job,) = json.loads(res.stdout)
+    carried = reads.get_job(svc_queue, job["id"]).payload["_trace"]["traceparent"]
+    (_, _, body), = OtlpSink.received  # the CLI's span, flushed at exit
+    assert b"enqueue noop" in body
+    assert bytes.fromhex(carried.split("-")[1]) in body  # the span's trace id is the job's

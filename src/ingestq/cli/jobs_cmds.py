@@ -27,9 +27,13 @@ def enqueue(
 
     Example: ingestctl enqueue sleep --payload '{"seconds": 2}' --count 10
     """
+    from ingestq.tracing import enqueue_span  # opentelemetry only for commands that trace
+
     q = state.queue
     data = json.loads(q.encode_payload(payload))
-    results = q.enqueue_many([JobSpec(kind, data, dedupe_key) for _ in range(count)])
+    with enqueue_span(kind) as carry:  # OTLP export only when an endpoint is configured
+        results = q.enqueue_many([JobSpec(kind, {**data, **carry}, dedupe_key)
+                                  for _ in range(count)])
     if as_json:
         print_json([{"id": r.id, "created": r.created} for r in results])
         return
