@@ -82,6 +82,8 @@ class WorkerSettings(_Block):
     shutdown_grace_seconds: float = Field(25.0, ge=0)  # fits Kubernetes' default 30 s
     run_reaper: bool = True  # every worker also reaps, so no separate reaper process is required
     metrics_port: int | None = Field(None, ge=1, le=65535)  # per-process metrics; off by default
+    # loopback by default (security); 0.0.0.0 in a container scraped from outside
+    metrics_addr: str = "127.0.0.1"
 
 
 class QueueSettings(_Block):

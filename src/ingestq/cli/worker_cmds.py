@@ -22,8 +22,11 @@ def worker(
                                       help="Module that registers handlers (repeatable)."),
     no_reaper: bool = typer.Option(False, "--no-reaper", help="Do not reap in this worker."),
     metrics_port: int = typer.Option(None, "--metrics-port",
-                                     help="Serve this process's metrics on 127.0.0.1:PORT "
+                                     help="Serve this process's metrics on PORT "
                                           "(default ingest.worker.metrics_port; off)."),
+    metrics_addr: str = typer.Option(None, "--metrics-addr",
+                                     help="Address for --metrics-port (default "
+                                          "ingest.worker.metrics_addr: 127.0.0.1)."),
 ) -> None:
     """Run a worker until SIGTERM/SIGINT (graceful), a second signal (release all), or --burst.
 
@@ -46,7 +49,7 @@ def worker(
     if port:
         from ingestq.service.metrics import start_worker_metrics_server
 
-        start_worker_metrics_server(port)
+        start_worker_metrics_server(port, metrics_addr or state.config.ingest.worker.metrics_addr)
     w = Worker(state.queue, default_registry, concurrency=concurrency,
                kinds=kinds.split(",") if kinds else None, isolation=isolation, burst=burst,
                modules=imports, run_reaper=False if no_reaper else None)

@@ -15,5 +15,5 @@ at ``/docs``.
 - Tracing: see :mod:`ingestq.tracing` (OTLP export when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set).
 - Worker processes may serve their own process metrics with
   :func:`ingestq.service.metrics.start_worker_metrics_server` (``ingestctl worker
-  --metrics-port``, or ``ingest.worker.metrics_port``).
+  --metrics-port [--metrics-addr]``, or ``ingest.worker.metrics_port`` and ``metrics_addr``).
 """
