@@ -6,6 +6,7 @@ import dataclasses
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,8 +16,10 @@ from ingestq import registry
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_USAGE, err, out, print_json, state
 from ingestq.follow import FollowResult, LocalWorkers, follow
 from ingestq.ingest.files import FILE_KIND, expand, job_spec
-from ingestq.ingest.pipeline import Pipeline
 from ingestq.queue import Enqueued, JobSpec, Queue
+
+if TYPE_CHECKING:  # numpy, SQLite and the embedders: imported by the commands that use them
+    from ingestq.ingest.pipeline import Pipeline
 
 BATCH = 500
 
@@ -149,6 +152,8 @@ def watch(
 
 
 def _pipeline() -> Pipeline:
+    from ingestq.ingest.pipeline import Pipeline
+
     ingest_settings = state.config.ingest
     return Pipeline.open(ingest_settings.pipeline, Path(ingest_settings.data_dir))
 

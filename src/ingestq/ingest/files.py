@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestq.ingest.parse import document_id_for, normalise_path
+from ingestq.ingest.identity import document_id_for, normalise_path
 from ingestq.queue import JobSpec
 
 DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".html", ".htm", ".txt", ".text", ".rst")

@@ -7,11 +7,12 @@ rest of the configuration, unknown keys are errors and nothing is coerced silent
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingestq.ingest.parse import ParseOptions
+if TYPE_CHECKING:  # the parsers (markdown-it, html) load only when something is parsed
+    from ingestq.ingest.parse import ParseOptions
 
 SQLITE_FILE_NAME = "ingest.sqlite3"
 
@@ -69,6 +70,8 @@ class PipelineSettings(_Block):
 
     def parse_options(self) -> ParseOptions:
         """Return the parser's options for these settings."""
+        from ingestq.ingest.parse import ParseOptions
+
         return ParseOptions(
             roots=tuple(self.roots),
             max_file_bytes=self.max_file_bytes,
