@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 
 from ingestq import reads, registry
 from ingestq.connection import server_risks
+from ingestq.ops.tail import event_count
 from ingestq.queue import Queue
 
 THROUGHPUT_WINDOW_SECONDS = 60.0
@@ -76,7 +77,7 @@ def throughput(queue: Queue, now_ms: int,
     for _, fields in entries:
         typ = fields.get("type", "")
         if typ in by_type:
-            by_type[typ] += 1
+            by_type[typ] += event_count(fields)  # a claim or ack batch is one entry
     covered = window_seconds
     if int(queue.client.xlen(queue.keys.events)) >= queue.settings.queue.events_max:
         first = cast(list[tuple[str, dict[str, str]]],

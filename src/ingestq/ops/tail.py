@@ -34,11 +34,38 @@ class Event:
                 "t": self.t, "fields": self.fields}
 
 
-def _event(entry_id: str, raw: dict[str, str]) -> Event:
-    extra = {k: v for k, v in raw.items() if k not in ("type", "job", "kind", "t")}
-    t = raw.get("t")
-    return Event(id=entry_id, type=raw.get("type", ""), job=raw.get("job", ""),
-                 kind=raw.get("kind", ""), t=int(t) / 1000.0 if t else None, fields=extra)
+ENTRY_FIELDS = ("type", "job", "kind", "t", "jobs", "kinds")
+
+
+def events_of(entry_id: str, raw: dict[str, str]) -> list[Event]:
+    """The events one stream entry holds: one, or one per job of a batch entry.
+
+    A batch entry (claim and ack write one per call) has ``jobs`` (comma list), ``kind`` (every
+    job's kind) or ``kinds`` (comma list aligned with ``jobs``), ``t``, ``each:<name>`` fields
+    (comma lists aligned with ``jobs``: field ``<name>`` of each job's event) and shared fields.
+    Every event of a batch carries the entry's stream id.
+    """
+    t_raw = raw.get("t")
+    t = int(t_raw) / 1000.0 if t_raw else None
+    typ = raw.get("type", "")
+    if "jobs" not in raw:
+        extra = {k: v for k, v in raw.items() if k not in ENTRY_FIELDS}
+        return [Event(id=entry_id, type=typ, job=raw.get("job", ""), kind=raw.get("kind", ""),
+                      t=t, fields=extra)]
+    jobs = raw["jobs"].split(",")
+    kinds = raw["kinds"].split(",") if "kinds" in raw else [raw.get("kind", "")] * len(jobs)
+    each = {k[5:]: v.split(",") for k, v in raw.items() if k.startswith("each:")}
+    shared = {k: v for k, v in raw.items()
+              if k not in ENTRY_FIELDS and not k.startswith("each:")}
+    return [Event(id=entry_id, type=typ, job=job, kind=kinds[i], t=t,
+                  fields={**{k: v[i] for k, v in each.items()}, **shared})
+            for i, job in enumerate(jobs)]
+
+
+def event_count(raw: dict[str, str]) -> int:
+    """How many events one stream entry holds (without building them)."""
+    jobs = raw.get("jobs")
+    return jobs.count(",") + 1 if jobs else 1
 
 
 class EventReader:
@@ -58,7 +85,7 @@ class EventReader:
         out: list[Event] = []
         for _, entries in res or []:
             for entry_id, raw in entries:
-                out.append(_event(entry_id, raw))
+                out.extend(events_of(entry_id, raw))
                 self.last_id = entry_id
         return out
 

@@ -15,7 +15,7 @@ then triples: job id, token, result JSON ('' = none)
 
 Returns: one code per triple: 1 completed, -1 no such job, -2 lease lost (stale token or the job
          is not processing; nothing was changed).
-Events:  completed
+Events:  completed (one entry per call, see emit_batch)
 ]]
 --!include common.lua
 
@@ -23,40 +23,47 @@ local prefix = ARGV[1]
 local now = now_ms(ARGV[2])
 local maxlen = ARGV[3]
 local codes = {}
-local completed = 0
+local ids, kinds, claimed_ats, finished = {}, {}, {}, {}
 for i = 6, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local jobkey = prefix .. 'job:' .. id
   local kind, code, claimed_at, dkey = held(jobkey, token)
   if kind then
-    leave_processing(prefix, KEYS[1], id, claimed_at)
-    redis.call('ZADD', KEYS[2], now, id)
     record_duration(kind, now - (tonumber(claimed_at) or now))
+    -- lease_until is blanked rather than deleted (one command fewer); '' reads as no lease
     if result ~= '' then
-      redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now, 'result', result)
+      redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now, 'lease_until', '',
+        'result', result)
     else
-      redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now)
+      redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now, 'lease_until', '')
     end
-    redis.call('HDEL', jobkey, 'lease_until')
     if dkey and dkey ~= '' and redis.call('HGET', KEYS[3], dkey) == id then
       redis.call('HDEL', KEYS[3], dkey)
     end
     bump('outcome:' .. kind .. ':completed')
-    emit(KEYS[5], maxlen, now, 'completed', id, kind)
-    completed = completed + 1
+    table.insert(ids, id); table.insert(kinds, kind); table.insert(claimed_ats, claimed_at)
+    table.insert(finished, now); table.insert(finished, id)
     code = 1
   end
   table.insert(codes, code)
 end
-bump('completed', completed)
+-- the batch leaves processing in a few variadic commands (leave_processing, for many jobs)
+if #ids > 0 then
+  leave_processing_many(prefix, KEYS[1], ids, claimed_ats)
+  call_many('ZADD', KEYS[2], finished)
+  emit_batch(KEYS[5], maxlen, now, 'completed', ids, kinds, {})
+end
+bump('completed', #ids)
 
--- trim: bounded work per call, so an ack never stalls the server
-local function drop(ids)
-  for _, id in ipairs(ids) do
-    redis.call('DEL', prefix .. 'job:' .. id)
-    redis.call('ZREM', KEYS[2], id)
-  end
-  bump('trimmed', #ids)
+-- trim: bounded work per call (at most 200 jobs by age and 200 by count), so an ack never
+-- stalls the server; the dropped records go in one DEL and one ZREM
+local function drop(victims)
+  if #victims == 0 then return end
+  local jobkeys = {}
+  for i, id in ipairs(victims) do jobkeys[i] = prefix .. 'job:' .. id end
+  call_many('DEL', false, jobkeys)
+  call_many('ZREM', KEYS[2], victims)
+  bump('trimmed', #victims)
 end
 drop(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 200))
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5])

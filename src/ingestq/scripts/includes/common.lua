@@ -12,6 +12,57 @@ local function emit(events, maxlen, now, typ, id, kind, ...)
     'type', typ, 'job', id, 'kind', kind, 't', now, ...)
 end
 
+-- One stream entry for a batch of events of one type (the hot paths, claim and ack, emit one per
+-- call instead of one per job). `ids` and `kinds` are aligned lists; `each` is a list of
+-- {name, values} whose values are per job; further arguments are fields shared by every job.
+-- A single job gets the single-event form above. A batch entry has `jobs` (comma list), `kind`
+-- (every job's kind) or `kinds` (comma list aligned with `jobs`), `t`, then `each:<name>` (comma
+-- list aligned with `jobs`) for each per-job field, then the shared fields. Ids, kinds and these
+-- values never contain commas. Readers expand it into one event per job (ops/tail.py).
+local function emit_batch(events, maxlen, now, typ, ids, kinds, each, ...)
+  local n = #ids
+  if n == 0 then return end
+  local args = {'XADD', events, 'MAXLEN', '~', maxlen, '*', 'type', typ}
+  if n == 1 then
+    for _, v in ipairs({'job', ids[1], 'kind', kinds[1], 't', now}) do table.insert(args, v) end
+    for _, f in ipairs(each) do
+      table.insert(args, f[1]); table.insert(args, f[2][1])
+    end
+  else
+    table.insert(args, 'jobs'); table.insert(args, table.concat(ids, ','))
+    local same = true
+    for i = 2, n do
+      if kinds[i] ~= kinds[1] then same = false; break end
+    end
+    if same then
+      table.insert(args, 'kind'); table.insert(args, kinds[1])
+    else
+      table.insert(args, 'kinds'); table.insert(args, table.concat(kinds, ','))
+    end
+    table.insert(args, 't'); table.insert(args, now)
+    for _, f in ipairs(each) do
+      table.insert(args, 'each:' .. f[1]); table.insert(args, table.concat(f[2], ','))
+    end
+  end
+  for _, v in ipairs({...}) do table.insert(args, v) end
+  redis.call(unpack(args))
+end
+
+-- One variadic command over many arguments (ZADD score/member pairs, ZREM members, DEL keys),
+-- in chunks of at most `step` arguments so Lua's stack and the server's argv stay bounded.
+-- `key` may be false for commands that take only the list (DEL).
+local function call_many(cmd, key, items, step)
+  step = step or 1000
+  for i = 1, #items, step do
+    local j = math.min(i + step - 1, #items)
+    if key then
+      redis.call(cmd, key, unpack(items, i, j))
+    else
+      redis.call(cmd, unpack(items, i, j))
+    end
+  end
+end
+
 -- Counter increments are summed in the script and written once per field at the end, so a
 -- batch of a hundred jobs costs a handful of HINCRBYs instead of hundreds.
 local _incr = {}
@@ -120,5 +171,22 @@ local function leave_processing(prefix, processing, id, claimed_at)
   redis.call('ZREM', processing, id)
   if redis.call('ZREM', prefix .. 'claimed', id) == 1 then
     bump('inflight_claimed_ms', -(tonumber(claimed_at) or 0))
+  end
+end
+
+-- The same for a batch (aligned lists of ids and claim times): ZMSCORE tells which ids the
+-- claim-time index holds, then one ZREM per zset.
+local function leave_processing_many(prefix, processing, ids, claimed_ats)
+  local claimed = prefix .. 'claimed'
+  for c = 1, #ids, 1000 do
+    local last = math.min(c + 999, #ids)
+    local present = redis.call('ZMSCORE', claimed, unpack(ids, c, last))
+    local sum = 0
+    for i = c, last do
+      if present[i - c + 1] then sum = sum + (tonumber(claimed_ats[i]) or 0) end
+    end
+    bump('inflight_claimed_ms', -sum)
+    redis.call('ZREM', claimed, unpack(ids, c, last))
+    redis.call('ZREM', processing, unpack(ids, c, last))
   end
 end

@@ -1,0 +1,90 @@
+"""Claim and ack in batches: the same order as one job at a time, and one event per job for
+every reader of the events stream although a batch is written as one stream entry."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ingestq import reads
+from ingestq.ops.status import throughput
+from ingestq.ops.tail import EventReader, events_of
+from ingestq.queue import Queue
+
+
+def one_at_a_time_order(lists: dict[str, list[str]], count: int) -> list[str]:
+    """The documented rule, step by step: take the lowest id among the pending list heads."""
+    lists = {k: list(v) for k, v in lists.items() if v}
+    out: list[str] = []
+    while lists and len(out) < count:
+        kind = min(lists, key=lambda k: int(lists[k][0]))
+        out.append(lists[kind].pop(0))
+        if not lists[kind]:
+            del lists[kind]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_batch_claim_takes_jobs_in_the_order_of_single_claims(queue: Queue, seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(60):
+        queue.enqueue(rng.choice("abc"), {})
+    # released jobs go back to the front, so the lists are not sorted by id any more
+    taken = queue.claim("w", 25).jobs
+    for job in rng.sample(taken, 10):
+        queue.release(job.id, job.token)
+    while True:
+        lists = {k: queue.client.lrange(queue.keys.pending(k), 0, -1) for k in "abc"}
+        count = rng.choice([1, 3, 7, 50])
+        expected = one_at_a_time_order(lists, count)
+        got = [j.id for j in queue.claim("w", count).jobs]
+        assert got == expected
+        if not got:
+            break
+    assert reads.counts(queue)["pending"] == 0
+
+
+def test_batch_events_expand_to_one_event_per_job_with_its_fields(queue: Queue) -> None:
+    ids = [queue.enqueue(kind, {}).id for kind in ("a", "b", "a")]
+    reader = EventReader(queue)
+    jobs = queue.claim("w7", 10).jobs
+    queue.ack_many([(j.id, j.token) for j in jobs])
+    events = reader.read(block_ms=100)
+    claimed = [e for e in events if e.type == "claimed"]
+    completed = [e for e in events if e.type == "completed"]
+    assert [(e.job, e.kind, e.fields) for e in claimed] == [
+        (i, k, {"attempt": "1", "worker": "w7"}) for i, k in zip(ids, "aba", strict=True)]
+    assert [(e.job, e.kind, e.fields) for e in completed] == [
+        (i, k, {}) for i, k in zip(ids, "aba", strict=True)]
+    assert len({e.id for e in claimed}) == 1  # one stream entry for the whole claim
+
+
+def test_a_single_job_keeps_the_single_event_entry(queue: Queue) -> None:
+    job_id = queue.enqueue("a", {}).id
+    job = queue.claim("w", 1).jobs[0]
+    queue.ack(job.id, job.token)
+    entries = queue.client.xrange(queue.keys.events)
+    claimed = [f for _, f in entries if f["type"] == "claimed"]
+    assert claimed == [{"type": "claimed", "job": job_id, "kind": "a", "t": claimed[0]["t"],
+                        "attempt": "1", "worker": "w"}]
+
+
+def test_events_of_reads_a_batch_entry_of_one_kind_and_of_several() -> None:
+    same = events_of("5-0", {"type": "completed", "jobs": "1,2", "kind": "x", "t": "1000"})
+    assert [(e.id, e.job, e.kind, e.t, e.fields) for e in same] == [
+        ("5-0", "1", "x", 1.0, {}), ("5-0", "2", "x", 1.0, {})]
+    mixed = events_of("6-0", {"type": "claimed", "jobs": "3,4", "kinds": "x,y", "t": "2000",
+                              "each:attempt": "1,2", "worker": "w"})
+    assert [(e.job, e.kind, e.fields) for e in mixed] == [
+        ("3", "x", {"attempt": "1", "worker": "w"}), ("4", "y", {"attempt": "2", "worker": "w"})]
+
+
+def test_throughput_counts_each_job_of_a_batch_entry(queue: Queue) -> None:
+    for _ in range(5):
+        queue.enqueue("a", {})
+    jobs = queue.claim("w", 5).jobs
+    queue.ack_many([(j.id, j.token) for j in jobs])
+    now_ms = reads.server_time_ms(queue)
+    assert throughput(queue, now_ms).events["completed"] == 5
+    assert throughput(queue, now_ms).events["claimed"] == 5
