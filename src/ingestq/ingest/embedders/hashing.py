@@ -48,6 +48,11 @@ def features(text: str) -> Counter[str]:
     return grams
 
 
+def name_for(dim: int) -> str:
+    """The embedder's name (cache and manifest key) for ``dim`` dimensions."""
+    return f"hashing-v{_SCHEME_VERSION}-{dim}"
+
+
 class HashingEmbedder:
     """Signed feature hashing of word uni+bi-grams with sublinear term frequency, numpy only."""
 
@@ -56,7 +61,7 @@ class HashingEmbedder:
         if dim < 8 or dim & (dim - 1):
             raise ValueError(f"hashing embedder dim must be a power of two >= 8, got {dim}")
         self.dim = dim
-        self.name = f"hashing-v{_SCHEME_VERSION}-{dim}"
+        self.name = name_for(dim)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Return unit-length rows; a text without words gives a zero row."""

@@ -29,6 +29,11 @@ _BACKOFF_CAP_SECONDS = 20.0
 _ERROR_BODY_CHARS = 300
 
 
+def name_for(model: str) -> str:
+    """The embedder's name (cache and manifest key) for ``model``."""
+    return f"openai:{model}"
+
+
 class OpenAICompatibleEmbedder:
     """Batched, retrying client of an OpenAI-compatible ``/embeddings`` endpoint."""
 
@@ -48,7 +53,7 @@ class OpenAICompatibleEmbedder:
         self.endpoint = url.rstrip("/") + "/embeddings"
         self.model = model
         self.dim = dim
-        self.name = f"openai:{model}"
+        self.name = name_for(model)
         self._api_key = api_key
         self.batch_size = batch_size
         self.timeout_seconds = timeout_seconds

