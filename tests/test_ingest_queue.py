@@ -193,3 +193,37 @@ def test_search_finds_ingested_text_and_verify_repairs_drift(
     assert len(json.loads(repaired.stdout)["enqueued"]) == 1
     run_burst(env, tmp_path)
     assert ctl("verify").returncode == 0
+
+
+def test_ingest_enqueues_only_changed_files_and_force_enqueues_all(
+        client: Redis, ingest_env: tuple[IngestSettings, dict[str, str], Path], docs: Path,
+        tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    _, env, _ = ingest_env
+    files = expand([str(docs)]).files
+
+    def ingest(*args: str) -> dict[str, object]:
+        done = subprocess.run([sys.executable, "-m", "ingestq.cli.main", "ingest", str(docs),
+                               "--json", *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        summary: dict[str, object] = json.loads(done.stdout)
+        return summary
+
+    first = ingest()
+    assert (first["enqueued"], first["unchanged"]) == (len(files), 0)
+    run_burst(env, tmp_path)
+    again = ingest("--wait")  # nothing enqueued: returns at once, no worker needed
+    assert (again["enqueued"], again["unchanged"], again["job_ids"]) == (0, len(files), [])
+    assert (again["done"], again["dead"]) == (0, 0)
+
+    target = docs / "en/tutorial/first-steps.md"
+    target.write_text(target.read_text() + "\nA brand new zebra sentence.\n")
+    edited = ingest()
+    assert (edited["enqueued"], edited["unchanged"]) == (1, len(files) - 1)
+    run_burst(env, tmp_path)
+    forced = ingest("--force")
+    assert (forced["enqueued"], forced["unchanged"]) == (len(files), 0)

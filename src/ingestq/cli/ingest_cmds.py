@@ -15,7 +15,7 @@ from rich.table import Table
 from ingestq import registry
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_USAGE, err, out, print_json, state
 from ingestq.follow import FollowResult, LocalWorkers, follow
-from ingestq.ingest.files import FILE_KIND, expand, job_spec
+from ingestq.ingest.files import FILE_KIND, checksum, expand, job_spec, unchanged_files
 from ingestq.queue import Enqueued, JobSpec, Queue
 
 if TYPE_CHECKING:  # numpy, SQLite and the embedders: imported by the commands that use them
@@ -29,16 +29,29 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), console=err, transient=False)
 
 
-def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool) -> list[Enqueued]:
+def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool,
+                  checksums: dict[str, str] | None = None) -> list[Enqueued]:
     """Enqueue one ``file`` job per file, in batches, with a progress bar on stderr."""
     results: list[Enqueued] = []
+    sums = checksums or {}
     with _progress() as bar:
         task = bar.add_task("enqueue", total=len(files), visible=not quiet)
         for start in range(0, len(files), BATCH):
-            specs: list[JobSpec] = [job_spec(f, force=force) for f in files[start:start + BATCH]]
+            specs: list[JobSpec] = [job_spec(f, force=force, content_checksum=sums.get(f))
+                                    for f in files[start:start + BATCH]]
             results.extend(q.enqueue_many(specs))
             bar.update(task, advance=len(specs))
     return results
+
+
+def _checksums(files: list[str], quiet: bool) -> dict[str, str]:
+    sums: dict[str, str] = {}
+    with _progress() as bar:
+        task = bar.add_task("check", total=len(files), visible=not quiet)
+        for f in files:
+            sums[f] = checksum(f)
+            bar.update(task, advance=1)
+    return sums
 
 
 def _follow(q: Queue, ids: list[str], quiet: bool) -> FollowResult:
@@ -53,12 +66,16 @@ def ingest(
                                 help="Only files matching this pattern inside directories."),
     wait: bool = typer.Option(False, "--wait", "-w",
                               help="Follow the jobs; exit 1 if any ended dead."),
-    force: bool = typer.Option(False, "--force", help="Rewrite even unchanged files."),
+    force: bool = typer.Option(False, "--force",
+                               help="Enqueue unchanged files too, and rewrite them."),
     workers: int = typer.Option(min(2, os.cpu_count() or 1), "--workers",
                                 help="Local workers to run when none is alive (embedded)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ) -> None:
     """Enqueue files for ingestion; on the embedded default with no live worker, process them here.
+
+    Files whose content and embedder match what the store already holds are not enqueued
+    (reported as unchanged); --force enqueues them too.
 
     Example: ingestctl ingest docs/ --glob '*.md' --wait
     """
@@ -69,10 +86,18 @@ def ingest(
     if not found.files:
         err.print("nothing to ingest: no document files found in the given paths")
         raise typer.Exit(EXIT_USAGE)
-    results = enqueue_files(q, found.files, force=force, quiet=as_json)
+    sums = _checksums(found.files, quiet=as_json)
+    unchanged: set[str] = set()
+    if not force:
+        ingest_settings = state.config.ingest
+        unchanged = unchanged_files(sums, ingest_settings.pipeline,
+                                    Path(ingest_settings.data_dir))
+    todo = [f for f in found.files if f not in unchanged]
+    results = enqueue_files(q, todo, force=force, quiet=as_json, checksums=sums) if todo else []
     ids = [r.id for r in results]
     local = None
-    if not registry.live_workers(q):
+    # Nothing enqueued: nothing to follow (an empty follow returns at once), no worker to start.
+    if ids and not registry.live_workers(q):
         if q.settings.redis.url:
             err.print("[yellow]warning:[/yellow] no live worker: the jobs wait until one starts "
                       "(ingestctl worker)")
@@ -85,16 +110,17 @@ def ingest(
     finally:
         if local is not None:
             local.stop()
-    _report(found.files, results, outcome, as_json, found.duplicates)
+    _report(found.files, results, outcome, as_json, found.duplicates, len(unchanged))
     if outcome is not None and outcome.dead:
         raise typer.Exit(EXIT_PROBLEM)
 
 
 def _report(files: list[str], results: list[Enqueued], outcome: FollowResult | None,
-            as_json: bool, duplicates: int) -> None:
+            as_json: bool, duplicates: int, unchanged: int) -> None:
     created = sum(r.created for r in results)
     summary: dict[str, object] = {
-        "files": len(files), "enqueued": created, "already_queued": len(results) - created,
+        "files": len(files), "unchanged": unchanged, "enqueued": created,
+        "already_queued": len(results) - created,
         "duplicate_paths": duplicates, "job_ids": [r.id for r in results]}
     if outcome is not None:
         skipped = sum(1 for j in outcome.results
@@ -106,7 +132,8 @@ def _report(files: list[str], results: list[Enqueued], outcome: FollowResult | N
     if as_json:
         print_json(summary)
         return
-    out.print(f"{len(files)} file(s): {created} enqueued, {len(results) - created} already queued")
+    out.print(f"{len(files)} file(s): {unchanged} unchanged (not enqueued), {created} enqueued, "
+              f"{len(results) - created} already queued")
     if outcome is None:
         return
     skipped = sum(1 for j in outcome.results

@@ -9,7 +9,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestq.ingest.embedder_names import embedder_name
 from ingestq.ingest.identity import document_id_for, normalise_path
+from ingestq.ingest.settings import PipelineSettings
+from ingestq.ingest.sqlite_db import stored_checksums
 from ingestq.queue import JobSpec
 
 DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".html", ".htm", ".txt", ".text", ".rst")
@@ -77,14 +80,35 @@ def checksum(path: str) -> str:
     return h.hexdigest()
 
 
-def job_spec(path: str, *, force: bool = False) -> JobSpec:
+def job_spec(path: str, *, force: bool = False, content_checksum: str | None = None) -> JobSpec:
     """A ``file`` job whose dedupe key is the document and its content checksum.
 
     While a job for the same document with the same content is pending or running, enqueueing
     again returns that job instead of a copy; changed content gets a job of its own.
+    ``content_checksum``: :func:`checksum` of the file when the caller has it already.
     """
-    key = f"file:{document_id_for(path)}:{checksum(path)[:16]}"
+    digest = checksum(path) if content_checksum is None else content_checksum
+    key = f"file:{document_id_for(path)}:{digest[:16]}"
     payload: dict[str, object] = {"path": path}
     if force:
         payload["force"] = True
     return JobSpec(FILE_KIND, payload, dedupe_key=key)
+
+
+def unchanged_files(
+    checksums: dict[str, str], settings: PipelineSettings, data_dir: Path
+) -> set[str]:
+    """The files whose content the manifest already holds, embedded by the configured embedder.
+
+    The same test a worker makes before parsing (same checksum, same embedder name), made before
+    enqueueing, so a re-ingest of an unchanged tree enqueues nothing. The manifest is the SQLite
+    file these settings name, the one the workers sharing this configuration write.
+    """
+    ids = {path: document_id_for(path) for path in checksums}
+    stored = stored_checksums(settings.sqlite_file(data_dir), list(ids.values()))
+    model = embedder_name(settings.embedder)
+    return {
+        path
+        for path, digest in checksums.items()
+        if digest and stored.get(ids[path]) == (digest, model)
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -75,6 +75,35 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = NORMAL")
     _create_schema(conn)
     return conn
+
+
+def stored_checksums(path: Path, document_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(checksum, embedding model) of each of ``document_ids`` the manifest at ``path`` holds.
+
+    For a reader outside the workers (``ingestctl ingest``): it neither creates the file nor
+    takes a lock, and a file that does not exist yet holds nothing.
+    """
+    if not path.is_file():
+        return {}
+    found: dict[str, tuple[str, str]] = {}
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        ids = list(dict.fromkeys(document_ids))
+        for start in range(0, len(ids), 500):  # under old SQLite's 999 bound parameters
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            rows = conn.execute(
+                f"SELECT id, checksum, embedding_model FROM documents WHERE id IN ({marks})",
+                batch,
+            ).fetchall()
+            found.update((str(i), (str(c), str(m))) for i, c, m in rows)
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return {}  # created by a worker that has not written its schema yet
+        raise TransientError(f"cannot read SQLite database {path}: {exc}") from exc
+    finally:
+        conn.close()
+    return found
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:

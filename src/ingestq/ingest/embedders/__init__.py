@@ -13,7 +13,8 @@ from __future__ import annotations
 import threading
 
 from ingestq.errors import ConfigError
-from ingestq.ingest.embedders import hashing, openai_http, sentence
+from ingestq.ingest.embedder_names import embedder_name
+from ingestq.ingest.embedders import sentence
 from ingestq.ingest.embedders.base import Embedder, Vectors, normalise_rows
 from ingestq.ingest.embedders.cache import EmbeddingCache
 from ingestq.ingest.embedders.hashing import DEFAULT_DIM, HashingEmbedder
@@ -50,15 +51,6 @@ def make_embedder(settings: EmbedderSettings) -> Embedder:
             embedder = _build(settings)
             _instances[key] = embedder
         return embedder
-
-
-def embedder_name(settings: EmbedderSettings) -> str:
-    """The name ``make_embedder(settings)`` would have (the cache and manifest key), unloaded."""
-    if settings.kind == "hashing":
-        return hashing.name_for(settings.dim or DEFAULT_DIM)
-    if settings.kind == "sentence-transformers":
-        return sentence.name_for(settings.model)
-    return openai_http.name_for(settings.model)
 
 
 def known_dim(settings: EmbedderSettings) -> int | None:

@@ -20,16 +20,14 @@ from itertools import pairwise
 
 import numpy as np
 
+from ingestq.ingest.embedder_names import HASHING_DEFAULT_DIM, hashing_name
 from ingestq.ingest.embedders.base import Vectors, normalise_rows
 
 # 512, not 384: a power of two lets a bucket be taken with a mask (no modulo bias), and with
 # unigrams plus bigrams a documentation corpus has tens of thousands of features, so the extra
 # buckets cut collisions by a quarter while a 512-float dot product costs nothing at this scale.
-DEFAULT_DIM = 512
+DEFAULT_DIM = HASHING_DEFAULT_DIM
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Bumped whenever tokenisation or weighting changes, so cached vectors of the old scheme are not
-# mixed with new ones (the name is part of the cache key).
-_SCHEME_VERSION = 1
 
 
 @lru_cache(maxsize=1 << 17)
@@ -48,11 +46,6 @@ def features(text: str) -> Counter[str]:
     return grams
 
 
-def name_for(dim: int) -> str:
-    """The embedder's name (cache and manifest key) for ``dim`` dimensions."""
-    return f"hashing-v{_SCHEME_VERSION}-{dim}"
-
-
 class HashingEmbedder:
     """Signed feature hashing of word uni+bi-grams with sublinear term frequency, numpy only."""
 
@@ -61,7 +54,7 @@ class HashingEmbedder:
         if dim < 8 or dim & (dim - 1):
             raise ValueError(f"hashing embedder dim must be a power of two >= 8, got {dim}")
         self.dim = dim
-        self.name = name_for(dim)
+        self.name = hashing_name(dim)  # bumps with the scheme version
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Return unit-length rows; a text without words gives a zero row."""

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ingestq.errors import ConfigError, PermanentError, TransientError
+from ingestq.ingest.embedder_names import openai_name
 from ingestq.ingest.embedders.base import Vectors, normalise_rows
 
 # 401/403 are an operator's key problem that a fix makes pass: retry the job later, not dead.
@@ -27,11 +28,6 @@ _TRANSIENT_STATUS = frozenset({401, 403, 408, 409, 425, 429})
 _BACKOFF_BASE_SECONDS = 0.5
 _BACKOFF_CAP_SECONDS = 20.0
 _ERROR_BODY_CHARS = 300
-
-
-def name_for(model: str) -> str:
-    """The embedder's name (cache and manifest key) for ``model``."""
-    return f"openai:{model}"
 
 
 class OpenAICompatibleEmbedder:
@@ -53,7 +49,7 @@ class OpenAICompatibleEmbedder:
         self.endpoint = url.rstrip("/") + "/embeddings"
         self.model = model
         self.dim = dim
-        self.name = name_for(model)
+        self.name = openai_name(model)
         self._api_key = api_key
         self.batch_size = batch_size
         self.timeout_seconds = timeout_seconds

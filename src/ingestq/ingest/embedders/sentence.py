@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ingestq.errors import ConfigError
+from ingestq.ingest.embedder_names import sentence_transformers_name
 from ingestq.ingest.embedders.base import Vectors, normalise_rows
 from ingestq.ingest.tokens import InputLimit
 
@@ -38,11 +39,6 @@ def resolve_model_path(model: str) -> str:
             ) from exc
         return str(packaged.get_model_path())
     return model
-
-
-def name_for(model: str) -> str:
-    """The embedder's name (cache and manifest key) for ``model``, without loading it."""
-    return f"st:{Path(model).name if Path(model).is_dir() else model}"
 
 
 def read_input_limit(model: str) -> InputLimit | None:
@@ -99,7 +95,7 @@ class SentenceTransformerEmbedder:
                 f"embedder model {model!r} could not be loaded from {path}: {exc}"
             ) from exc
         self.batch_size = batch_size
-        self.name = name_for(model)
+        self.name = sentence_transformers_name(model)
         self.dim = int(self._model.get_embedding_dimension())
         # Word pieces past this are dropped by encode(): chunks are sized to stay within it.
         self.max_tokens = int(self._model.max_seq_length)
