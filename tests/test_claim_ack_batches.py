@@ -3,11 +3,13 @@ every reader of the events stream although a batch is written as one stream entr
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
 
 from ingestq import reads
+from ingestq.job import Claimed
 from ingestq.ops.status import throughput
 from ingestq.ops.tail import EventReader, events_of
 from ingestq.queue import Queue
@@ -88,3 +90,14 @@ def test_throughput_counts_each_job_of_a_batch_entry(queue: Queue) -> None:
     now_ms = reads.server_time_ms(queue)
     assert throughput(queue, now_ms).events["completed"] == 5
     assert throughput(queue, now_ms).events["claimed"] == 5
+
+
+def test_claimed_records_are_ordinary_frozen_claimed_values(queue: Queue) -> None:
+    job_id = queue.enqueue("a", {"x": [1, 2]}).id
+    queue.enqueue("a", {})
+    first, second = queue.claim("w", 2).jobs
+    rec = reads.get_job(queue, job_id)
+    assert first == Claimed(job_id, "1", "a", {"x": [1, 2]}, 1, 0, 0, rec.enqueued_at or 0.0)
+    assert second.payload == {} and second.payload is not first.payload
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.token = "2"  # type: ignore[misc]

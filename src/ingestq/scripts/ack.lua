@@ -22,6 +22,7 @@ Events:  completed (one entry per call, see emit_batch)
 local prefix = ARGV[1]
 local now = now_ms(ARGV[2])
 local maxlen = ARGV[3]
+local now_s = string.format('%d', now)  -- converted once, not per command
 local codes = {}
 local ids, kinds, claimed_ats, finished = {}, {}, {}, {}
 for i = 6, #ARGV, 3 do
@@ -32,17 +33,17 @@ for i = 6, #ARGV, 3 do
     record_duration(kind, now - (tonumber(claimed_at) or now))
     -- lease_until is blanked rather than deleted (one command fewer); '' reads as no lease
     if result ~= '' then
-      redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now, 'lease_until', '',
+      redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now_s, 'lease_until', '',
         'result', result)
     else
-      redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now, 'lease_until', '')
+      redis.call('HSET', jobkey, 'state', 'done', 'finished_at', now_s, 'lease_until', '')
     end
     if dkey and dkey ~= '' and redis.call('HGET', KEYS[3], dkey) == id then
       redis.call('HDEL', KEYS[3], dkey)
     end
     bump('outcome:' .. kind .. ':completed')
     table.insert(ids, id); table.insert(kinds, kind); table.insert(claimed_ats, claimed_at)
-    table.insert(finished, now); table.insert(finished, id)
+    table.insert(finished, now_s); table.insert(finished, id)
     code = 1
   end
   table.insert(codes, code)

@@ -30,6 +30,8 @@ local maxlen = ARGV[3]
 local count = tonumber(ARGV[4])
 local lease = tonumber(ARGV[5])
 local worker = ARGV[6]
+-- times as strings once, so the per-job commands convert no numbers
+local now_s, until_s = string.format('%d', now), string.format('%d', now + lease)
 
 -- promote due retries (bounded per call; the rest go on the next claim)
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
@@ -64,7 +66,7 @@ end
 -- a time and comparing heads again, in a few commands per call instead of two per job.
 local out = {0, -1}
 local n = 0
-local ids, kinds_of, attempts_of, leases, claims = {}, {}, {}, {}, {}
+local ids, kinds_of, attempts_of = {}, {}, {}
 while n < count do
   local best, best_id, second = nil, nil, nil
   for k, h in pairs(heads) do
@@ -91,20 +93,33 @@ while n < count do
     local f = redis.call('HMGET', jobkey, 'state', 'payload', 'attempts', 'failures',
       'crash_recoveries', 'enqueued_at', 'token', 'started_at')
     if f[1] == 'pending' then
-      local token = tonumber(f[7]) + 1
-      local attempts = tonumber(f[3]) + 1
-      redis.call('HSET', jobkey, 'state', 'processing', 'attempts', attempts, 'worker', worker,
-        'claimed_at', now, 'lease_until', now + lease, 'token', token,
-        'started_at', f[8] or now)
+      local token = tostring(tonumber(f[7]) + 1)
+      local attempts = tostring(tonumber(f[3]) + 1)
+      if f[8] then
+        redis.call('HSET', jobkey, 'state', 'processing', 'attempts', attempts, 'worker',
+          worker, 'claimed_at', now_s, 'lease_until', until_s, 'token', token)
+      else
+        redis.call('HSET', jobkey, 'state', 'processing', 'attempts', attempts, 'worker',
+          worker, 'claimed_at', now_s, 'lease_until', until_s, 'token', token,
+          'started_at', now_s)
+      end
       n = n + 1
       ids[n], kinds_of[n], attempts_of[n] = id, best, attempts
-      table.insert(leases, now + lease); table.insert(leases, id)
-      table.insert(claims, now); table.insert(claims, id)
-      for _, v in ipairs({id, token, best, f[2], attempts, f[4], f[5], f[6]}) do
-        table.insert(out, v)
-      end
+      local o = 2 + (n - 1) * 8
+      out[o + 1], out[o + 2], out[o + 3], out[o + 4] = id, token, best, f[2]
+      out[o + 5], out[o + 6], out[o + 7], out[o + 8] = attempts, f[4], f[5], f[6]
     end
   end
+end
+-- Newest id first: every job of the batch has the same score, and a sorted set of up to 128
+-- members is a listpack in which an insert walks from the front to its place (members of equal
+-- score in id order); in this order each new member's place is just before the ones added before
+-- it, so the walk stops there instead of crossing the whole batch (measured at batch 100: about
+-- 5 us per job less for these two ZADDs). Larger sets are skiplists, where order does not matter.
+local leases, claims = {}, {}
+for i = n, 1, -1 do
+  table.insert(leases, until_s); table.insert(leases, ids[i])
+  table.insert(claims, now_s); table.insert(claims, ids[i])
 end
 call_many('ZADD', KEYS[3], leases)
 call_many('ZADD', prefix .. 'claimed', claims)
