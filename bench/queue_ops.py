@@ -59,18 +59,54 @@ def script_usec(q: Queue) -> float:
                      if k in ("cmdstat_evalsha", "cmdstat_eval")))
 
 
-def claim_ack(q: Queue, n: int, batch: int) -> tuple[float, float]:
-    """Jobs/s of claim-N-then-ack_many-N, and the server's script time per job (us)."""
+def server_cpu_usec(q: Queue) -> float:
+    """CPU microseconds the server process has used so far (user + system, INFO cpu)."""
+    cpu = q.client.info("cpu")
+    return (float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])) * 1e6
+
+
+@dataclass(frozen=True)
+class ClaimAck:
+    """One claim+ack run: jobs/s and, per job, the server's script time, the server's CPU and
+    this process's CPU (us)."""
+
+    rate: float
+    script_us: float
+    server_cpu_us: float
+    client_cpu_us: float
+
+
+def claim_ack(q: Queue, n: int, batch: int) -> ClaimAck:
+    """Jobs/s of claim-N-then-ack_many-N, and where the time went."""
     q.enqueue_many([JobSpec("noop", {}) for _ in range(n)])
     done = 0
-    server_before = script_usec(q)
+    server_before, cpu_before = script_usec(q), server_cpu_usec(q)
+    client_before = time.process_time()
     started = time.perf_counter()
     while done < n:
         jobs = q.claim("bench", batch).jobs
         q.ack_many([(j.id, j.token) for j in jobs])
         done += len(jobs)
     elapsed = time.perf_counter() - started
-    return rate(n, elapsed), (script_usec(q) - server_before) / n
+    client = time.process_time() - client_before
+    return ClaimAck(rate(n, elapsed), (script_usec(q) - server_before) / n,
+                    (server_cpu_usec(q) - cpu_before) / n, client * 1e6 / n)
+
+
+def claim_ack_split(q: Queue, n: int, batch: int) -> tuple[float, float]:
+    """Script time per job (us) of claim and of ack separately (not timed for throughput: it
+    reads INFO around every call)."""
+    q.enqueue_many([JobSpec("noop", {}) for _ in range(n)])
+    done, claim_us, ack_us = 0, 0.0, 0.0
+    while done < n:
+        before = script_usec(q)
+        jobs = q.claim("bench", batch).jobs
+        middle = script_usec(q)
+        q.ack_many([(j.id, j.token) for j in jobs])
+        claim_us += middle - before
+        ack_us += script_usec(q) - middle
+        done += len(jobs)
+    return claim_us / n, ack_us / n
 
 
 @dataclass(frozen=True)
@@ -135,10 +171,13 @@ def main() -> None:
         figures["enqueue single"] = enqueue_single(fresh_queue(data_dir), int(5000 * scale))
         figures["enqueue batched (500/script)"] = enqueue_batched(fresh_queue(data_dir),
                                                                   int(100_000 * scale))
+        runs: dict[str, ClaimAck] = {}
         for batch in (1, 10, 100):
             n = int((5000 if batch == 1 else 50_000) * scale)
             name = f"claim+ack batch {batch}"
-            figures[name], server_us[name] = claim_ack(fresh_queue(data_dir), n, batch)
+            runs[name] = claim_ack(fresh_queue(data_dir), n, batch)
+            figures[name], server_us[name] = runs[name].rate, runs[name].script_us
+        split = claim_ack_split(fresh_queue(data_dir), int(20_000 * scale), 100)
         reaps = [reap_pass(fresh_queue(data_dir), int(k * scale), 1000, 5)
                  for k in (10_000, 100_000)]
         lpush1 = lpush_rate(str(server.socket), 1, int(200_000 * scale))
@@ -149,6 +188,7 @@ def main() -> None:
 
     reap_ms = statistics.median(reaps[-1].wall_ms)
     srv100 = server_us["claim+ack batch 100"]
+    r100 = runs["claim+ack batch 100"]
     lines = [
         "## Queue operations (issue 2)",
         "",
@@ -175,10 +215,17 @@ def main() -> None:
         "Goal: under 50 ms with 100,000 in flight. The pass reads only the expired head of the "
         "lease zset, so the time follows the expired count, not the in-flight count.",
         "",
-        f"Where the time goes at batch 100: {srv100:.1f} us/job in the server's claim and ack "
-        f"scripts and {1e6 / figures['claim+ack batch 100'] - srv100:.1f} us/job in the client "
-        "(round trips, decoding, building the batch). With a free client the scripts alone "
-        f"would cap it at {1e6 / srv100:,.0f} jobs/s = {1e6 / srv100 / lpush1:.2f} of LPUSH.",
+        f"Where the time goes at batch 100 ({1e6 / figures['claim+ack batch 100']:.1f} us/job "
+        f"wall): {srv100:.1f} us/job in the server's claim and ack scripts (claim "
+        f"{split[0] / (split[0] + split[1]):.0%} of it, ack the rest: a second run that read "
+        "INFO around every call), "
+        f"{max(0.0, r100.server_cpu_us - srv100):.1f} us/job of other server CPU (reading the "
+        "commands, writing the replies and the AOF), "
+        f"{r100.client_cpu_us:.1f} us/job of CPU in this process (building and sending the "
+        "calls, decoding the replies, the bench loop); the client and the server take turns, "
+        "one call at a time, so these add up to about the wall time. With a free client the "
+        f"scripts alone would cap it at {1e6 / srv100:,.0f} jobs/s = "
+        f"{1e6 / srv100 / lpush1:.2f} of LPUSH.",
         "",
         f"Goal: claim+ack at batch 100 reaches a third of the plain LPUSH rate: "
         f"{figures['claim+ack batch 100'] / lpush1:.2f} of `redis-benchmark -t lpush` without "

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from typing import cast
 
 import pytest
+from redis import Redis
 
 from ingestq import reads
+from ingestq.config import IngestSettings
 from ingestq.job import Claimed
 from ingestq.ops.status import throughput
 from ingestq.ops.tail import EventReader, events_of
-from ingestq.queue import Queue
+from ingestq.queue import ManualClock, Queue
 
 
 def one_at_a_time_order(lists: dict[str, list[str]], count: int) -> list[str]:
@@ -37,7 +40,8 @@ def test_a_batch_claim_takes_jobs_in_the_order_of_single_claims(queue: Queue, se
     for job in rng.sample(taken, 10):
         queue.release(job.id, job.token)
     while True:
-        lists = {k: queue.client.lrange(queue.keys.pending(k), 0, -1) for k in "abc"}
+        lists = {k: cast(list[str], queue.client.lrange(queue.keys.pending(k), 0, -1))
+                 for k in "abc"}
         count = rng.choice([1, 3, 7, 50])
         expected = one_at_a_time_order(lists, count)
         got = [j.id for j in queue.claim("w", count).jobs]
@@ -66,7 +70,7 @@ def test_a_single_job_keeps_the_single_event_entry(queue: Queue) -> None:
     job_id = queue.enqueue("a", {}).id
     job = queue.claim("w", 1).jobs[0]
     queue.ack(job.id, job.token)
-    entries = queue.client.xrange(queue.keys.events)
+    entries = cast(list[tuple[str, dict[str, str]]], queue.client.xrange(queue.keys.events))
     claimed = [f for _, f in entries if f["type"] == "claimed"]
     assert claimed == [{"type": "claimed", "job": job_id, "kind": "a", "t": claimed[0]["t"],
                         "attempt": "1", "worker": "w"}]
@@ -101,3 +105,22 @@ def test_claimed_records_are_ordinary_frozen_claimed_values(queue: Queue) -> Non
     assert second.payload == {} and second.payload is not first.payload
     with pytest.raises(dataclasses.FrozenInstanceError):
         first.token = "2"  # type: ignore[misc]
+
+
+def test_ack_trims_the_oldest_finished_jobs_by_age_then_by_count(
+        client: Redis, settings: IngestSettings, clock: ManualClock) -> None:
+    s = settings.model_copy(update={"queue": settings.queue.model_copy(
+        update={"done_retention_seconds": 60.0, "done_retention_count": 3})})
+    q = Queue(client, s, clock=clock)
+    old = [q.enqueue("a", {}).id for _ in range(2)]
+    jobs = q.claim("w", 2).jobs
+    q.ack_many([(j.id, j.token) for j in jobs])
+    clock.advance(61)  # the first two are now past the age limit
+    new = [q.enqueue("a", {}).id for _ in range(5)]
+    jobs = q.claim("w", 5).jobs
+    q.ack_many([(j.id, j.token) for j in jobs])
+    # by age: both old ones; by count: the two oldest of the five new ones
+    assert client.zrange(q.keys.done, 0, -1) == new[2:]
+    assert not any(client.exists(q.keys.job(i)) for i in old + new[:2])
+    assert all(client.exists(q.keys.job(i)) for i in new[2:])
+    assert reads.stats(q)["trimmed"] == 4

@@ -57,13 +57,14 @@ end
 bump('completed', #ids)
 
 -- trim: bounded work per call (at most 200 jobs by age and 200 by count), so an ack never
--- stalls the server; the dropped records go in one DEL and one ZREM
+-- stalls the server. `victims` are always the oldest finished jobs (ranks 0..k-1 of `done`), so
+-- their records go in one DEL and their entries in one ZREMRANGEBYRANK (no member look-ups).
 local function drop(victims)
   if #victims == 0 then return end
   local jobkeys = {}
   for i, id in ipairs(victims) do jobkeys[i] = prefix .. 'job:' .. id end
   call_many('DEL', false, jobkeys)
-  call_many('ZREM', KEYS[2], victims)
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, #victims - 1)
   bump('trimmed', #victims)
 end
 drop(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 200))
