@@ -1,13 +1,18 @@
 """Queue runs for bench/ingest.py: enqueue a corpus, drain it with real `ingestctl worker`s.
 
-Each run enqueues exactly as `ingestctl ingest` does (``files.expand`` + ``files.job_spec`` +
-``Queue.enqueue_many`` in batches of 500), then starts N ``ingestctl worker --burst --kinds file``
-processes and waits for them to exit. Peak memory is the kernel's own high-water mark (VmHWM)
+A first run enqueues every file as `ingestctl ingest` does on an empty store (``files.expand`` +
+``files.job_spec`` + ``Queue.enqueue_many`` in batches of 500), then starts N ``ingestctl worker
+--burst --kinds file`` processes and waits for them to exit. A re-ingest runs the real
+``ingestctl ingest CORPUS --json --workers N`` (which enqueues only changed files and, with no
+live worker, drains them itself); the "jobs" re-ingest enqueues every file regardless (as
+``watch``, ``enqueue`` or a CLI that cannot see the manifest do) and measures the workers' own
+skip. Peak memory is the kernel's own high-water mark (VmHWM)
 of each worker, polled while it runs, so a short spike between polls is not missed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -57,13 +62,14 @@ class RunResult:
     others_cores: float  # CPU other processes on the machine used meanwhile, in cores
     done: int
     dead: list[dict[str, Any]]
-    skipped: int
+    skipped: int  # unchanged: not enqueued by `ingestctl ingest`, or skipped by a worker
     written: int
     chunks_embedded: int
     documents: int  # rows in the store after the run
     sections: int
     chunks: int
     worker_procs: list[WorkerProc] = field(default_factory=list)
+    unchanged_at_enqueue: int = 0  # files `ingestctl ingest` found unchanged and did not enqueue
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -190,6 +196,48 @@ def drain(label: str, data_dir: Path, kind: str, workers: int, threads: int | No
         written=sum(1 for r in results if r.get("status") == "written"),
         chunks_embedded=sum(int(r.get("chunks_embedded") or 0) for r in results),
         documents=documents, sections=sections, chunks=chunks, worker_procs=procs)
+
+
+def reingest_cli(label: str, data_dir: Path, kind: str, workers: int, threads: int | None,
+                 paths: list[str]) -> RunResult:
+    """Re-ingest as an operator does: ``ingestctl ingest PATH --json``, timed from outside.
+
+    The wall time is the whole command: interpreter start, expansion, hashing, the manifest
+    check, enqueueing what changed and, when anything did, draining it with its local workers.
+    """
+    env = worker_env(data_dir, kind, threads)
+    queue = open_queue(env)
+    args = [sys.executable, "-m", "ingestq.cli.main", "ingest", *paths, "--json",
+            "--workers", str(workers)]
+    busy = machine_busy_seconds()
+    started = time.perf_counter()
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=3600,
+                          check=True)
+    wall = time.perf_counter() - started
+    busy = machine_busy_seconds() - busy
+    summary = json.loads(done.stdout)
+    outcome = follow(queue, summary["job_ids"], timeout=60)
+    jobs = outcome.results
+    starts = [j.started_at for j in jobs if j.started_at]
+    ends = [j.finished_at for j in jobs if j.finished_at]
+    results = [j.result for j in jobs if isinstance(j.result, dict)]
+    documents, sections, chunks = store_counts(data_dir / SQLITE_FILE_NAME)
+    return RunResult(
+        label=label, embedder=kind, workers=workers, threads_per_worker=threads,
+        concurrency=None, files=int(summary["files"]), enqueue_seconds=round(wall, 3),
+        wall_seconds=round(wall, 3),
+        active_seconds=round(max(ends) - min(starts), 3) if starts and ends else 0.0,
+        first_job_after_seconds=0.0,
+        others_cores=round(max(0.0, busy) / wall, 2),  # includes the command itself
+        done=outcome.done,
+        dead=[{"id": j.id, "path": j.payload.get("path"), "reason": j.dead_reason,
+               "error": j.last_error} for j in outcome.dead],
+        skipped=int(summary["unchanged"])
+        + sum(1 for r in results if r.get("status") == "skipped"),
+        written=sum(1 for r in results if r.get("status") == "written"),
+        chunks_embedded=sum(int(r.get("chunks_embedded") or 0) for r in results),
+        documents=documents, sections=sections, chunks=chunks,
+        unchanged_at_enqueue=int(summary["unchanged"]))
 
 
 def stop_server(data_dir: Path) -> None:
