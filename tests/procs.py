@@ -1,4 +1,4 @@
-"""Real worker and reaper processes for crash tests: started with ingestctl, stopped with signals."""
+"""Real worker and reaper processes for crash tests: started by ingestctl, stopped by signals."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""File jobs through real worker processes: a corpus sample, edits, bad input, crashes, duplicates."""
+"""File jobs through real worker processes: corpus sample, edits, bad input, crashes, duplicates."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from procs import env_for, ingestctl, stop, wait_for
 from redis import Redis
+from tests_support import fast_settings
 
 from ingestq import reads
 from ingestq.config import IngestSettings
 from ingestq.ingest.files import expand, job_spec
 from ingestq.job import JobState
 from ingestq.queue import Queue
-from procs import env_for, ingestctl, stop, wait_for
-from tests_support import fast_settings
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "fastapi-docs"
 SAMPLE = ["en/tutorial", "ja/tutorial/first-steps.md", "ru/index.md"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+from procs import env_for, ingestctl, stop, wait_for
 from redis import Redis
+from tests_support import fast_settings
 
 from ingestq import registry
 from ingestq.config import IngestSettings
 from ingestq.queue import Queue
-from procs import env_for, ingestctl, stop, wait_for
-from tests_support import fast_settings
 
 
 def test_worker_publishes_itself_and_vanishes_after_kill_9(
