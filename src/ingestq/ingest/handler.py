@@ -9,17 +9,23 @@ reason and never takes the worker down.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingestq.config import load_config
 from ingestq.errors import PermanentError
 from ingestq.handlers import JobContext, default_registry
 from ingestq.ingest.files import FILE_KIND
-from ingestq.ingest.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from ingestq.ingest.pipeline import Pipeline
 
 
 def pipeline_for_this_process() -> Pipeline:
     """The process's pipeline, opened on first use from the current configuration."""
+    # Imported here: the pipeline pulls in numpy and the parsers, which a worker that never
+    # gets a file job (or is only starting) should not pay for.
+    from ingestq.ingest.pipeline import Pipeline
+
     ingest = load_config().ingest
     return Pipeline.open(ingest.pipeline, Path(ingest.data_dir))
 
