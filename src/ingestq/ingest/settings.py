@@ -34,7 +34,9 @@ class EmbedderSettings(_Block):
     dim: int | None = Field(None, ge=8)
     url: str = "http://127.0.0.1:8000/v1"  # OpenAI-compatible base URL; /embeddings is appended
     api_key_env: str = "OPENAI_API_KEY"  # name of the variable holding the key; never the key
-    batch_size: int = Field(64, ge=1)  # texts per request or forward pass: fits CPU memory
+    # Texts per forward pass or HTTP request. None: the embedder's own (16 for
+    # sentence-transformers on CPU, 64 per request for "openai"; see each embedder).
+    batch_size: int | None = Field(None, ge=1)
     timeout_seconds: float = Field(30.0, gt=0)  # one HTTP request; a hung server must not stall
     max_retries: int = Field(5, ge=0)  # 429/5xx/timeouts retried with backoff, then transient
 

@@ -18,8 +18,8 @@ from ingestq.ingest.embedders import sentence
 from ingestq.ingest.embedders.base import Embedder, Vectors, normalise_rows
 from ingestq.ingest.embedders.cache import EmbeddingCache
 from ingestq.ingest.embedders.hashing import DEFAULT_DIM, HashingEmbedder
-from ingestq.ingest.embedders.openai_http import OpenAICompatibleEmbedder
-from ingestq.ingest.embedders.sentence import SentenceTransformerEmbedder
+from ingestq.ingest.embedders.openai_http import OPENAI_BATCH_SIZE, OpenAICompatibleEmbedder
+from ingestq.ingest.embedders.sentence import SENTENCE_BATCH_SIZE, SentenceTransformerEmbedder
 from ingestq.ingest.settings import EmbedderSettings
 from ingestq.ingest.tokens import InputLimit
 
@@ -89,7 +89,9 @@ def _build(settings: EmbedderSettings) -> Embedder:
     if settings.kind == "hashing":
         return HashingEmbedder(settings.dim or DEFAULT_DIM)
     if settings.kind == "sentence-transformers":
-        embedder = SentenceTransformerEmbedder(settings.model, batch_size=settings.batch_size)
+        embedder = SentenceTransformerEmbedder(
+            settings.model, batch_size=settings.batch_size or SENTENCE_BATCH_SIZE
+        )
         if settings.dim is not None and settings.dim != embedder.dim:
             raise ConfigError(
                 f"ingest.pipeline.embedder.dim is {settings.dim} but model {settings.model!r} "
@@ -106,7 +108,7 @@ def _build(settings: EmbedderSettings) -> Embedder:
         url=settings.url,
         model=settings.model,
         dim=settings.dim,
-        batch_size=settings.batch_size,
+        batch_size=settings.batch_size or OPENAI_BATCH_SIZE,
         timeout_seconds=settings.timeout_seconds,
         max_retries=settings.max_retries,
     )

@@ -28,6 +28,9 @@ _TRANSIENT_STATUS = frozenset({401, 403, 408, 409, 425, 429})
 _BACKOFF_BASE_SECONDS = 0.5
 _BACKOFF_CAP_SECONDS = 20.0
 _ERROR_BODY_CHARS = 300
+# Texts per request: few enough that one request stays well under the servers' input caps and
+# timeouts, many enough that the round trip is not the cost.
+OPENAI_BATCH_SIZE = 64
 
 
 class OpenAICompatibleEmbedder:
@@ -40,7 +43,7 @@ class OpenAICompatibleEmbedder:
         model: str,
         dim: int,
         api_key: str | None = None,
-        batch_size: int = 64,
+        batch_size: int = OPENAI_BATCH_SIZE,
         timeout_seconds: float = 30.0,
         max_retries: int = 5,
         sleep: Callable[[float], None] = time.sleep,
