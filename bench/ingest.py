@@ -107,9 +107,10 @@ def verdicts(data: dict[str, Any]) -> list[str]:
     lines = []
     for kind in data.get("alone", {}):
         run = data["runs"].get(f"{kind}/1w")
-        if run and not comparable(data, run):
+        if run and not comparable(data, kind, run):
+            alone_chunks = data["alone"][kind].get("chunks", data["corpus"].get("chunks", 0))
             lines.append(f"- Overhead, {KINDS_BACK[kind]}: not measured for this chunking (the "
-                         f"embedder-alone figure is of {data['corpus'].get('chunks', 0):,} "
+                         f"embedder-alone figure is of {alone_chunks:,} "
                          f"chunks, the run made {run['chunks']:,}): rerun with --parts alone.")
         elif run:
             over = run["wall_seconds"] / data["alone"][kind]["embed_seconds"] - 1
@@ -198,8 +199,11 @@ def main(argv: list[str] | None = None) -> int:
                           "parse_seconds": round(texts.parse_seconds, 3),
                           "refused": texts.dead}
         for kind in kinds:
-            print(f"[{kind}] embedder alone on {len(texts.texts)} texts", flush=True)
-            data["alone"][kind] = embed_alone(kind, texts.texts).to_dict()
+            # Chunks follow the embedder's input limit: embed what that embedder's workers embed.
+            mine = texts if kind == "hashing" else collect_texts([corpus], kind)
+            print(f"[{kind}] embedder alone on {len(mine.texts)} texts", flush=True)
+            data["alone"][kind] = {**embed_alone(kind, mine.texts).to_dict(),
+                                   "chunks": mine.chunks}
             save()
     for kind in kinds:
         if "steps" in parts:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ingest_queue import machine_busy_seconds
 
-from ingestq.ingest.embedders import Embedder, Vectors, make_embedder
+from ingestq.ingest.embedders import Embedder, Vectors, input_limit, make_embedder
 from ingestq.ingest.files import expand
 from ingestq.ingest.parse import ParseOptions, parse_file
 from ingestq.ingest.pipeline import Pipeline
@@ -39,10 +39,16 @@ class CorpusTexts:
     dead: list[str] = field(default_factory=list)  # files the parser refused, with the reason
 
 
-def collect_texts(paths: list[str]) -> CorpusTexts:
-    """Parse every file of the corpus and return its distinct chunk texts."""
+def options_for(kind: str) -> ParseOptions:
+    """Parse options as a worker with this embedder uses them: chunks sized to its input limit."""
+    settings = EmbedderSettings(kind=kind)  # type: ignore[arg-type]
+    return ParseOptions(input_limit=input_limit(settings))
+
+
+def collect_texts(paths: list[str], kind: str = "hashing") -> CorpusTexts:
+    """Parse every file of the corpus as a worker with ``kind`` would; its distinct chunk texts."""
     files = expand(paths).files
-    options = ParseOptions()
+    options = options_for(kind)
     started = time.perf_counter()
     unique: dict[str, str] = {}
     sections = chunks = 0
@@ -152,7 +158,7 @@ def batching_shapes(
     A worker embeds each document's chunks in their own call; this shows what coalescing the
     calls of N concurrent jobs into one would save (fewer, fuller, length-sorted batches).
     """
-    options = ParseOptions()
+    options = options_for(kind)
     docs = [[c.text for c in parse_file(p, options).chunks] for p in expand(paths).files]
     embedder = make_embedder(EmbedderSettings(kind=kind))  # type: ignore[arg-type]
     embedder.embed(docs[0][:8])

@@ -86,9 +86,11 @@ def _reingest_table(runs: dict[str, Any]) -> list[str]:
     return lines
 
 
-def comparable(data: dict[str, Any], run: dict[str, Any]) -> bool:
+def comparable(data: dict[str, Any], kind: str, run: dict[str, Any]) -> bool:
     """Whether ``run`` embedded the chunk texts the embedder-alone figure embedded."""
-    return int(run.get("chunks", 0)) == int(data.get("corpus", {}).get("chunks", 0))
+    alone = data.get("alone", {}).get(kind, {})
+    chunks = alone.get("chunks", data.get("corpus", {}).get("chunks", 0))
+    return int(run.get("chunks", 0)) == int(chunks)
 
 
 def _overhead_table(data: dict[str, Any]) -> list[str]:
@@ -106,7 +108,7 @@ def _overhead_table(data: dict[str, Any]) -> list[str]:
         cells = [_name(kind), f"{alone['texts']:,}",
                  f"{embed_s:.1f} ({alone['texts_per_second']:,.1f}); {embed_cpu:.0f} CPU s; "
                  f"other load {alone.get('others_cores', '-')} cores"]
-        if run and not comparable(data, run):
+        if run and not comparable(data, kind, run):
             cells += [f"{run['wall_seconds']:.1f}", "not comparable: chunked differently",
                       "-"]
         elif run:
