@@ -107,6 +107,7 @@ def _overhead_table(data: dict[str, Any]) -> list[str]:
         embed_cpu = alone.get(CPU, 0.0)
         cells = [_name(kind), f"{alone['texts']:,}",
                  f"{embed_s:.1f} ({alone['texts_per_second']:,.1f}); {embed_cpu:.0f} CPU s; "
+                 f"batch {alone.get('batch_size') or '-'}; "
                  f"other load {alone.get('others_cores', '-')} cores"]
         if run and not comparable(data, kind, run):
             cells += [f"{run['wall_seconds']:.1f}", "not comparable: chunked differently",
@@ -203,7 +204,8 @@ def _dataset(data: dict[str, Any]) -> list[str]:
         "#### Pipeline overhead over the embedder alone (goal: under 15% with MiniLM)",
         "",
         "Embedder alone: `embedder.embed` over every distinct chunk text in one call (batched "
-        "by its `batch_size`, 64), one process, model already loaded. In-process pipeline: "
+        "by its `batch_size`, given per row), one process, model already loaded, the texts "
+        "chunked as that embedder's workers chunk them. In-process pipeline: "
         "`Pipeline.ingest_file` file by file in one thread on a fresh store, no queue.",
         "",
         *_overhead_table(data),
