@@ -37,7 +37,6 @@ class Coalescer:
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
         self._busy = False
-        self.calls = 0  # model calls made: fewer than requests when callers overlapped
 
     @property
     def queued(self) -> int:
@@ -104,7 +103,6 @@ class Coalescer:
                     request.done = True
 
     def _call(self, texts: list[str]) -> Vectors:
-        self.calls += 1
         rows = self._embed(texts)
         if len(rows) != len(texts):
             raise RuntimeError(f"embedder returned {len(rows)} rows for {len(texts)} texts")
