@@ -19,10 +19,10 @@ from typing import Any
 
 from ingest_queue import machine_busy_seconds
 
-from ingestq.ingest.embedders import Embedder, Vectors, input_limit, make_embedder
+from ingestq.ingest.embedders import Embedder, Vectors, make_embedder
 from ingestq.ingest.files import expand
 from ingestq.ingest.parse import ParseOptions, parse_file
-from ingestq.ingest.pipeline import Pipeline
+from ingestq.ingest.pipeline import Pipeline, parse_options_for
 from ingestq.ingest.settings import EmbedderSettings, PipelineSettings
 from ingestq.ingest.sqlite_store import SQLiteStore
 
@@ -41,8 +41,8 @@ class CorpusTexts:
 
 def options_for(kind: str) -> ParseOptions:
     """Parse options as a worker with this embedder uses them: chunks sized to its input limit."""
-    settings = EmbedderSettings(kind=kind)  # type: ignore[arg-type]
-    return ParseOptions(input_limit=input_limit(settings))
+    embedder = EmbedderSettings(kind=kind)  # type: ignore[arg-type]
+    return parse_options_for(PipelineSettings(embedder=embedder))
 
 
 def collect_texts(paths: list[str], kind: str = "hashing") -> CorpusTexts:

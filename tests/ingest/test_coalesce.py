@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
+from procs import wait_for
 
 from ingestq.ingest.embedders.base import Vectors
 from ingestq.ingest.embedders.coalesce import Coalescer
@@ -34,13 +34,6 @@ class GatedModel:
         return rows_of(texts)
 
 
-def wait_until(check: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.005)
-
-
 def run_in_threads(co: Coalescer, model: GatedModel, requests: list[list[str]]) -> list[object]:
     """First request runs (gated); the rest queue behind it; then the gate opens."""
     out: list[object] = [None] * len(requests)
@@ -53,10 +46,10 @@ def run_in_threads(co: Coalescer, model: GatedModel, requests: list[list[str]]) 
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(len(requests))]
     threads[0].start()
-    wait_until(lambda: len(model.calls) == 1)
+    wait_for(lambda: len(model.calls) == 1, 10, "the first call to start")
     for t in threads[1:]:
         t.start()
-    wait_until(lambda: co.queued == len(requests) - 1)
+    wait_for(lambda: co.queued == len(requests) - 1, 10, "the other calls to queue")
     model.gate.set()
     for t in threads:
         t.join(10)

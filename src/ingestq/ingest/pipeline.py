@@ -189,9 +189,7 @@ class Pipeline:
             return self._parse_options
         with self._embedder_lock:
             if self._parse_options is None:
-                self._parse_options = dataclasses.replace(
-                    self.settings.parse_options(), input_limit=input_limit(self.settings.embedder)
-                )
+                self._parse_options = parse_options_for(self.settings)
             return self._parse_options
 
     @classmethod
@@ -269,6 +267,12 @@ class Pipeline:
                 del _open[self._key]
         for store in self.stores:
             store.close()
+
+
+def parse_options_for(settings: PipelineSettings) -> ParseOptions:
+    """The parser's options for these settings, with the embedder's input limit, so no chunk is
+    longer than the embedder reads."""
+    return dataclasses.replace(settings.parse_options(), input_limit=input_limit(settings.embedder))
 
 
 def _outcome(ctx: IngestContext, durations: dict[str, float]) -> IngestOutcome:
