@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
-from ingestq.core.job import Job, JobState
+from ingestq.core.job import TERMINAL, Job, JobState
 from ingestq.ops.clean import describe_target
 
 SHORT = 60  # characters of an error message shown in a table cell
@@ -41,7 +41,7 @@ def job_age(job: Job, now: float) -> float | None:
     """Age from the moment that matters for the job's state (as `jobs list --older-than`)."""
     if job.state is JobState.PROCESSING:
         anchor = job.claimed_at
-    elif job.state in (JobState.DONE, JobState.DEAD):
+    elif job.state in TERMINAL:
         anchor = job.finished_at
     else:
         anchor = job.requeued_at or job.enqueued_at

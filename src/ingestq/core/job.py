@@ -18,7 +18,6 @@ class JobState(StrEnum):
     DEAD = "dead"
 
 
-ACTIVE = frozenset({JobState.PENDING, JobState.SCHEDULED, JobState.PROCESSING})
 TERMINAL = frozenset({JobState.DONE, JobState.DEAD})
 
 DEAD_REASONS = ("permanent", "retries_exhausted", "poison", "stale")

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ingestq.core.job import Job, JobState
+from ingestq.core.job import TERMINAL, Job, JobState
 from ingestq.core.queue import Queue
 from ingestq.errors import JobNotFound
 
@@ -95,7 +95,7 @@ def _pending_ids(queue: Queue, kind: str | None) -> Iterator[str]:
 def _age_anchor(job: Job) -> float | None:
     if job.state is JobState.PROCESSING:
         return job.claimed_at
-    if job.state in (JobState.DONE, JobState.DEAD):
+    if job.state in TERMINAL:
         return job.finished_at
     return job.enqueued_at
 

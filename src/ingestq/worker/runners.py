@@ -208,9 +208,3 @@ class ProcessRunner:
         for slot in self.slots:
             slot.kill()
 
-
-def describe(spec: HandlerSpec | None) -> dict[str, Any]:
-    """Short description of a handler, for logs."""
-    if spec is None:
-        return {}
-    return {"kind": spec.kind, "async": spec.is_async, "isolation": spec.isolation}
