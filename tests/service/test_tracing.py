@@ -50,7 +50,7 @@ def run_burst_worker(queue: Queue) -> None:
     from ingestq.worker.handlers import default_registry, load_modules
     from ingestq.worker.loop import Worker
 
-    load_modules([])
+    load_modules(["ingestq.tracing"])
     Worker(queue, default_registry, kinds=["noop"], burst=True, run_reaper=False).run()
 
 

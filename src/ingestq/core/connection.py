@@ -7,8 +7,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
-from ingestq.config import IngestSettings
 from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.settings import CoreSettings
 from ingestq.errors import ConnectionFailed
 from ingestq.logs import get_logger
 
@@ -21,7 +21,7 @@ def no_retries() -> Retry:
     return Retry(NoBackoff(), 0)
 
 
-def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
+def connect(settings: CoreSettings, *, socket_timeout: float | None = 30.0,
             warn_risks: bool = True) -> Redis:
     """A checked client: the configured URL, else the embedded server (started if needed).
 
@@ -51,6 +51,16 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
             get_logger("ingestq.connection").warning("server risk", server=redact(url),
                                                      risk=risk)
     return client
+
+
+def revive_embedded(settings: CoreSettings) -> None:
+    """Restart the embedded server if it is down (a no-op on a configured URL); never raises."""
+    if settings.redis.url:
+        return
+    try:
+        EmbeddedServer(settings.data_dir).ensure_running(timeout=5)
+    except Exception as exc:
+        get_logger("ingestq.connection").warning("embedded server restart failed", error=str(exc))
 
 
 def redact(url: str) -> str:

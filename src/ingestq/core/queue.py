@@ -16,10 +16,10 @@ from typing import Any, Protocol
 
 from redis import Redis
 
-from ingestq.config import IngestSettings
 from ingestq.core.job import Claimed, JobState
 from ingestq.core.keys import QueueKeys
 from ingestq.core.scripts import register_all
+from ingestq.core.settings import CoreSettings
 from ingestq.errors import (
     IngestqError,
     InvalidTransition,
@@ -165,7 +165,7 @@ def _decode_claimed(flat: list[Any]) -> list[Claimed]:
 class Queue:
     """A named queue on one Redis/Valkey server."""
 
-    def __init__(self, client: Redis, settings: IngestSettings,
+    def __init__(self, client: Redis, settings: CoreSettings,
                  clock: Clock | None = None) -> None:
         self.client = client
         self.settings = settings

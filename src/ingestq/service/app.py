@@ -37,7 +37,7 @@ def error_response(status: int, message: str, detail: Any = None,
 
 def create_app(queue: Queue) -> FastAPI:
     """The service for one queue; its client should use short socket timeouts."""
-    settings: IngestSettings = queue.settings
+    settings = IngestSettings.extending(queue.settings)
     app = FastAPI(title="ingestq", version=__version__, description=DESCRIPTION)
     app.state.queue = queue
     app.state.settings = settings

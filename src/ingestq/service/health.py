@@ -56,7 +56,7 @@ def readyz(request: Request) -> JSONResponse:
                              "detail": {"redis": f"unreachable: {exc}"},
                              "checks": {"redis": {"ok": False, "detail": f"unreachable: {exc}"}}},
                             status_code=503)
-    checks = readiness(q.settings, snap)
+    checks = readiness(IngestSettings.extending(q.settings), snap)
     failed = [name for name, check in checks.items() if not check["ok"]]
     if not failed:
         return JSONResponse({"ready": True, "checks": checks})

@@ -9,6 +9,11 @@ from ingestq.cli.context import out, print_json, state
 from ingestq.core import worker_registry as registry
 from ingestq.worker.handlers import default_registry, load_modules
 
+# What every `ingestctl worker` carries besides the built-in kinds and its --import modules: the
+# pipeline's `file` kind and attempt spans (when opentelemetry is installed). Process-mode slots
+# import the same list.
+APP_MODULES = ("ingestq.ingest.file_kind", "ingestq.tracing")
+
 
 def worker(
     concurrency: int = typer.Option(None, "--concurrency", "-n", min=1,
@@ -44,7 +49,8 @@ def worker(
 
     if isolation not in (None, "thread", "process"):
         raise typer.BadParameter("must be thread or process", param_hint="--isolation")
-    load_modules(imports)
+    modules = [*APP_MODULES, *imports]
+    load_modules(modules)
     port = metrics_port or state.config.ingest.worker.metrics_port
     if port:
         from ingestq.service.metrics import start_worker_metrics_server
@@ -52,7 +58,8 @@ def worker(
         start_worker_metrics_server(port, metrics_addr or state.config.ingest.worker.metrics_addr)
     w = Worker(state.queue, default_registry, concurrency=concurrency,
                kinds=kinds.split(",") if kinds else None, isolation=isolation, burst=burst,
-               modules=imports, run_reaper=False if no_reaper else None)
+               modules=modules, run_reaper=False if no_reaper else None,
+               settings=state.config.ingest.worker)
     for _ in early:
         w.request_stop()
     raise typer.Exit(w.run())
