@@ -175,22 +175,14 @@ class Worker:
             timeout = min(timeout, max(0.01, (next_due_ms - now) / 1000.0))
         if len(self.inflight) >= self.capacity():
             return
-        self.queue.client.blpop([self.queue.keys.wake], timeout=timeout)
+        reads.wait_for_wake(self.queue, timeout)
 
     def _drained(self) -> bool:
         """Nothing of this worker's kinds pending, nothing scheduled or in flight anywhere.
 
         Jobs in flight elsewhere count: if their worker died they come back after the lease.
         """
-        if self.inflight:
-            return False
-        k = self.queue.keys
-        pipe = self.queue.client.pipeline(transaction=False)
-        for kind in self.kinds:
-            pipe.llen(k.pending(kind))
-        pipe.zcard(k.processing)
-        pipe.zcard(k.scheduled)
-        return not any(int(n) for n in pipe.execute())
+        return not self.inflight and reads.drained(self.queue, self.kinds)
 
     def _recover_connection(self, exc: Exception, errors: int) -> None:
         log.warning("redis unavailable", error=str(exc), retry_in=min(errors * 0.2, 2.0))

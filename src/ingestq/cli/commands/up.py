@@ -7,6 +7,7 @@ import os
 import typer
 
 from ingestq.cli.context import err, state
+from ingestq.core import queries
 from ingestq.core.connection import redact
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.ops.supervisor import Supervisor, child_env, default_grace, plan_up
@@ -29,7 +30,7 @@ def up(
     Example: ingestctl up --workers 4
     """
     settings = state.config.ingest
-    state.queue.client.ping()  # starts the embedded server if needed; exit 3 if unreachable
+    queries.ping(state.queue)  # starts the embedded server if needed; exit 3 if unreachable
     where = (redact(settings.redis.url) if settings.redis.url
              else f"unix://{EmbeddedServer(settings.data_dir).socket} (embedded)")
     err.print(f"server: {where}", highlight=False)
