@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import random
 import re
-import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis import Redis
 
-from ingestq.core.job import Claimed, JobState
+from ingestq.core.job import Claimed, ErrorEntry, JobState
 from ingestq.core.keys import QueueKeys
 from ingestq.core.scripts import register_all
 from ingestq.core.settings import CoreSettings
@@ -102,20 +101,6 @@ class FailOutcome:
     state: JobState
     delay_seconds: float = 0.0
     dead_reason: str | None = None
-
-
-def error_entry(exc: BaseException | None, *, reason: str, message: str | None = None,
-                type_name: str | None = None) -> dict[str, Any]:
-    """An error history entry: type, message, traceback tail and reason."""
-    tb = ""
-    if exc is not None:
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-2000:]
-    return {
-        "type": type_name or (type(exc).__name__ if exc is not None else "Error"),
-        "message": (message if message is not None else str(exc))[:2000],
-        "traceback": tb,
-        "reason": reason,
-    }
 
 
 def encode_result(result: Any) -> str:
@@ -291,7 +276,7 @@ class Queue:
         """Complete one attempt; raises LeaseLost when the token is stale."""
         check_code(self.ack_many([(job_id, token)], [result])[0], job_id)
 
-    def fail(self, job_id: str, token: str, entry: dict[str, Any], *,
+    def fail(self, job_id: str, token: str, entry: ErrorEntry, *,
              mode: str = "retry") -> FailOutcome:
         """End a failed attempt: mode retry, permanent or crash (see fail.lua)."""
         k = self.keys
