@@ -21,7 +21,7 @@ from ingestq.core.queue import Queue
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a message piped to a log is one line, not cut at 80
 
 
 @dataclass

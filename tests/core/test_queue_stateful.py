@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from redis import Redis
-from tests_support import fast_settings
+from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
 from ingestq.core import queries as reads
