@@ -12,10 +12,10 @@ from procs import env_for, ingestctl, stop, wait_for
 from redis import Redis
 from tests_support import fast_settings
 
-from ingestq import reads
 from ingestq.config import IngestSettings
-from ingestq.job import JobState
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_handler_hogging_cpu_or_loop_for_three_leases_keeps_its_job(
 def test_ten_reapers_at_once_reap_each_expired_lease_exactly_once(
         client: Redis, fast: IngestSettings) -> None:
     q = Queue(client, fast)
-    from ingestq.queue import JobSpec
+    from ingestq.core.queue import JobSpec
 
     q.enqueue_many([JobSpec("noop", {}) for _ in range(1000)])
     claimed = 0
