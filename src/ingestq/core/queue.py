@@ -236,7 +236,8 @@ class Queue:
         """Claim up to ``count`` jobs (oldest first), each with a fresh fencing token."""
         k = self.keys
         lease = lease_seconds or self.settings.queue_recovery.lease_seconds
-        res = self._run("claim", [k.kinds, k.scheduled, k.processing, k.stats, k.events],
+        res = self._run("claim", [k.kinds, k.scheduled, k.processing, k.stats, k.events,
+                                  k.claimed],
                         [k.prefix, self._now(), self.settings.queue.events_max, count,
                          int(lease * 1000), worker_id, ",".join(kinds)])
         n, nxt = int(res[0]), int(res[1])
@@ -270,7 +271,7 @@ class Queue:
         for i, (job_id, token) in enumerate(leases):
             args.extend((job_id, token, encode_result(results[i] if results else None)))
         return [int(c) for c in self._run("ack", [k.processing, k.done, k.dedupe, k.stats,
-                                                  k.events], args)]
+                                                  k.events, k.claimed], args)]
 
     def ack(self, job_id: str, token: str, result: Any = None) -> None:
         """Complete one attempt; raises LeaseLost when the token is stale."""
@@ -282,7 +283,7 @@ class Queue:
         k = self.keys
         s = self.settings
         res = self._run("fail", [k.processing, k.scheduled, k.dead, k.dedupe, k.stats,
-                                 k.events, k.kinds, k.wake],
+                                 k.events, k.kinds, k.wake, k.claimed],
                         [k.prefix, self._now(), s.queue.events_max, job_id, token, mode,
                          json.dumps(entry), *self._backoff_args(),
                          s.queue_recovery.max_crash_recoveries, s.queue.error_history])
@@ -303,7 +304,7 @@ class Queue:
         for job_id, token in leases:
             args.extend((job_id, token))
         return [int(c) for c in self._run("release", [k.processing, k.stats, k.events,
-                                                      k.kinds, k.wake], args)]
+                                                      k.kinds, k.wake, k.claimed], args)]
 
     def release(self, job_id: str, token: str) -> None:
         """Hand one attempt back; raises LeaseLost when the token is stale."""
@@ -322,7 +323,7 @@ class Queue:
         for job_id, token in pairs:
             args.extend((job_id, token))
         res = self._run("reap", [k.processing, k.scheduled, k.dead, k.dedupe, k.stats,
-                                 k.events, k.kinds, k.wake, k.reaper], args)
+                                 k.events, k.kinds, k.wake, k.reaper, k.claimed], args)
         return [(str(res[i]), str(res[i + 1])) for i in range(0, len(res), 2)]
 
     def reap(self, limit: int = 1000) -> list[tuple[str, str]]:
