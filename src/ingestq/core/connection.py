@@ -22,11 +22,12 @@ def no_retries() -> Retry:
 
 
 def connect(settings: CoreSettings, *, socket_timeout: float | None = 30.0,
-            warn_risks: bool = True) -> Redis:
+            warn_risks: bool = True, reconnect_timeout: float | None = None) -> Redis:
     """A checked client: the configured URL, else the embedded server (started if needed).
 
     On a configured server, each risk to the jobs (evicting memory policy, no persistence) is
-    logged as a warning at start.
+    logged as a warning at start. ``reconnect_timeout`` bounds how long later reconnects of the
+    client's pool may take to dial (the first dial allows 5 s).
     """
     url = settings.redis.url
     where = url or "the embedded Valkey server"
@@ -50,7 +51,15 @@ def connect(settings: CoreSettings, *, socket_timeout: float | None = 30.0,
         for risk in server_risks(client):
             get_logger("ingestq.connection").warning("server risk", server=redact(url),
                                                      risk=risk)
+    if reconnect_timeout is not None:
+        client.connection_pool.connection_kwargs["socket_connect_timeout"] = reconnect_timeout
     return client
+
+
+def deferred_client(url: str, *, socket_timeout: float, connect_timeout: float) -> Redis:
+    """A client for a configured server that cannot be reached yet: it dials on first use."""
+    return Redis.from_url(url, decode_responses=True, socket_timeout=socket_timeout,
+                          socket_connect_timeout=connect_timeout, retry=no_retries())
 
 
 def revive_embedded(settings: CoreSettings) -> None:
