@@ -11,6 +11,12 @@ import structlog
 _configured = False
 
 
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    # sys.stderr as it is when a line is written, not when logging was set up: an embedding
+    # program (or a test runner) may replace it, and the old one may be closed by then.
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure_logging(level: str = "info", json: bool | None = None) -> None:
     """Set up structlog once per process; logs go to stderr so stdout stays for --json output."""
     global _configured
@@ -27,7 +33,7 @@ def configure_logging(level: str = "info", json: bool | None = None) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     _configured = True

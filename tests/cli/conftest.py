@@ -43,7 +43,7 @@ def invoke(settings: IngestSettings) -> Invoke:
         try:
             return runner.invoke(app, list(args), env=cli_env(settings, **env), input=input)
         finally:
-            # the runner's stderr is gone after the call: later loggers must not write to it
+            # back to the default level (a command may have set --log-level)
             configure_logging()
 
     return run
