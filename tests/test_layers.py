@@ -7,7 +7,11 @@ or type-only import is still a dependency a reader has to follow.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ingestq"
 
@@ -93,3 +97,14 @@ def test_the_rule_catches_the_core_importing_upwards_even_lazily() -> None:
     assert violations("ingestq.config", "from ingestq.ingest.pipeline import Pipeline\n")
     assert violations("ingestq.service.app", "import ingestq.cli.main\n")
     assert not violations("ingestq.worker.loop", "from ingestq.core.queue import Queue\n")
+
+
+@pytest.mark.slow
+def test_importing_the_queue_loads_nothing_but_the_core() -> None:
+    code = ("import sys, ingestq.core.queue, ingestq.core.queries, ingestq.core.connection\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('ingestq'))))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    loaded = res.stdout.split()
+    assert "ingestq.core.queue" in loaded
+    assert [m for m in loaded if part_of(m) not in {"", "core", *BASE}] == []
