@@ -19,7 +19,7 @@ from ingestq.ingest.html import parse_html
 from ingestq.ingest.identity import document_id_for, normalise_path
 from ingestq.ingest.markdown import parse_markdown
 from ingestq.ingest.model import Document
-from ingestq.ingest.reader import read_source
+from ingestq.ingest.reader import SourceFile, decode_source, open_source
 from ingestq.ingest.sections import Outline, build_sections
 from ingestq.ingest.text import parse_plain_text
 from ingestq.ingest.tokens import InputLimit
@@ -31,6 +31,7 @@ __all__ = [
     "document_id_for",
     "normalise_path",
     "parse_file",
+    "parse_source",
     "parse_text",
 ]
 
@@ -90,12 +91,13 @@ def parse_file(path: str | os.PathLike[str], options: ParseOptions) -> Document:
     Raises PermanentError (missing, directory, binary, empty, too large, outside the roots,
     symlink loop, invalid UTF-8 with ``invalid_utf8="refuse"``) or TransientError (EIO, EMFILE...).
     """
-    source = read_source(
-        path,
-        roots=options.roots,
-        max_file_bytes=options.max_file_bytes,
-        invalid_utf8=options.invalid_utf8,
-    )
+    with open_source(path, options.roots, options.max_file_bytes) as source:
+        return parse_source(source, options)
+
+
+def parse_source(opened: SourceFile, options: ParseOptions) -> Document:
+    """Parse a file already opened and checked by :func:`open_source` (the pipeline's way)."""
+    source = decode_source(opened, options.invalid_utf8)
     return _build_document(
         source.text,
         source_path=source.path,

@@ -1,0 +1,137 @@
+"""Files are checked before they are read, and opened so that no race leads outside the roots."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from bounded import within
+from procs import env_for, ingestctl, stop
+
+from ingestq.config import IngestSettings
+from ingestq.errors import PermanentError
+from ingestq.ingest.files import checksum
+from ingestq.ingest.parse import ParseOptions, parse_file
+from ingestq.ingest.pipeline import Pipeline
+from ingestq.ingest.reader import read_source
+from ingestq.ingest.settings import PipelineSettings
+
+
+def test_the_enqueue_checksum_of_a_fifo_is_none_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "x.md"
+    os.mkfifo(fifo)
+    assert within(5, lambda: checksum(str(fifo))) is None
+
+
+def test_the_enqueue_checksum_refuses_a_path_outside_the_roots_unread(tmp_path: Path) -> None:
+    assert within(5, lambda: checksum("/dev/zero", [str(tmp_path)])) is None
+
+
+def test_one_checksum_serves_enqueue_skip_unchanged_and_the_stored_document(
+    tmp_path: Path,
+) -> None:
+    raw = "# Título\n\ncontent\n".encode()
+    path = tmp_path / "doc.md"
+    path.write_bytes(raw)
+    want = hashlib.sha256(raw).hexdigest()
+    assert checksum(str(path), [str(tmp_path)]) == want
+    assert parse_file(path, ParseOptions(roots=(str(tmp_path),))).checksum == want
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Pipeline:
+    root = tmp_path / "root"
+    root.mkdir()
+    settings = PipelineSettings(roots=[str(root)])
+    p = Pipeline.open(settings, tmp_path / "data")
+    yield p  # type: ignore[misc]
+    p.close()
+
+
+def test_a_file_job_for_dev_zero_outside_the_roots_is_refused_before_any_read(
+    pipeline: Pipeline,
+) -> None:
+    with pytest.raises(PermanentError, match="outside the allowed roots"):
+        within(10, lambda: pipeline.ingest_file("/dev/zero"))
+
+
+def test_a_fifo_inside_the_roots_is_refused_as_not_a_regular_file(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "root" / "pipe.md"
+    os.mkfifo(fifo)
+    with pytest.raises(PermanentError, match="not a regular file"):
+        within(10, lambda: pipeline.ingest_file(str(fifo)))
+
+
+def test_the_pipeline_skips_an_unchanged_file_by_the_same_checksum(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    path = tmp_path / "root" / "doc.md"
+    path.write_text("# Doc\n\nbody text\n")
+    first = pipeline.ingest_file(str(path))
+    again = pipeline.ingest_file(str(path))
+    assert (first.status, again.status, again.reason) == ("written", "skipped", "unchanged")
+    stored = pipeline.manifest.stored_checksum(first.document_id)
+    assert stored is not None and stored[0] == checksum(str(path))
+
+
+SWAPPER = textwrap.dedent(
+    """
+    import os, sys
+    root, outside = sys.argv[1], sys.argv[2]
+    sub, parked = os.path.join(root, "sub"), os.path.join(root, "sub.parked")
+    while True:
+        os.rename(sub, parked)
+        os.symlink(outside, sub)
+        os.unlink(sub)
+        os.rename(parked, sub)
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_directory_swapped_for_a_symlink_in_a_loop_never_leads_outside_the_roots(
+    tmp_path: Path,
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (root / "sub" / "doc.md").write_text("# Inside\n\ninside text\n")
+    (outside / "doc.md").write_text("# Outside\n\nSECRET outside text\n")
+    target = str(root / "sub" / "doc.md")
+    swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(root), str(outside)])
+    outcomes = {"inside": 0, "refused": 0}
+    try:
+        for _ in range(3000):
+            try:
+                text = read_source(target, roots=(str(root),), max_file_bytes=1024).text
+            except PermanentError:
+                outcomes["refused"] += 1
+                continue
+            assert "SECRET" not in text, f"read a file outside the roots after {outcomes}"
+            outcomes["inside"] += 1
+    finally:
+        swapper.kill()
+        swapper.wait(10)
+    # Both sides of the race happened, so the loop really interleaved with the swaps.
+    assert outcomes["inside"] > 0 and outcomes["refused"] > 0, outcomes
+
+
+def test_ingestctl_ingest_of_a_folder_holding_a_fifo_does_not_hang(
+    settings: IngestSettings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    os.mkfifo(folder / "x.md")
+    proc = ingestctl(env_for(settings), "ingest", str(folder), "--json")
+    try:
+        code = proc.wait(60)
+    finally:
+        stop(proc)
+    assert code == 2  # nothing to ingest: the FIFO is not a document file, and was never opened
