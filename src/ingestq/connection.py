@@ -11,6 +11,7 @@ from ingestq.config import IngestSettings
 from ingestq.embedded import EmbeddedServer
 from ingestq.errors import ConnectionFailed
 from ingestq.logs import get_logger
+from ingestq.redaction import redact
 
 MIN_VERSION = (6, 2)
 EVICTING_SAFE = {"noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}
@@ -40,7 +41,8 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
             client = server.client(socket_timeout=socket_timeout, retry=no_retries())
         info = client.info("server")
     except ValueError as exc:
-        raise ConnectionFailed(f"invalid Redis URL {url!r}: {exc}") from None
+        shown = redact(url or "")
+        raise ConnectionFailed(f"invalid Redis URL {shown!r}: {redact(str(exc))}") from None
     except (RedisError, OSError) as exc:
         raise ConnectionFailed(f"cannot reach Redis at {redact(where)}: {exc}") from None
     version = str(info.get("valkey_version") or info.get("redis_version", "0"))
@@ -51,16 +53,6 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
             get_logger("ingestq.connection").warning("server risk", server=redact(url),
                                                      risk=risk)
     return client
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, for messages and logs."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0] if ":" in creds else ""
-    return f"{scheme}://{user}:***@{host}"
 
 
 def server_risks(client: Redis) -> list[str]:

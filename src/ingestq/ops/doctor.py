@@ -14,10 +14,11 @@ from redis.exceptions import RedisError, ResponseError
 
 from ingestq import reads, registry
 from ingestq.config import IngestSettings
-from ingestq.connection import EVICTING_SAFE, redact
+from ingestq.connection import EVICTING_SAFE
 from ingestq.embedded import EmbeddedServer
 from ingestq.ops.status import REAPER_SILENT_INTERVALS, reaper_silent, reaper_view
 from ingestq.queue import Queue
+from ingestq.redaction import redact
 
 MAX_SKEW_SECONDS = 2.0  # beyond this, ages read against local time mislead operators
 MEMORY_ATTENTION = 0.8  # share of maxmemory in use that deserves a look before writes fail
