@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestq.ingest.embedder_names import embedder_name
 from ingestq.errors import JobError
+from ingestq.ingest.embedder_names import embedder_name
 from ingestq.ingest.identity import document_id_for, normalise_path
 from ingestq.ingest.reader import open_source
 from ingestq.ingest.settings import PipelineSettings

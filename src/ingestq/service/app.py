@@ -8,19 +8,28 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingestq import __version__
 from ingestq.config import IngestSettings
-from ingestq.errors import ConnectionFailed, IngestqError, JobNotFound, LeaseLost, PayloadError
-from ingestq.queue import Queue
+from ingestq.errors import (
+    BadRecord,
+    ConnectionFailed,
+    IngestqError,
+    JobNotFound,
+    LeaseLost,
+    OutOfMemory,
+    PayloadError,
+)
+from ingestq.queue import Queue, is_out_of_memory
 from ingestq.service import health, routes
 from ingestq.service.guards import BodyLimit
 from ingestq.service.metrics import RequestCounter
 
 STATUS_OF: dict[type[IngestqError], int] = {
-    PayloadError: 422, JobNotFound: 404, LeaseLost: 409, ConnectionFailed: 503}
+    PayloadError: 422, JobNotFound: 404, LeaseLost: 409, ConnectionFailed: 503,
+    BadRecord: 500, OutOfMemory: 507}
 
 DESCRIPTION = (
     "Enqueue and inspect ingestq jobs, manage dead letters, scrape metrics. Mutating routes "
@@ -67,6 +76,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RedisError)
     async def redis_down(request: Request, exc: RedisError) -> JSONResponse:
+        if isinstance(exc, ResponseError) and is_out_of_memory(exc):
+            return error_response(507, "Redis is out of memory", str(exc))
         return error_response(503, "Redis is unavailable", str(exc))
 
     @app.exception_handler(Exception)
