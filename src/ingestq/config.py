@@ -16,6 +16,7 @@ from and the valid choices. There is no silent fallback to defaults.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import types
 from collections.abc import Mapping
@@ -127,6 +128,19 @@ class ServiceSettings(_Block):
     port: int = Field(8081, ge=1, le=65535)  # the established metrics port
     token: str | None = None  # bearer token for mutating routes; none set: they are refused
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    # The job reads (/jobs, /jobs/{id}, /dead) show payloads, worker host:pid and tracebacks.
+    # auto: open on loopback, token required when bound beyond it; token: always; open: never.
+    read_auth: Literal["auto", "token", "open"] = "auto"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: assume it resolves beyond loopback
 
 
 class IngestSettings(_Block):

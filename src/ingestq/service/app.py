@@ -44,12 +44,17 @@ def error_response(status: int, message: str, detail: Any = None,
                         headers=headers)
 
 
-def create_app(queue: Queue) -> FastAPI:
-    """The service for one queue; its client should use short socket timeouts."""
+def create_app(queue: Queue, *, host: str | None = None) -> FastAPI:
+    """The service for one queue; its client should use short socket timeouts.
+
+    ``host``: the address it will be bound to (default ``service.host``); job reads need the
+    token beyond loopback unless ``service.read_auth`` says otherwise.
+    """
     settings: IngestSettings = queue.settings
     app = FastAPI(title="ingestq", version=__version__, description=DESCRIPTION)
     app.state.queue = queue
     app.state.settings = settings
+    app.state.bind_host = host or settings.service.host
     app.include_router(health.router)
     app.include_router(routes.router)
     _add_error_handlers(app)

@@ -14,7 +14,7 @@ from ingestq.errors import BadRecord, JobNotFound
 from ingestq.job import Job, JobState
 from ingestq.ops.dead import DeadFilter, SelectionError, purge_dead, retry_dead, select_dead
 from ingestq.queue import MAX_DELAY_SECONDS, MAX_RETRIES, JobSpec, Queue
-from ingestq.service.guards import require_token
+from ingestq.service.guards import require_read_token, require_token
 from ingestq.tracing import enqueue_span
 
 router = APIRouter()
@@ -105,7 +105,7 @@ def create_jobs(body: NewJob, request: Request) -> dict[str, Any]:
     return jobs[0] if body.count == 1 else {"jobs": jobs}
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", dependencies=[Depends(require_read_token)])
 def get_job(job_id: str, request: Request) -> dict[str, Any]:
     """One job record with its error history."""
     try:
@@ -114,7 +114,7 @@ def get_job(job_id: str, request: Request) -> dict[str, Any]:
         raise HTTPException(404, str(exc)) from None
 
 
-@router.get("/jobs")
+@router.get("/jobs", dependencies=[Depends(require_read_token)])
 def list_jobs(request: Request, state: JobState = JobState.PENDING, kind: str | None = None,
               older_than: float | None = Query(None, ge=0),
               limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
@@ -125,7 +125,7 @@ def list_jobs(request: Request, state: JobState = JobState.PENDING, kind: str | 
     return _listing(jobs, bad)
 
 
-@router.get("/dead")
+@router.get("/dead", dependencies=[Depends(require_read_token)])
 def list_dead(request: Request, kind: str | None = None, reason: str | None = None,
               older_than: float | None = Query(None, ge=0),
               limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
