@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,21 @@ def test_ingestctl_ingest_of_a_folder_holding_a_fifo_does_not_hang(
     finally:
         stop(proc)
     assert code == 2  # nothing to ingest: the FIFO is not a document file, and was never opened
+
+
+def test_a_document_over_the_default_size_is_refused_unread_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    # Parsing holds ~40x a Markdown file at its peak: the default bound keeps a 50 MB file
+    # (1.97 GB of RSS when parsed) from reaching the parser at all.
+    path = tmp_path / "huge.md"
+    with path.open("wb") as f:
+        f.truncate(9 * 1024 * 1024)  # sparse: no disk, and not one byte of it is read
+    tracemalloc.start()
+    try:
+        with pytest.raises(PermanentError, match=r"ingest\.pipeline\.max_file_bytes"):
+            parse_file(path, ParseOptions())
+        assert tracemalloc.get_traced_memory()[1] < 1024 * 1024
+    finally:
+        tracemalloc.stop()
+    assert PipelineSettings().max_file_bytes == ParseOptions().max_file_bytes <= 8 * 1024 * 1024

@@ -11,14 +11,13 @@ from pathlib import Path
 from ingestq.errors import JobError
 from ingestq.ingest.embedder_names import embedder_name
 from ingestq.ingest.identity import document_id_for, normalise_path
-from ingestq.ingest.reader import open_source
+from ingestq.ingest.reader import MAX_DOCUMENT_BYTES, open_source
 from ingestq.ingest.settings import PipelineSettings
 from ingestq.ingest.sqlite_db import stored_checksums
 from ingestq.queue import JobSpec
 
 DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".html", ".htm", ".txt", ".text", ".rst")
 FILE_KIND = "file"
-DEFAULT_MAX_BYTES = PipelineSettings().max_file_bytes
 
 
 @dataclass
@@ -71,7 +70,7 @@ def expand(paths: Iterable[str], pattern: str | None = None) -> Expansion:
     return out
 
 
-def checksum(path: str, roots: Sequence[str] = (), max_bytes: int = DEFAULT_MAX_BYTES
+def checksum(path: str, roots: Sequence[str] = (), max_bytes: int = MAX_DOCUMENT_BYTES
              ) -> str | None:
     """The file's content checksum, or None when it cannot be used (the job will say why).
 

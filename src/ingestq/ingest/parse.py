@@ -19,7 +19,7 @@ from ingestq.ingest.html import parse_html
 from ingestq.ingest.identity import document_id_for, normalise_path
 from ingestq.ingest.markdown import parse_markdown
 from ingestq.ingest.model import Document
-from ingestq.ingest.reader import SourceFile, decode_source, open_source
+from ingestq.ingest.reader import MAX_DOCUMENT_BYTES, SourceFile, decode_source, open_source
 from ingestq.ingest.sections import Outline, build_sections
 from ingestq.ingest.text import parse_plain_text
 from ingestq.ingest.tokens import InputLimit
@@ -51,8 +51,7 @@ class ParseOptions:
     """Limits and sizes for parsing; the defaults suit documentation sites."""
 
     roots: tuple[str, ...] = ()  # when non-empty, files must resolve inside one of these
-    # Documentation pages are kilobytes; 64 MiB admits generated references and refuses dumps.
-    max_file_bytes: int = 64 * 1024 * 1024
+    max_file_bytes: int = MAX_DOCUMENT_BYTES  # see there: bounds a parse's memory
     # Upper bound on a chunk's body. With ``input_limit`` (the embedder's, set by the pipeline)
     # bodies are counted in the embedder's tokens and also kept within what it reads.
     chunk_tokens: int = 400

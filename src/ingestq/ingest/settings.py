@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingestq.ingest.reader import MAX_DOCUMENT_BYTES
+
 if TYPE_CHECKING:  # the parsers (markdown-it, html) load only when something is parsed
     from ingestq.ingest.parse import ParseOptions
 
@@ -63,8 +65,9 @@ class PipelineSettings(_Block):
     """Parsing limits, the embedder and the stores of the ingestion pipeline."""
 
     roots: list[str] = []  # when non-empty, only files under these folders may be ingested
-    # Documentation pages are kilobytes; 64 MiB admits generated references and refuses dumps.
-    max_file_bytes: int = Field(64 * 1024 * 1024, ge=1)
+    # Documentation pages are kilobytes; parsing holds ~40x the file at its peak, so the default
+    # (8 MiB) admits generated references and bounds a worker's memory (reader.py says more).
+    max_file_bytes: int = Field(MAX_DOCUMENT_BYTES, ge=1)
     # Upper bound on a chunk's body. An embedder with an input limit (MiniLM: 256 word pieces)
     # gets chunks sized by its own tokenizer to fit it, prefix included, so nothing is truncated.
     chunk_tokens: int = Field(400, ge=16)
