@@ -13,8 +13,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from ingestq.config import load_config
-from ingestq.connection import connect
-from ingestq.embedded import valkey_binary
+from ingestq.core.connection import connect
+from ingestq.core.embedded import valkey_binary
 from ingestq.errors import ConnectionFailed
 
 

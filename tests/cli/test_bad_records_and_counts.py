@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from redis import Redis
 
-from ingestq.cli.jobs_cmds import MAX_COUNT
-from ingestq.queue import Queue
+from ingestq.cli.commands.jobs import MAX_COUNT
+from ingestq.core.queue import Queue
 
 from .conftest import Invoke, parse
 

@@ -17,9 +17,9 @@ from procs import env_for, ingestctl, stop
 from ingestq.config import IngestSettings
 from ingestq.errors import PermanentError
 from ingestq.ingest.files import checksum
-from ingestq.ingest.parse import ParseOptions, parse_file
+from ingestq.ingest.parsing.parse import ParseOptions, parse_file
+from ingestq.ingest.parsing.reader import read_source
 from ingestq.ingest.pipeline import Pipeline
-from ingestq.ingest.reader import read_source
 from ingestq.ingest.settings import PipelineSettings
 
 

@@ -11,7 +11,7 @@ from promtool import free_port
 from tests_auth import AUTH
 
 from ingestq.config import IngestSettings, ServiceSettings, is_loopback
-from ingestq.queue import Queue
+from ingestq.core.queue import Queue
 from ingestq.service.app import create_app
 
 READS = ("/jobs", "/dead", "/jobs/1")

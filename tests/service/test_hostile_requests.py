@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from tests_auth import AUTH
 
-from ingestq import reads
 from ingestq.config import IngestSettings
-from ingestq.embedded import EmbeddedServer
+from ingestq.core import queries as reads
+from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.queue import Queue
 from ingestq.errors import PayloadError
-from ingestq.queue import Queue
 from ingestq.service.app import create_app
 
 

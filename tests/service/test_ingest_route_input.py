@@ -10,9 +10,9 @@ from bounded import within
 from fastapi.testclient import TestClient
 from tests_auth import AUTH
 
-from ingestq import reads
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.queue import Queue
 from ingestq.service.app import create_app
 
 

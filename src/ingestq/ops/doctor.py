@@ -12,12 +12,13 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from ingestq import reads, registry
 from ingestq.config import IngestSettings, is_loopback
-from ingestq.connection import EVICTING_SAFE
-from ingestq.embedded import EmbeddedServer
+from ingestq.core import queries as reads
+from ingestq.core import worker_registry as registry
+from ingestq.core.connection import EVICTING_SAFE
+from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.queue import Queue
 from ingestq.ops.status import REAPER_SILENT_INTERVALS, reaper_silent, reaper_view
-from ingestq.queue import Queue
 from ingestq.redaction import redact
 
 MAX_SKEW_SECONDS = 2.0  # beyond this, ages read against local time mislead operators

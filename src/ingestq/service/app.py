@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingestq import __version__
 from ingestq.config import IngestSettings
+from ingestq.core.queue import Queue, is_out_of_memory
 from ingestq.errors import (
     BadRecord,
     ConnectionFailed,
@@ -22,7 +23,6 @@ from ingestq.errors import (
     OutOfMemory,
     PayloadError,
 )
-from ingestq.queue import Queue, is_out_of_memory
 from ingestq.service import health, routes
 from ingestq.service.guards import BodyLimit
 from ingestq.service.metrics import RequestCounter
