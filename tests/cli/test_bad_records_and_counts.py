@@ -7,7 +7,7 @@ from redis import Redis
 from ingestq.cli.commands.jobs import MAX_COUNT
 from ingestq.core.queue import Queue
 
-from .conftest import Invoke, parse
+from .conftest import Invoke, make_dead, parse
 
 
 def test_jobs_list_and_show_survive_a_bad_record(invoke: Invoke, live_queue: Queue,
@@ -23,6 +23,15 @@ def test_jobs_list_and_show_survive_a_bad_record(invoke: Invoke, live_queue: Que
     assert shown.exit_code == 1 and f"job {ids[1]}" in shown.stderr
     assert "Traceback" not in shown.output
     assert invoke("jobs", "show", ids[0], "--json").exit_code == 0
+
+
+def test_dead_list_survives_a_bad_record(invoke: Invoke, live_queue: Queue,
+                                         client: Redis) -> None:
+    ids = [make_dead(live_queue, "boom")[0] for _ in range(2)]
+    client.hset(live_queue.keys.job(ids[0]), "finished_at", "inf")
+    listed = invoke("dead", "list", "--json")
+    assert [j["id"] for j in parse(listed)] == [ids[1]]
+    assert f"job {ids[0]}" in listed.stderr
 
 
 def test_enqueue_count_is_bounded(invoke: Invoke, live_queue: Queue) -> None:

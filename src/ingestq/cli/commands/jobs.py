@@ -8,7 +8,7 @@ import sys
 import typer
 
 from ingestq.cli.context import err, out, print_json, state
-from ingestq.cli.render import job_table, print_job
+from ingestq.cli.render import job_table, print_job, print_unreadable
 from ingestq.core import queries as reads
 from ingestq.core.job import Job, JobState
 from ingestq.core.queue import ENQUEUE_CHUNK, JobSpec
@@ -84,8 +84,7 @@ def list_cmd(
                                  limit=limit - len(found), unreadable=bad)
         if len(found) >= limit:
             break
-    for b in bad:  # one bad record is named, never allowed to break the listing
-        err.print(f"[yellow]skipped:[/yellow] {b}", highlight=False)
+    print_unreadable(err, bad)
     if as_json:
         print_json([j.to_dict() for j in found])
         return
