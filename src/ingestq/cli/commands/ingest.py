@@ -165,13 +165,14 @@ def watch(
     from ingestq.ingest.watch import Watcher
 
     q = state.queue
+    roots = state.config.ingest.pipeline.roots  # checksums read only what workers may read
     watcher = Watcher(directory, pattern=pattern, settle_seconds=settle)
     err.print(f"watching {directory} (settle {settle:g} s); Ctrl-C to stop")
     try:
         while True:
             ready = watcher.scan(time.monotonic())
             if ready:
-                for r, path in zip(q.enqueue_many([job_spec(p) for p in ready]), ready,
+                for r, path in zip(q.enqueue_many([job_spec(p, roots=roots) for p in ready]), ready,
                                    strict=True):
                     out.print(f"{'enqueued' if r.created else 'already queued'} {path} "
                               f"(job {r.id})", highlight=False)
