@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import tracemalloc
 from pathlib import Path
@@ -154,3 +156,32 @@ def test_a_document_over_the_default_size_is_refused_unread_naming_the_setting(
     finally:
         tracemalloc.stop()
     assert PipelineSettings().max_file_bytes == ParseOptions().max_file_bytes <= 8 * 1024 * 1024
+
+
+SEARCH_ONLY = textwrap.dedent(
+    """
+    import os, sys
+    from ingestq.ingest.parsing.reader import open_source
+    os.setgid(65534)
+    os.setuid(65534)  # nobody: permissions apply (root would bypass them)
+    root = sys.argv[1]
+    with open_source(os.path.join(root, "home", "doc.md"), (root,), 1024) as source:
+        print(source.read().decode().splitlines()[0])
+    """
+)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the child as another user")
+def test_a_directory_that_may_be_searched_but_not_listed_can_be_walked_through() -> None:
+    root = Path(tempfile.mkdtemp(prefix="ingestq-search-only-"))
+    try:
+        (root / "home").mkdir()
+        (root / "home" / "doc.md").write_text("# Reachable\n\ntext\n")
+        os.chmod(root, 0o755)
+        os.chmod(root / "home", 0o711)  # as many home directories are
+        os.chmod(root / "home" / "doc.md", 0o644)
+        result = subprocess.run([sys.executable, "-c", SEARCH_ONLY, str(root)],
+                                capture_output=True, text=True, timeout=60)
+        assert result.stdout.strip() == "# Reachable", result.stdout + result.stderr
+    finally:
+        shutil.rmtree(root)

@@ -210,7 +210,10 @@ def open_source(path: str | os.PathLike[str], roots: tuple[str, ...], max_bytes:
     return SourceFile(fd, resolved, info.st_size, max_bytes)
 
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_PATH (Linux): a directory that may be searched but not listed (mode 0711, as many home
+# directories are) can still be walked through, as a plain open() of the full path would.
+_O_PATH = getattr(os, "O_PATH", os.O_RDONLY)
+_DIR_FLAGS = _O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
@@ -220,7 +223,7 @@ def _open_beneath(anchor: str, resolved: str) -> int:
     if not parts:
         raise PermanentError(f"{resolved!r} is a directory, not a file")
     try:
-        current = os.open(anchor, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        current = os.open(anchor, _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         raise classify_os_error(exc, resolved, f"opening the root {anchor!r} of") from exc
     try:
