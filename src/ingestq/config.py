@@ -5,7 +5,9 @@ defaults only. Everything lives under the top-level ``ingest:`` block; the opera
 ``ingest.queue_recovery`` keys keep their names and meaning. Environment variables override it:
 ``INGESTQ_<BLOCK>__<KEY>`` (for example ``INGESTQ_QUEUE_RECOVERY__MAX_RETRIES=5``), with the short
 aliases ``INGESTQ_REDIS_URL``, ``INGESTQ_DATA_DIR`` and ``INGESTQ_SERVICE_TOKEN``. Values from the
-environment are read as YAML scalars, so ``5`` is an int and ``true`` a bool.
+environment are taken literally for string settings (``'secret #1'`` stays ``secret #1``) and
+parsed only where the setting's type needs it: int, float, bool (true/false, yes/no, on/off, 1/0),
+and YAML for lists. An empty value means "not set" (None).
 
 Any unknown key, mistyped key or wrong type is a :class:`ConfigError` naming the key, where it came
 from and the valid choices. There is no silent fallback to defaults.
@@ -14,11 +16,13 @@ from and the valid choices. There is no silent fallback to defaults.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -26,6 +30,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ingestq.core.settings import Block, CoreSettings
 from ingestq.errors import ConfigError
 from ingestq.ingest.settings import PipelineSettings
+from ingestq.redaction import masked
 from ingestq.worker.settings import WorkerSettings
 
 ENV_PREFIX = "INGESTQ_"
@@ -45,6 +50,19 @@ class ServiceSettings(Block):
     port: int = Field(8081, ge=1, le=65535)  # the established metrics port
     token: str | None = None  # bearer token for mutating routes; none set: they are refused
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    # The job reads (/jobs, /jobs/{id}, /dead) show payloads, worker host:pid and tracebacks.
+    # auto: open on loopback, token required when bound beyond it; token: always; open: never.
+    read_auth: Literal["auto", "token", "open"] = "auto"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: assume it resolves beyond loopback
 
 
 class IngestSettings(CoreSettings):
@@ -150,22 +168,67 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], origins: dict[str, 
         node = data.setdefault("ingest", {})
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = yaml.safe_load(env[name]) if env[name] != "" else None
+        node[path[-1]] = _env_value(name, env[name], _field_type(path))
         origins["ingest." + ".".join(path)] = f"env:{name}"
 
 
 def _known_path(path: tuple[str, ...]) -> bool:
+    return _field_type(path) is not None
+
+
+def _field_type(path: tuple[str, ...]) -> Any:
+    """The annotation of the leaf setting at ``path`` under ``ingest``; None if none is there."""
     model: type[BaseModel] = IngestSettings
     for i, part in enumerate(path):
         info = model.model_fields.get(part)
         if info is None:
-            return False
+            return None
         sub = info.annotation
         if isinstance(sub, type) and issubclass(sub, BaseModel):
             model = sub
         else:
-            return i == len(path) - 1
-    return False
+            return sub if i == len(path) - 1 else None
+    return None
+
+
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def _env_value(name: str, raw: str, annotation: Any) -> Any:
+    """An environment value for a setting of this type: literal for strings, parsed otherwise.
+
+    The value is never echoed in an error: it may be a secret.
+    """
+    if raw == "":
+        return None
+    types_ = _member_types(annotation)
+    if str in types_:
+        return raw
+    try:
+        if bool in types_:
+            if raw.strip().lower() not in _TRUE | _FALSE:
+                raise ValueError("expected true/false, yes/no, on/off or 1/0")
+            return raw.strip().lower() in _TRUE
+        if int in types_:
+            return int(raw)
+        if float in types_:
+            return float(raw)
+        return yaml.safe_load(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        expected = ", ".join(sorted(t.__name__ for t in types_ if t is not type(None)))
+        reason = str(exc).splitlines()[0] if isinstance(exc, ValueError) else "not valid YAML"
+        raise ConfigError(f"environment variable {name}: cannot read it as {expected} "
+                          f"({reason.split(':')[0]})") from None
+
+
+def _member_types(annotation: Any) -> set[Any]:
+    """The plain types a setting accepts: str for a Literal of strings, each member of a union."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return {type(v) for v in get_args(annotation)}
+    if origin in (Union, types.UnionType):
+        return set().union(*(_member_types(a) for a in get_args(annotation)))
+    return {origin or annotation}
 
 
 def _explain(exc: ValidationError, where: str, origins: dict[str, str]) -> str:
@@ -178,7 +241,7 @@ def _explain(exc: ValidationError, where: str, origins: dict[str, str]) -> str:
         if err["type"] == "extra_forbidden":
             lines.append(_unknown_key(key, source))
         else:
-            got = err.get("input")
+            got = masked(key, err.get("input"))  # a secret's value is never echoed
             lines.append(f"{key} in {source}: {err['msg']} (got {got!r})")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ingestq.core.settings import Block
+from ingestq.core.settings import Block, seconds
 
 
 class WorkerSettings(Block):
@@ -20,8 +20,9 @@ class WorkerSettings(Block):
     # Extra jobs claimed ahead while recent attempts are short (so round trips, not handlers,
     # would bound throughput); 0 turns it off. Long jobs are never hoarded: see below.
     prefetch: int = Field(32, ge=0)
-    prefetch_below_seconds: float = Field(0.05, ge=0)  # "short": moving average under 50 ms
-    shutdown_grace_seconds: float = Field(25.0, ge=0)  # fits Kubernetes' default 30 s
+    # "short": moving average under 50 ms
+    prefetch_below_seconds: float = seconds(0.05, positive=False)
+    shutdown_grace_seconds: float = seconds(25.0, positive=False)  # fits Kubernetes' default 30 s
     run_reaper: bool = True  # every worker also reaps, so no separate reaper process is required
     metrics_port: int | None = Field(None, ge=1, le=65535)  # per-process metrics; off by default
     # loopback by default (security); 0.0.0.0 in a container scraped from outside

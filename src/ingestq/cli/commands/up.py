@@ -8,9 +8,9 @@ import typer
 
 from ingestq.cli.context import err, state
 from ingestq.core import queries
-from ingestq.core.connection import redact
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.ops.supervisor import Supervisor, child_env, default_grace, plan_up
+from ingestq.redaction import redact
 
 
 def up(
