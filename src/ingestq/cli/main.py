@@ -15,6 +15,7 @@ from ingestq.cli import (
     config_cmds,
     dead_cmds,
     doctor_cmd,
+    eval_cmd,
     ingest_cmds,
     jobs_cmds,
     serve_cmds,
@@ -84,6 +85,7 @@ tail_cmd.register(app)
 doctor_cmd.register(app)
 config_cmds.register(app)
 up_cmd.register(app)
+eval_cmd.register(app)
 
 
 def main() -> None:

@@ -296,6 +296,17 @@ class SQLiteStore:
         return {str(i): str(p) for i, p in rows}
 
     @_locked
+    def section_anchors(self) -> dict[str, frozenset[str]]:
+        """Return source path -> anchors of its sections, for every stored document."""
+        anchors: dict[str, set[str]] = {path: set() for path in self.source_paths().values()}
+        rows = self.conn.execute(
+            "SELECT d.source_path, s.anchor FROM sections s JOIN documents d ON d.id = s.document_id"
+        )
+        for path, anchor in rows:
+            anchors[str(path)].add(str(anchor))
+        return {path: frozenset(found) for path, found in anchors.items()}
+
+    @_locked
     def manifest(self, document_id: str) -> DocumentManifest | None:
         """Return the stored ids and hashes of one document, or None when nothing is stored."""
         doc = self.conn.execute(
