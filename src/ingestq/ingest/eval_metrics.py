@@ -92,7 +92,7 @@ def _discount(rank: int) -> float:
 
 
 def _gain(grade: float) -> float:
-    return 2.0**grade - 1.0
+    return float(2.0**grade) - 1.0
 
 
 def dcg(gains: Sequence[int], scores: Sequence[float] | None, k: int) -> float:
