@@ -190,7 +190,7 @@ def search(
     k: int = typer.Option(10, "--k", "-k", min=1, max=200, help="Results to show."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable results."),
 ) -> None:
-    """Search what was ingested: BM25 and vectors fused (reciprocal rank fusion).
+    """Search what was ingested: BM25, fused with vectors when the embedder adds to it.
 
     Example: ingestctl search "how do I declare a request body" --k 5
     """
@@ -209,6 +209,17 @@ def search(
         out.print(f"[bold]{rank}. {where}[/bold]  [dim]{r.score:.4f}[/dim]")
         out.print(f"   {r.source_path}{anchor}", highlight=False)
         out.print(f"   {' '.join(r.snippet.split())}", highlight=False, markup=False)
+    if _lexical_only():
+        err.print("lexical search only (BM25): the default hashing embedder adds nothing to it. "
+                  "For search by meaning: pip install 'ingestq[embed]' and set "
+                  "pipeline.embedder.kind: sentence-transformers (docs/search.md)",
+                  style="dim", markup=False, highlight=False)
+
+
+def _lexical_only() -> bool:
+    from ingestq.ingest.fusion import fusion_weight
+
+    return fusion_weight(state.config.ingest.pipeline) == 0
 
 
 def verify(
