@@ -15,10 +15,11 @@ import numpy as np
 
 from ingestq.ingest.eval_local import relative
 from ingestq.ingest.eval_metrics import Hit
-from ingestq.ingest.fusion import RRF_K, Ranking
+from ingestq.ingest.fusion import Ranking
 from ingestq.ingest.pipeline import Pipeline
 
 CANDIDATES = 40  # per input list, as search() takes for k=10
+RRF_K = 60  # Cormack et al.'s constant, what a user reaching for RRF would take
 Ranker = Callable[[str, int], Ranking]
 
 

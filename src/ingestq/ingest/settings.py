@@ -61,10 +61,10 @@ class StoreSettings(_Block):
 class SearchSettings(_Block):
     """How search ranks what was ingested."""
 
-    # Weight of the vector ranking in the fusion (the lexical ranking weighs 1). None: the
-    # embedder's default measured on the golden set: 0 for hashing (search is lexical only),
-    # see ingestq.ingest.fusion and docs/search.md.
-    vector_weight: float | None = Field(None, ge=0)
+    # Weight of the vector ranking in the fusion, 0 (lexical only) to 1 (vectors only). None:
+    # the embedder's default measured on the golden set: 0 for hashing, 0.5 for MiniLM (see
+    # ingestq.ingest.fusion and docs/search.md).
+    vector_weight: float | None = Field(None, ge=0, le=1)
 
 
 class PipelineSettings(_Block):
