@@ -13,11 +13,11 @@ from procs import env_for, ingestctl, stop, wait_for
 from redis import Redis
 from tests_support import fast_settings
 
-from ingestq import reads
 from ingestq.config import IngestSettings
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue
 from ingestq.ingest.files import expand, job_spec
-from ingestq.job import JobState
-from ingestq.queue import Queue
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "fastapi-docs"
 SAMPLE = ["en/tutorial", "ja/tutorial/first-steps.md", "ru/index.md"]
@@ -136,6 +136,8 @@ def test_worker_killed_mid_document_leaves_it_complete_after_recovery(
         client: Redis, ingest_env: tuple[IngestSettings, dict[str, str], Path],
         tmp_path: Path) -> None:
     settings, env, db = ingest_env
+    # 9 MB, over the 8 MiB default: slow enough to be killed mid-document
+    env = {**env, "INGESTQ_PIPELINE__MAX_FILE_BYTES": str(16 * 1024 * 1024)}
     q = Queue(client, settings)
     big = tmp_path / "big.md"
     big.write_text("".join(f"## Part {i}\n\n" + ("word " * 400 + "\n\n") * 3

@@ -5,8 +5,8 @@ The pages are trimmed copies of what Sphinx (basic theme), MkDocs Material and D
 
 from __future__ import annotations
 
-from ingestq.ingest.model import Document
-from ingestq.ingest.parse import ParseOptions, parse_text
+from ingestq.ingest.parsing.model import Document
+from ingestq.ingest.parsing.parse import ParseOptions, parse_text
 
 SPHINX = """<!DOCTYPE html><html><head><title>Installing &#8212; Widgets 1.0</title></head><body>
 <div class="related" role="navigation" aria-label="Related">

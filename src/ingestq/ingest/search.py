@@ -18,7 +18,7 @@ import numpy as np
 from ingestq.ingest.embedders.base import Vectors
 from ingestq.ingest.fusion import Ranking, fuse, fusion_weight
 from ingestq.ingest.pipeline import Pipeline
-from ingestq.ingest.sqlite_store import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, ChunkInfo, SQLiteStore
+from ingestq.ingest.stores.sqlite import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, ChunkInfo, SQLiteStore
 
 CANDIDATES_PER_RESULT = 4  # each list contributes more than k: both must be able to agree
 _SNIPPET_CHARS = 240
