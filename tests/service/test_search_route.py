@@ -80,3 +80,17 @@ def test_the_cli_asks_a_running_service_of_its_store_and_searches_itself_otherwi
         assert search_count(server) == before + 2
     # no service: the same results, searched here
     assert cli_search(store_settings, server.port, sqlite_path) == served
+
+
+def test_beyond_loopback_the_route_needs_the_token_like_the_job_reads(client: Redis,
+                                                                      store_settings):
+    from fastapi.testclient import TestClient
+    from tests_auth import TOKEN
+
+    from ingestq.service.app import create_app
+
+    with TestClient(create_app(Queue(client, store_settings), host="0.0.0.0")) as api:
+        assert api.get("/search", params={"q": "otters"}).status_code == 401
+        authorised = api.get("/search", params={"q": "otters"},
+                             headers={"Authorization": f"Bearer {TOKEN}"})
+        assert authorised.status_code == 200 and authorised.json()

@@ -44,7 +44,10 @@ def ask_service(settings: IngestSettings, query: str, k: int) -> list[dict[str, 
     url = f"http://{netloc}:{port}/search?" + urllib.parse.urlencode({"q": query, "k": k})
     expected = str(settings.pipeline.sqlite_file(Path(settings.data_dir)).resolve())
     try:
-        with urllib.request.urlopen(url, timeout=ANSWER_TIMEOUT) as reply:
+        request = urllib.request.Request(url)
+        if settings.service.token:  # a service beyond loopback asks for it on reads
+            request.add_header("Authorization", f"Bearer {settings.service.token}")
+        with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT) as reply:
             if reply.headers.get(STORE_HEADER) != expected:
                 return None  # another store's service, or not ingestq at all
             results = json.loads(reply.read())

@@ -11,15 +11,17 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ingestq.service import STORE_HEADER
+from ingestq.service.guards import require_read_token
 
 router = APIRouter()
 MAX_QUERY_CHARS = 1000  # a question, not a document: bounds the FTS query and the embedding
 
 
-@router.get("/search")
+# The ingested text is as private as job payloads: the same read rule guards it.
+@router.get("/search", dependencies=[Depends(require_read_token)])
 def search_route(request: Request, response: Response,
                  q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS),
                  k: int = Query(10, ge=1, le=200)) -> list[dict[str, Any]]:
