@@ -16,13 +16,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ingestq"
 
 # What each part may import besides itself and the base (``errors``, ``logs``, ``redaction``,
-# the package's ``__version__``). The order of the map: base < core < worker < tracing, config < ingest, ops
-# < service < cli.
-BASE = {"errors", "logs", "redaction"}
+# ``threads``, the package's ``__version__``). The order of the map: base < core < worker <
+# tracing, config < ingest, ops < service < cli.
+BASE = {"errors", "logs", "redaction", "threads"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "logs": set(),
     "redaction": set(),
+    "threads": set(),
     "core": set(),
     "worker": {"core"},
     "tracing": {"worker"},  # attempt spans are an attempt hook; enqueue spans for cli/service
