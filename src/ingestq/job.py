@@ -21,11 +21,19 @@ class JobState(StrEnum):
 ACTIVE = frozenset({JobState.PENDING, JobState.SCHEDULED, JobState.PROCESSING})
 TERMINAL = frozenset({JobState.DONE, JobState.DEAD})
 
-DEAD_REASONS = ("permanent", "retries_exhausted", "poison", "stale")
+DEAD_REASONS = ("permanent", "retries_exhausted", "poison", "stale", "cancelled")
 
 
 def _ms(value: str | None) -> float | None:
     return int(value) / 1000.0 if value not in (None, "") else None
+
+
+def _progress(h: dict[str, str]) -> dict[str, Any] | None:
+    if not h.get("progress_at"):
+        return None
+    return {"done": float(h.get("progress_done") or 0),
+            "total": float(h.get("progress_total") or 0),
+            "note": h.get("progress_note") or None, "at": _ms(h["progress_at"])}
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class Job:
     dedupe_key: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     result: Any = None  # what the handler returned (JSON), for done jobs
+    progress: dict[str, Any] | None = None  # last report: done, total, note, at (Unix seconds)
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Job:
@@ -74,6 +83,7 @@ class Job:
             dedupe_key=h.get("dedupe_key") or None,
             errors=errors if isinstance(errors, list) else [],
             result=json.loads(h["result"]) if h.get("result") else None,
+            progress=_progress(h),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,6 +91,15 @@ class Job:
         out = dict(self.__dict__)
         out["state"] = self.state.value
         return out
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a handler says its attempt has come (``JobContext.progress``)."""
+
+    done: float
+    total: float
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -107,8 +107,9 @@ class Worker:
             (s := self.handlers.get(k)) is not None and s.isolation == "process"
             for k in self.kinds)
         if wants_process:
-            self._runners["process"] = ProcessRunner(self.modules, self.concurrency,
-                                                     self.reporter.put)
+            self._runners["process"] = ProcessRunner(
+                self.modules, self.concurrency, self.reporter.put,
+                cancel_grace=self.queue.settings.worker.cancel_grace_seconds)
 
     # -- main loop -----------------------------------------------------------------------
 
@@ -151,6 +152,7 @@ class Worker:
 
     def _dispatch(self, job: Any) -> None:
         attempt = Attempt(job, JobContext(job.id, job.kind, job.payload, job.attempt))
+        attempt.context.progress_sink = attempt.set_progress
         spec = self.handlers.get(job.kind)
         mode = (spec.isolation if spec and spec.isolation else self.isolation)
         with self.changed:
