@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 from ingestq.cli import (
     clean_cmd,
     config_cmds,
+    control_cmds,
     dead_cmds,
     doctor_cmd,
     ingest_cmds,
@@ -84,6 +85,7 @@ tail_cmd.register(app)
 doctor_cmd.register(app)
 config_cmds.register(app)
 up_cmd.register(app)
+control_cmds.register(app)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 
 from ingestq import reads, registry
 from ingestq.connection import server_risks
+from ingestq.controls import paused_kinds
 from ingestq.ops.tail import event_count
 from ingestq.queue import Queue
 
@@ -58,6 +59,7 @@ class StatusReport:
     throughput: Throughput
     counters: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+    paused_kinds: list[str] = field(default_factory=list)  # kinds no worker claims now
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -146,9 +148,14 @@ def queue_status(queue: Queue) -> StatusReport:
     reaper = reaper_view(queue, now)
     counters = {k: v for k, v in reads.stats(queue).items()
                 if not k.startswith(("dur", "outcome:", "inflight_"))}
+    paused = paused_kinds(queue)
+    warnings = _warnings(queue, counts, len(live), stale, reaper)
+    if paused:
+        warnings.append(f"paused (no worker claims them until `ingestctl resume KIND`): "
+                        f"{', '.join(paused)}")
     return StatusReport(
         queue=queue.keys.queue, server_time=now, counts=counts,
         oldest_pending_age_seconds=round(reads.oldest_pending_age(queue), 3), stale=stale,
         live_workers=len(live), worker_ids=[w.id for w in live], reaper=reaper,
-        throughput=throughput(queue, now_ms), counters=counters,
-        warnings=_warnings(queue, counts, len(live), stale, reaper))
+        throughput=throughput(queue, now_ms), counters=counters, warnings=warnings,
+        paused_kinds=paused)
