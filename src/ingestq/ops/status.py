@@ -138,6 +138,16 @@ def _warnings(queue: Queue, counts: dict[str, int], live: int, stale: int,
     return out
 
 
+def warnings_for(queue: Queue, counts: dict[str, int], live: int, stale: int,
+                 reaper: ReaperView, paused: list[str]) -> list[str]:
+    """The warnings `status` prints (the dashboard shows the same)."""
+    out = _warnings(queue, counts, live, stale, reaper)
+    if paused:
+        out.append(f"paused (no worker claims them until `ingestctl resume KIND`): "
+                   f"{', '.join(paused)}")
+    return out
+
+
 def queue_status(queue: Queue) -> StatusReport:
     """Build the status report (a fixed number of round trips whatever the queue size)."""
     now_ms = reads.server_time_ms(queue)
@@ -149,10 +159,7 @@ def queue_status(queue: Queue) -> StatusReport:
     counters = {k: v for k, v in reads.stats(queue).items()
                 if not k.startswith(("dur", "outcome:", "inflight_"))}
     paused = paused_kinds(queue)
-    warnings = _warnings(queue, counts, len(live), stale, reaper)
-    if paused:
-        warnings.append(f"paused (no worker claims them until `ingestctl resume KIND`): "
-                        f"{', '.join(paused)}")
+    warnings = warnings_for(queue, counts, len(live), stale, reaper, paused)
     return StatusReport(
         queue=queue.keys.queue, server_time=now, counts=counts,
         oldest_pending_age_seconds=round(reads.oldest_pending_age(queue), 3), stale=stale,

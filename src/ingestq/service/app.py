@@ -13,14 +13,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingestq import __version__
 from ingestq.config import IngestSettings
-from ingestq.errors import ConnectionFailed, IngestqError, JobNotFound, LeaseLost, PayloadError
+from ingestq.errors import (
+    ConnectionFailed,
+    IngestqError,
+    InvalidTransition,
+    JobNotFound,
+    LeaseLost,
+    PayloadError,
+)
 from ingestq.queue import Queue
-from ingestq.service import health, routes
+from ingestq.service import control_routes, health, routes, ui
 from ingestq.service.guards import BodyLimit
 from ingestq.service.metrics import RequestCounter
 
 STATUS_OF: dict[type[IngestqError], int] = {
-    PayloadError: 422, JobNotFound: 404, LeaseLost: 409, ConnectionFailed: 503}
+    PayloadError: 422, JobNotFound: 404, LeaseLost: 409, ConnectionFailed: 503,
+    InvalidTransition: 409}
 
 DESCRIPTION = (
     "Enqueue and inspect ingestq jobs, manage dead letters, scrape metrics. Mutating routes "
@@ -43,12 +51,15 @@ def create_app(queue: Queue) -> FastAPI:
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(routes.router)
+    app.include_router(control_routes.router)
+    app.include_router(ui.router)
     _add_error_handlers(app)
     # Starlette runs the last added middleware first: the counter sees every answer, the 413s
     # of the body limit included.
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
     # The leaf routes, for labelling answers given before routing (the 413s).
-    app.add_middleware(RequestCounter, routes=[*health.router.routes, *routes.router.routes])
+    app.add_middleware(RequestCounter, routes=[*health.router.routes, *routes.router.routes,
+                                               *control_routes.router.routes, *ui.router.routes])
     return app
 
 
