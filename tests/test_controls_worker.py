@@ -136,3 +136,15 @@ def test_progress_reaches_the_record_from_a_child_process(
         wait_for(lambda: _state(queue, job_id) is JobState.DONE, 10, "the job to finish")
     note = (reads.get_job(queue, job_id).progress or {}).get("note")
     assert note is not None and note.startswith("step ")
+
+
+def test_a_burst_worker_finishes_when_only_paused_kinds_wait(
+        client: Redis, base_settings: IngestSettings) -> None:
+    queue = _queue(client, base_settings)
+    load_modules([])
+    pause_kind(queue, "noop")
+    waiting = queue.enqueue("noop", {}).id
+    done = queue.enqueue("sleep", {"seconds": 0}).id
+    Worker(queue, default_registry, kinds=["noop", "sleep"], burst=True, run_reaper=False).run()
+    assert _state(queue, done) is JobState.DONE
+    assert _state(queue, waiting) is JobState.PENDING

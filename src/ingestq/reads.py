@@ -122,6 +122,9 @@ def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
         ids = _zset_ids(queue, key, cutoff)
     out: list[Job] = []
     batch: list[str] = []
+    # Records are read in batches that start at the limit (a page of 50 reads 50 records, not
+    # PAGE) and double while filters skip records, up to PAGE.
+    size = max(1, min(PAGE, limit))
 
     def take(batch: list[str]) -> None:
         for job in get_jobs(queue, batch):
@@ -137,11 +140,12 @@ def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
 
     for job_id in ids:
         batch.append(job_id)
-        if len(batch) == PAGE:
+        if len(batch) >= size:
             take(batch)
             batch = []
             if len(out) >= limit:
                 return out
+            size = min(PAGE, size * 2)
     take(batch)
     return out
 

@@ -172,19 +172,25 @@ class Worker:
         self.queue.client.blpop([self.queue.keys.wake], timeout=timeout)
 
     def _drained(self) -> bool:
-        """Nothing of this worker's kinds pending, nothing scheduled or in flight anywhere.
+        """Nothing of this worker's unpaused kinds pending, nothing scheduled or in flight
+        anywhere.
 
         Jobs in flight elsewhere count: if their worker died they come back after the lease.
+        Pending jobs of a paused kind do not: this worker could not take them.
         """
         if self.inflight:
             return False
         k = self.queue.keys
         pipe = self.queue.client.pipeline(transaction=False)
+        pipe.smembers(k.paused)
         for kind in self.kinds:
             pipe.llen(k.pending(kind))
         pipe.zcard(k.processing)
         pipe.zcard(k.scheduled)
-        return not any(int(n) for n in pipe.execute())
+        paused, *depths = pipe.execute()
+        waiting = [int(n) for kind, n in zip(self.kinds, depths, strict=False)
+                   if kind not in paused]
+        return not any(waiting) and not any(int(n) for n in depths[len(self.kinds):])
 
     def _recover_connection(self, exc: Exception, errors: int) -> None:
         log.warning("redis unavailable", error=str(exc), retry_in=min(errors * 0.2, 2.0))

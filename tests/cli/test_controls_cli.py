@@ -72,3 +72,21 @@ def test_jobs_show_prints_the_last_progress(invoke: Invoke, live_queue: Queue) -
     res = invoke("jobs", "show", c.id)
     assert res.exit_code == 0 and "3/12 (25%) sections embedded" in res.stdout
     assert parse(invoke("jobs", "show", c.id, "--json"))["progress"]["done"] == 3
+
+
+def test_tail_of_a_job_prints_its_progress_events(invoke: Invoke, live_queue: Queue) -> None:
+    import threading
+    import time
+
+    live_queue.enqueue("file", {"path": "/x.md"})
+    c = live_queue.claim("w", 1).jobs[0]
+
+    def run() -> None:
+        time.sleep(1.0)  # after tail has positioned its reader
+        report_progress(live_queue, [(c.id, c.token, Progress(5, 8, "sections embedded"))])
+        live_queue.ack(c.id, c.token)
+
+    threading.Thread(target=run, daemon=True).start()
+    res = invoke("tail", c.id, "--timeout", "10")
+    assert res.exit_code == 0, res.stderr
+    assert "progress" in res.stdout and "done=5 total=8 note=sections embedded" in res.stdout
