@@ -151,9 +151,9 @@ def report(base: dict[str, tuple[Figure, Figure]], large: dict[str, tuple[Figure
             f" | {r.round_trips} / {u.round_trips} | {bu.median_ms:.1f} | "
             f"{u.median_ms / bu.median_ms:.2f}x | {bu.round_trips} |")
         verdicts.append((name, r.median_ms < 200, u.round_trips == bu.round_trips))
-    lines += ["", "A filter that matches few dead jobs reads the dead set in batches until a page is "
-              "full (up to 500 records a round trip), so its cost grows with the dead set; the "
-              "unfiltered views above do not.", ""]
+    lines += ["", "A filter that matches few dead jobs reads the dead set in batches until a "
+              "page is full (up to 500 records a round trip), so its cost grows with the dead "
+              "set; the unfiltered views above do not.", ""]
     for name, fast, fixed in verdicts:
         lines.append(f"- {name}: render under 200 ms **{'met' if fast else 'missed'}**; round "
                      f"trips the same at both sizes **{'met' if fixed else 'missed'}**.")

@@ -56,8 +56,10 @@ def make_dead(queue: Queue, n: int, kind: str = "broken") -> list[str]:
     """Dead jobs of a kind no worker serves, failed permanently through the real scripts."""
     ids = [queue.enqueue(kind, {"path": f"/docs/{kind}-{i}.md"}).id for i in range(n)]
     for c in queue.claim("test", n, kinds=[kind]).jobs:
-        queue.fail(c.id, c.token, error_entry(None, reason="permanent", message="bad input"),
-                   mode="permanent")
+        try:  # a real exception, so the record keeps a traceback
+            raise ValueError(f"cannot parse {c.payload['path']}: front matter never ends")
+        except ValueError as exc:
+            queue.fail(c.id, c.token, error_entry(exc, reason="permanent"), mode="permanent")
     return ids
 
 
@@ -92,7 +94,8 @@ def test_jobs_view_filters_pages_and_opens_a_job_with_its_timeline(
     page.click(f"a[href='#job?id={ids[-1]}']")
     page.wait_for_selector("#job-title")
     assert "enqueued" in page.inner_text("ol.timeline")
-    page.screenshot(path=str(shots / "job.png"), full_page=True)
+    fields = page.inner_text("dl.fields")
+    assert "state" in fields and "pending" in fields and "HTMLElement" not in fields
     stack.queue.client.delete(stack.queue.keys.pending("inert"))
 
 
@@ -103,6 +106,16 @@ def test_dead_letters_are_retried_and_purged_through_the_page(
     show(page, stack, "dead?kind=broken")
     page.wait_for_selector(f"tr[data-job='{ids[2]}']")
     page.screenshot(path=str(shots / "dead.png"), full_page=True)
+    show(page, stack, f"job?id={ids[0]}")
+    page.click("details summary")
+    assert "front matter never ends" in page.inner_text("details pre")  # the traceback
+    updated = page.get_attribute("main", "data-updated")
+    page.wait_for_function("u => document.querySelector('main').dataset.updated !== u",
+                           arg=updated)
+    assert page.is_visible("details pre")  # still open after a live update
+    page.screenshot(path=str(shots / "job.png"), full_page=True)
+    show(page, stack, "dead?kind=broken")
+    page.wait_for_selector(f"tr[data-job='{ids[2]}']")
     page.check(f"input[data-select='{ids[0]}']")
     page.click("[data-testid=retry-selected]")
     assert "1 dead job(s)" in page.inner_text("#confirm-text")
@@ -140,6 +153,7 @@ def test_a_running_sleep_job_is_cancelled_from_the_workers_view(
     wait_for(lambda: reads.get_job(q, job_id).state is JobState.PROCESSING, 8, "the claim")
     show(page, stack, "workers")
     page.wait_for_selector(f"[data-testid='cancel-{job_id}']")
+    page.wait_for_selector(f"tr[data-job='{job_id}'] .bar")  # the sleep reports progress
     page.screenshot(path=str(shots / "workers.png"), full_page=True)
     page.click(f"[data-testid='cancel-{job_id}']")
     wait_for(lambda: reads.get_job(q, job_id).dead_reason == "cancelled", 5, "the cancel")

@@ -22,7 +22,7 @@ function el(tag, attrs, ...children) {
     else if (k === "text") node.textContent = String(v);
     else node.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -401,7 +401,11 @@ async function refresh(periodic) {
     const main = document.getElementById("view");
     const focused = document.activeElement && main.contains(document.activeElement) && document.activeElement.name;
     if (periodic && focused) return;  // do not replace a form field while someone types in it
-    main.replaceChildren(...[nodes].flat(3).filter(Boolean));
+    // an opened traceback stays open across the 2 s updates of the same view
+    const open = main.dataset.view === path
+      ? [...main.querySelectorAll("details")].map((d) => d.open) : [];
+    main.replaceChildren(...[nodes].flat(Infinity).filter(Boolean));
+    main.querySelectorAll("details").forEach((d, i) => { if (open[i]) d.open = true; });
     main.dataset.view = path;
     main.dataset.updated = String(Date.now());
   } catch (e) {
