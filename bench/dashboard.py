@@ -28,9 +28,9 @@ from redis.connection import AbstractConnection
 from results import command_line, git_rev, load, machine, write_section
 
 from ingestq.config import load_config
-from ingestq.connection import connect
-from ingestq.embedded import EmbeddedServer
-from ingestq.queue import JobSpec, Queue, error_entry
+from ingestq.core.connection import connect
+from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.queue import JobSpec, Queue, error_entry
 from ingestq.service.app import create_app
 
 KINDS = ("file", "noop", "sleep", "webhook", "thumbnail")

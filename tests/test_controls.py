@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingestq import reads
-from ingestq.controls import (
+from ingestq.core import queries as reads
+from ingestq.core.controls import (
     cancel_job,
     cancelled_among,
     pause_kind,
@@ -15,10 +15,10 @@ from ingestq.controls import (
     resume_kind,
     run_now,
 )
+from ingestq.core.job import JobState, Progress
+from ingestq.core.queue import ManualClock, Queue, error_entry
 from ingestq.errors import InvalidTransition, JobNotFound, LeaseLost, PayloadError
-from ingestq.handlers import PROGRESS_MIN_INTERVAL, JobContext
-from ingestq.job import JobState, Progress
-from ingestq.queue import ManualClock, Queue, error_entry
+from ingestq.worker.handlers import PROGRESS_MIN_INTERVAL, JobContext
 
 
 def test_a_paused_kind_is_not_claimed_until_it_is_resumed(queue: Queue) -> None:

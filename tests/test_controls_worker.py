@@ -11,13 +11,13 @@ from procs import wait_for
 from redis import Redis
 from tests_support import fast_settings
 
-from ingestq import reads
 from ingestq.config import IngestSettings
-from ingestq.controls import cancel_job, pause_kind, resume_kind
-from ingestq.handlers import default_registry, load_modules
-from ingestq.job import JobState
-from ingestq.queue import Queue
-from ingestq.worker import Worker
+from ingestq.core import queries as reads
+from ingestq.core.controls import cancel_job, pause_kind, resume_kind
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue
+from ingestq.worker.handlers import default_registry, load_modules
+from ingestq.worker.loop import Worker
 
 
 @contextmanager

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ingestq import reads
-from ingestq.controls import report_progress
-from ingestq.job import JobState, Progress
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.controls import report_progress
+from ingestq.core.job import JobState, Progress
+from ingestq.core.queue import Queue
 
 from .conftest import Invoke, parse
 

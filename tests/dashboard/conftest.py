@@ -20,7 +20,7 @@ from tests_auth import TOKEN
 from tests_support import fast_settings
 
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core.queue import Queue
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -19,11 +19,11 @@ from redis import Redis
 from tests_auth import TOKEN
 from tests_support import fast_settings
 
-from ingestq import reads
 from ingestq.config import IngestSettings
-from ingestq.controls import paused_kinds
-from ingestq.job import JobState
-from ingestq.queue import Queue, error_entry
+from ingestq.core import queries as reads
+from ingestq.core.controls import paused_kinds
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue, error_entry
 from ingestq.service.app import create_app
 
 from .conftest import Stack

@@ -7,14 +7,14 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from tests_auth import AUTH
 
-from ingestq import reads
 from ingestq.config import IngestSettings
-from ingestq.controls import paused_kinds
-from ingestq.job import JobState
-from ingestq.queue import Queue, error_entry
+from ingestq.core import queries as reads
+from ingestq.core.controls import paused_kinds
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue, error_entry
+from ingestq.core.snapshot import take
 from ingestq.service import ui_data
 from ingestq.service.app import create_app
-from ingestq.service.snapshot import take
 
 CONTROL = ["/kinds/noop/pause", "/kinds/noop/resume", "/jobs/1/cancel", "/jobs/1/run-now"]
 
@@ -117,7 +117,7 @@ def test_overview_kind_rows_carry_pending_paused_and_outcomes(api: TestClient,
 
 
 def test_workers_view_lists_what_each_worker_holds(svc_queue: Queue) -> None:
-    from ingestq import registry
+    from ingestq.core import worker_registry as registry
 
     registry.publish(svc_queue, "w1", concurrency=2, kinds=["a"], isolation="thread")
     svc_queue.enqueue("a", {})

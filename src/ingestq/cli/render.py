@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ingestq.job import Job, JobState
+from ingestq.core.job import Job, JobState
 from ingestq.ops.clean import describe_target
 
 SHORT = 60  # characters of an error message shown in a table cell

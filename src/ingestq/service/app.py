@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingestq import __version__
 from ingestq.config import IngestSettings
+from ingestq.core.queue import Queue
 from ingestq.errors import (
     ConnectionFailed,
     IngestqError,
@@ -21,7 +22,6 @@ from ingestq.errors import (
     LeaseLost,
     PayloadError,
 )
-from ingestq.queue import Queue
 from ingestq.service import control_routes, health, routes, ui
 from ingestq.service.guards import BodyLimit
 from ingestq.service.metrics import RequestCounter

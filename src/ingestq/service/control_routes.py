@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from ingestq.controls import cancel_job, pause_kind, resume_kind, run_now
-from ingestq.queue import Queue
+from ingestq.core.controls import cancel_job, pause_kind, resume_kind, run_now
+from ingestq.core.queue import Queue
 from ingestq.service.guards import require_token
 
 router = APIRouter(dependencies=[Depends(require_token)])

@@ -17,11 +17,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from ingestq import reads
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue
 from ingestq.errors import JobNotFound
-from ingestq.job import JobState
 from ingestq.ops.dead import DeadFilter, select_dead
-from ingestq.queue import Queue
 from ingestq.service import ui_data
 from ingestq.service.guards import require_token
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, cast
 
-from ingestq import reads
-from ingestq.job import Job, JobState
+from ingestq.core import queries as reads
+from ingestq.core.events import events_of
+from ingestq.core.job import Job, JobState
+from ingestq.core.queue import Queue
+from ingestq.core.snapshot import Snapshot, take
+from ingestq.core.worker_registry import live_workers
 from ingestq.ops.status import reaper_view, warnings_for
-from ingestq.ops.tail import events_of
-from ingestq.queue import Queue
-from ingestq.registry import live_workers
-from ingestq.service.snapshot import Snapshot, take
 
 HISTORY_MINUTES = 60  # the chart's span
 WORKER_JOBS_MAX = 1000  # in-flight jobs read to say which worker holds what
