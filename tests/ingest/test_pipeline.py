@@ -120,9 +120,8 @@ def test_progress_reports_sections_parsed_then_embedded(pipeline, docs):
 
 def test_embedding_in_slices_reports_each_slice_and_keeps_the_vectors(
         pipeline, docs, monkeypatch):
-    from ingestq.ingest.parse import parse_file
-
     from ingestq.ingest import pipeline as pipeline_module
+    from ingestq.ingest.parsing.parse import parse_file
 
     doc = parse_file(str(docs / "guide.md"), pipeline.parse_options)
     whole, _ = pipeline.vectors_for(doc)
