@@ -148,3 +148,19 @@ def test_job_context_progress_is_throttled_but_the_last_report_always_passes() -
     assert PROGRESS_MIN_INTERVAL > 0
     with pytest.raises(ValueError):
         ctx.progress(-1, 10)
+
+
+def test_progress_of_many_jobs_is_one_stream_entry_that_tail_expands(queue: Queue) -> None:
+    from ingestq.core.events import events_of
+
+    for _ in range(3):
+        queue.enqueue("a", {})
+    jobs = queue.claim("w", 3).jobs
+    report_progress(queue, [(c.id, c.token, Progress(i, 3, "a, b")) for i, c in enumerate(jobs)])
+    entries = [(i, f) for i, f in queue.client.xrange(queue.keys.events)
+               if f["type"] == "progress"]
+    assert len(entries) == 1
+    events = events_of(*entries[0])
+    assert [(e.job, e.fields["done"], e.fields["note"]) for e in events] == [
+        (c.id, str(i), "a; b") for i, c in enumerate(jobs)]
+    assert (reads.get_job(queue, jobs[0].id).progress or {})["note"] == "a, b"

@@ -11,7 +11,9 @@ ARGV[3] events max length
 then groups of 5: job id, token, done, total, note ('' = none)
 
 Returns: one code per group: 1 recorded, -1 no such job, -2 lease lost.
-Events:  progress (fields done, total, note)
+Events:  progress, one entry per call (see emit_batch) with each job's done, total and note (in
+         the event, commas in a note become ';': batch fields are comma lists), so a busy worker
+         adds two entries a second to the capped stream, not two per job.
 ]]
 --!include common.lua
 
@@ -19,6 +21,7 @@ local prefix = ARGV[1]
 local now = now_ms(ARGV[2])
 local maxlen = ARGV[3]
 local codes = {}
+local ids, kinds, dones, totals, notes = {}, {}, {}, {}, {}
 for i = 4, #ARGV, 5 do
   local id, token, done, total, note = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local jobkey = prefix .. 'job:' .. id
@@ -26,9 +29,13 @@ for i = 4, #ARGV, 5 do
   if kind then
     redis.call('HSET', jobkey, 'progress_done', done, 'progress_total', total,
       'progress_note', note, 'progress_at', now)
-    emit(KEYS[1], maxlen, now, 'progress', id, kind, 'done', done, 'total', total, 'note', note)
+    table.insert(ids, id); table.insert(kinds, kind)
+    table.insert(dones, done); table.insert(totals, total)
+    table.insert(notes, (string.gsub(note, ',', ';')))
     code = 1
   end
   table.insert(codes, code)
 end
+emit_batch(KEYS[1], maxlen, now, 'progress', ids, kinds,
+  {{'done', dones}, {'total', totals}, {'note', notes}})
 return codes
