@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from procs import wait_for
 from redis import Redis
@@ -48,6 +49,14 @@ def _state(queue: Queue, job_id: str) -> JobState:
     return reads.get_job(queue, job_id).state
 
 
+def _slot_running(worker: Worker, queue: Queue, job_id: str) -> Any:
+    """The process slot whose child has started this job (it is then listening for SIGUSR1)."""
+    wait_for(lambda: _state(queue, job_id) is JobState.PROCESSING, 30, "the claim")
+    slot = worker._runners["process"].slots[0]
+    wait_for(lambda: slot.in_handler, 20, "the child to start the job")
+    return slot
+
+
 def test_cancelling_a_running_thread_job_stops_it_and_it_stays_dead(
         client: Redis, base_settings: IngestSettings) -> None:
     queue = _queue(client, base_settings)
@@ -70,9 +79,7 @@ def test_cancelling_a_process_job_that_honours_the_stop_keeps_its_child(
     queue = _queue(client, base_settings, grace=5.0)
     job_id = queue.enqueue("sleep", {"seconds": 30}).id
     with running_worker(queue, ["sleep"], isolation="process") as worker:
-        wait_for(lambda: _state(queue, job_id) is JobState.PROCESSING, 30, "the claim")
-        slot = worker._runners["process"].slots[0]
-        wait_for(lambda: slot.in_handler, 20, "the child to start the job")
+        slot = _slot_running(worker, queue, job_id)
         pid = slot.proc.pid
         started = time.monotonic()
         cancel_job(queue, job_id)
@@ -84,15 +91,15 @@ def test_cancelling_a_process_job_that_honours_the_stop_keeps_its_child(
 
 def test_cancelling_a_process_job_that_ignores_the_stop_kills_it_after_the_grace(
         client: Redis, base_settings: IngestSettings) -> None:
-    queue = _queue(client, base_settings, grace=0.5)
+    queue = _queue(client, base_settings, grace=1.0)
     job_id = queue.enqueue("stubborn", {"seconds": 60}).id
     with running_worker(queue, ["stubborn"], isolation="process") as worker:
-        wait_for(lambda: _state(queue, job_id) is JobState.PROCESSING, 30, "the claim")
-        slot = worker._runners["process"].slots[0]
-        wait_for(lambda: slot.current is not None, 10, "the child to start the job")
+        slot = _slot_running(worker, queue, job_id)
         child = slot.proc
+        started = time.monotonic()
         cancel_job(queue, job_id)
-        wait_for(lambda: not child.is_alive(), 5, "the child to be killed after the grace")
+        wait_for(lambda: not child.is_alive(), 6, "the child to be killed after the grace")
+        assert time.monotonic() - started >= 1.0  # it had its grace first
         wait_for(lambda: slot.current is None, 5, "the slot to be free")
         time.sleep(0.5)
     job = reads.get_job(queue, job_id)
