@@ -125,3 +125,13 @@ def test_workers_view_lists_what_each_worker_holds(svc_queue: Queue) -> None:
     [w] = ui_data.workers(svc_queue)
     assert w["id"] == "w1" and [j["id"] for j in w["jobs"]] == ["1"]
     assert w["jobs"][0]["running_for"] is not None
+
+
+def test_beyond_loopback_the_job_views_need_the_token(svc_queue: Queue) -> None:
+    with TestClient(create_app(svc_queue, host="0.0.0.0")) as c:
+        assert c.get("/ui/api/session").json()["reads_need_token"] is True
+        for path in ("/ui/api/overview", "/ui/api/jobs", "/ui/api/workers",
+                     "/ui/api/dead/count"):
+            assert c.get(path).status_code == 401, path
+            assert c.get(path, headers=AUTH).status_code == 200, path
+        assert c.get("/ui").status_code == 200  # the page itself holds no job data

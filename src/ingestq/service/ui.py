@@ -1,7 +1,8 @@
 """The operator dashboard at ``/ui``: static files shipped in the package, and the JSON reads
 behind its views (under ``/ui/api``). Actions use the token-protected API routes.
 
-Safety: reading needs nothing beyond reaching the service (loopback by default). The page asks
+Safety: reading needs nothing beyond reaching the service on loopback (the default bind); beyond
+loopback the views that show jobs need the token as well (``service.read_auth``). The page asks
 for the token once, keeps it in sessionStorage and sends it as ``Authorization: Bearer``, never
 in a URL; no cookie carries it, so a cross-site page cannot make the browser act (it cannot set
 that header without CORS, which the service does not grant). The page builds every element with
@@ -17,13 +18,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
+from ingestq.config import is_loopback
 from ingestq.core import queries as reads
 from ingestq.core.job import JobState
 from ingestq.core.queue import Queue
 from ingestq.errors import JobNotFound
 from ingestq.ops.dead import DeadFilter, select_dead
 from ingestq.service import ui_data
-from ingestq.service.guards import require_token
+from ingestq.service.guards import require_read_token, require_token
 
 router = APIRouter(include_in_schema=False)
 
@@ -72,12 +74,17 @@ def _queue(request: Request) -> Queue:
 
 @router.get("/ui/api/session")
 def session(request: Request) -> dict[str, Any]:
-    """Whether actions are possible at all: without a configured token the page is read-only."""
-    if request.app.state.settings.service.token:
-        return {"actions": True, "reason": None}
-    return {"actions": False, "reason": "no service token is configured "
-                                        "(ingest.service.token or INGESTQ_SERVICE_TOKEN), so "
-                                        "every action is refused: this page is read-only"}
+    """Whether actions are possible at all (without a configured token the page is read-only),
+    and whether reading needs the token too (``service.read_auth``, beyond loopback)."""
+    service = request.app.state.settings.service
+    reads = service.read_auth == "token" or (
+        service.read_auth == "auto" and not is_loopback(request.app.state.bind_host))
+    if service.token:
+        return {"actions": True, "reason": None, "reads_need_token": reads}
+    return {"actions": False, "reads_need_token": reads,
+            "reason": "no service token is configured (ingest.service.token or "
+                      "INGESTQ_SERVICE_TOKEN), so every action is refused: this page is "
+                      "read-only"}
 
 
 @router.post("/ui/api/token", status_code=204, dependencies=[Depends(require_token)])
@@ -86,19 +93,19 @@ def check_token() -> Response:
     return Response(status_code=204)
 
 
-@router.get("/ui/api/overview")
+@router.get("/ui/api/overview", dependencies=[Depends(require_read_token)])
 def overview(request: Request) -> dict[str, Any]:
     """Everything the overview shows, in a fixed number of round trips."""
     return ui_data.overview(_queue(request))
 
 
-@router.get("/ui/api/workers")
+@router.get("/ui/api/workers", dependencies=[Depends(require_read_token)])
 def workers(request: Request) -> dict[str, Any]:
     """Live workers with the jobs each holds."""
     return {"workers": ui_data.workers(_queue(request))}
 
 
-@router.get("/ui/api/jobs")
+@router.get("/ui/api/jobs", dependencies=[Depends(require_read_token)])
 def jobs(request: Request, state: JobState = JobState.PENDING, kind: str | None = None,
          reason: str | None = None, older_than: float | None = Query(None, ge=0),
          page: int = Query(0, ge=0), size: int = Query(50, ge=1, le=200)) -> dict[str, Any]:
@@ -107,7 +114,7 @@ def jobs(request: Request, state: JobState = JobState.PENDING, kind: str | None 
                             older_than=older_than, page=page, size=size)
 
 
-@router.get("/ui/api/jobs/{job_id}")
+@router.get("/ui/api/jobs/{job_id}", dependencies=[Depends(require_read_token)])
 def job(job_id: str, request: Request) -> dict[str, Any]:
     """One job in full, with its lifecycle events."""
     q = _queue(request)
@@ -119,7 +126,7 @@ def job(job_id: str, request: Request) -> dict[str, Any]:
             "now": reads.server_time_ms(q) / 1000.0}
 
 
-@router.get("/ui/api/dead/count")
+@router.get("/ui/api/dead/count", dependencies=[Depends(require_read_token)])
 def dead_count(request: Request, kind: str | None = None, reason: str | None = None,
                older_than: float | None = Query(None, ge=0)) -> dict[str, Any]:
     """How many dead jobs a filter selects (what a retry or purge by filter would touch)."""

@@ -74,7 +74,11 @@ function go(path, query) {
 // -- talking to the service -------------------------------------------------------------------
 
 async function getJSON(path) {
-  const res = await fetch(path, { headers: { Accept: "application/json" } });
+  // beyond loopback the service may want the token for reads too (service.read_auth)
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(path, { headers });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
   return body;
@@ -125,6 +129,9 @@ function renderAuth() {
     box.append(el("span", { class: "paused", id: "read-only" }, "Read-only: ", ui.session.reason || ""));
     return;
   }
+  if (ui.session.reads_need_token && !sessionStorage.getItem(TOKEN_KEY)) {
+    notice("This service shows jobs only to holders of the token: enter it above.", false);
+  }
   if (sessionStorage.getItem(TOKEN_KEY)) {
     box.append(el("span", { class: "muted" }, "Token set for this session"),
                el("button", { onclick: () => { sessionStorage.removeItem(TOKEN_KEY); renderAuth(); } }, "Forget"));
@@ -140,6 +147,7 @@ function renderAuth() {
       sessionStorage.setItem(TOKEN_KEY, input.value);
       notice("Token accepted for this browser session.", false);
       renderAuth();
+      refresh();
     } else {
       notice("That token was refused.", true);
     }
