@@ -24,7 +24,7 @@ from ingestq.errors import (
     OutOfMemory,
     PayloadError,
 )
-from ingestq.service import control_routes, health, routes, ui
+from ingestq.service import control_routes, health, routes, search_route, ui
 from ingestq.service.guards import BodyLimit
 from ingestq.service.metrics import RequestCounter
 
@@ -58,6 +58,7 @@ def create_app(queue: Queue, *, host: str | None = None) -> FastAPI:
     app.state.bind_host = host or settings.service.host
     app.include_router(health.router)
     app.include_router(routes.router)
+    app.include_router(search_route.router)
     app.include_router(control_routes.router)
     app.include_router(ui.router)
     _add_error_handlers(app)
@@ -66,6 +67,7 @@ def create_app(queue: Queue, *, host: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
     # The leaf routes, for labelling answers given before routing (the 413s).
     app.add_middleware(RequestCounter, routes=[*health.router.routes, *routes.router.routes,
+                                               *search_route.router.routes,
                                                *control_routes.router.routes, *ui.router.routes])
     return app
 

@@ -10,6 +10,7 @@ from ingestq.cli.commands import (
     control,
     dead,
     doctor,
+    evaluate,
     ingest,
     jobs,
     serve,
@@ -21,4 +22,4 @@ from ingestq.cli.commands import (
 
 # Each module's ``register(app)`` adds its commands; this order is the order of ``--help``.
 COMMANDS: tuple[ModuleType, ...] = (jobs, status, ingest, worker, clean, dead, serve, tail,
-                                    doctor, config, up, control)
+                                    doctor, config, up, evaluate, control)
