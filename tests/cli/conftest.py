@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,14 @@ def cli_env(settings: IngestSettings, **overrides: object) -> dict[str, str | No
     env.update({k: v for k, v in env_for(settings, **overrides).items()
                 if k.startswith("INGESTQ_")})
     return env
+
+
+@pytest.fixture(autouse=True)
+def logging_back_on_stderr() -> Iterator[None]:
+    """A CliRunner run points logging at its own stream, closed when the run ends: point it back
+    at stderr after every test here, or a later test's first log line hits a closed file."""
+    yield
+    configure_logging()
 
 
 @pytest.fixture

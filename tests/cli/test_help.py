@@ -34,7 +34,7 @@ def test_the_operator_commands_are_all_registered() -> None:
     names = {" ".join(c) for c in COMMANDS}
     assert {"status", "enqueue", "jobs list", "jobs show", "tail", "clean", "dead list",
             "dead show", "dead retry", "dead purge", "workers", "worker", "reaper", "doctor",
-            "config show", "config check", "up"} <= names
+            "config show", "config check", "up", "pause", "resume", "cancel", "run-now"} <= names
 
 
 def test_shell_completion_script_is_offered_for_bash() -> None:

@@ -8,11 +8,12 @@ from ingestq.core.queue import Queue
 from .conftest import Invoke, make_dead, parse
 
 STATUS_KEYS = {"queue", "server_time", "counts", "oldest_pending_age_seconds", "stale",
-               "live_workers", "worker_ids", "reaper", "throughput", "counters", "warnings"}
+               "live_workers", "worker_ids", "reaper", "throughput", "counters", "warnings",
+               "paused_kinds"}
 JOB_KEYS = {"id", "kind", "payload", "state", "attempts", "failures", "crash_recoveries",
             "max_retries", "token", "enqueued_at", "started_at", "claimed_at", "requeued_at",
             "failed_at", "finished_at", "lease_until", "due_at", "worker", "last_error",
-            "dead_reason", "dedupe_key", "errors", "result"}
+            "dead_reason", "dedupe_key", "errors", "result", "progress"}
 
 
 def test_status_json_has_the_documented_shape_and_warns_when_no_worker_serves_waiting_jobs(

@@ -111,3 +111,22 @@ def test_skipping_an_unchanged_file_never_loads_the_model(tmp_path, docs):
         [sys.executable, "-c", script, settings.model_dump_json(), str(tmp_path / "data"),
          str(docs / "guide.md")], capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(done.stdout) == ["skipped", "unchanged", False, False]
+
+
+def test_progress_reports_sections_parsed_then_embedded(pipeline, docs):
+    seen: list[tuple[int, int, str]] = []
+    pipeline.ingest_file(str(docs / "guide.md"), progress=lambda *a: seen.append(a))
+    assert seen == [(0, 4, "parsed"), (4, 4, "sections embedded")]
+
+
+def test_embedding_in_slices_reports_each_slice_and_keeps_the_vectors(
+        pipeline, docs, monkeypatch):
+    from ingestq.ingest import pipeline as pipeline_module
+    from ingestq.ingest.parsing.parse import parse_file
+
+    doc = parse_file(str(docs / "guide.md"), pipeline.parse_options)
+    whole, _ = pipeline.vectors_for(doc)
+    monkeypatch.setattr(pipeline_module, "PROGRESS_SLICE", 1)
+    seen: list[tuple[int, int, str]] = []
+    sliced, _ = pipeline_module._embed_in_slices(pipeline, doc, lambda *a: seen.append(a))
+    assert [s[0] for s in seen] == [1, 2, 3, 4] and sliced.tolist() == whole.tolist()

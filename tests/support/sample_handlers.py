@@ -26,3 +26,15 @@ def stubborn(job: JobContext) -> None:
     deadline = time.monotonic() + float(job.payload.get("seconds", 1.0))
     while time.monotonic() < deadline:
         pass
+
+
+@default_registry.handler("counted_steps")
+def counted_steps(job: JobContext) -> dict[str, int]:
+    """Reports progress over ``payload.steps`` steps of ``payload.step_seconds`` each."""
+    steps = int(job.payload.get("steps", 5))
+    for i in range(steps):
+        if job.should_stop():
+            break
+        time.sleep(float(job.payload.get("step_seconds", 0.2)))
+        job.progress(i + 1, steps, f"step {i + 1}")
+    return {"steps": steps}

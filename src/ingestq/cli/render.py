@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -68,6 +69,15 @@ def job_table(jobs: Sequence[Job], now: float, title: str) -> Table:
     return table
 
 
+def progress_text(progress: dict[str, Any], now: float) -> str:
+    """'3/10 (30%) sections embedded, 2s ago': the handler's last report."""
+    done, total = progress["done"], progress["total"]
+    share = f" ({100 * done / total:.0f}%)" if total else ""
+    note = f" {progress['note']}" if progress.get("note") else ""
+    at = progress.get("at")
+    return f"{done:g}/{total:g}{share}{note}" + (f", {duration(now - at)} ago" if at else "")
+
+
 def _fields(job: Job, now: float) -> list[tuple[str, str]]:
     times = [("enqueued", job.enqueued_at), ("started", job.started_at),
              ("claimed", job.claimed_at), ("requeued", job.requeued_at),
@@ -82,6 +92,8 @@ def _fields(job: Job, now: float) -> list[tuple[str, str]]:
             ("token", str(job.token))]
     rows += [(name, timestamp(ts, now)) for name, ts in times if ts is not None]
     rows.append(("payload", json.dumps(job.payload, indent=2, sort_keys=True)))
+    if job.progress:
+        rows.append(("progress", progress_text(job.progress, now)))
     if job.last_error:
         rows.append(("last error", job.last_error))
     if job.result is not None:

@@ -22,7 +22,7 @@ class JobState(StrEnum):
 
 TERMINAL = frozenset({JobState.DONE, JobState.DEAD})
 
-DEAD_REASONS = ("permanent", "retries_exhausted", "poison", "stale")
+DEAD_REASONS = ("permanent", "retries_exhausted", "poison", "stale", "cancelled")
 
 ERROR_TEXT_MAX = 2000  # characters of a message, and of a traceback's tail, kept per entry
 
@@ -77,6 +77,14 @@ def _json(text: str) -> Any:
     return value
 
 
+def _progress(h: dict[str, str]) -> dict[str, Any] | None:
+    if not h.get("progress_at"):
+        return None
+    return {"done": float(h.get("progress_done") or 0),
+            "total": float(h.get("progress_total") or 0),
+            "note": h.get("progress_note") or None, "at": _ms(h["progress_at"])}
+
+
 @dataclass(frozen=True)
 class Job:
     """One job record. Times are Unix seconds (server clock); None when not reached yet."""
@@ -104,6 +112,7 @@ class Job:
     dedupe_key: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     result: Any = None  # what the handler returned (JSON), for done jobs
+    progress: dict[str, Any] | None = None  # last report: done, total, note, at (Unix seconds)
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Job:
@@ -123,6 +132,7 @@ class Job:
             dedupe_key=h.get("dedupe_key") or None,
             errors=errors if isinstance(errors, list) else [],
             result=_json(h["result"]) if h.get("result") else None,
+            progress=_progress(h),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,6 +140,15 @@ class Job:
         out = dict(self.__dict__)
         out["state"] = self.state.value
         return out
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a handler says its attempt has come (``JobContext.progress``)."""
+
+    done: float
+    total: float
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,22 @@ class QueueKeys:
         return self._k("worker:" + worker_id)
 
     @property
+    def paused(self) -> str:
+        """Set of paused kinds: claim skips them (the scripts build this name from the prefix)."""
+        return self._k("paused")
+
+    @property
+    def cancelled(self) -> str:
+        """Zset 'id:token' -> time (ms) of running attempts cancelled in the last hour: the
+        workers holding them stop them (the scripts build this name from the prefix)."""
+        return self._k("cancelled")
+
+    @property
+    def history(self) -> str:
+        """Hash minute (Unix minute) -> counters sampled then, for the dashboard's chart."""
+        return self._k("history")
+
+    @property
     def reaper(self) -> str:
         """Hash: last reap pass time and result."""
         return self._k("reaper")

@@ -147,6 +147,9 @@ def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
         ids = _zset_ids(queue, key, cutoff)
     out: list[Job] = []
     batch: list[str] = []
+    # Records are read in batches that start at the limit (a page of 50 reads 50 records, not
+    # PAGE) and double while filters skip records, up to PAGE.
+    size = max(1, min(PAGE, limit))
 
     def take(batch: list[str]) -> None:
         for job in get_jobs(queue, batch, unreadable):
@@ -162,11 +165,12 @@ def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
 
     for job_id in ids:
         batch.append(job_id)
-        if len(batch) == PAGE:
+        if len(batch) >= size:
             take(batch)
             batch = []
             if len(out) >= limit:
                 return out
+            size = min(PAGE, size * 2)
     take(batch)
     return out
 
@@ -254,14 +258,18 @@ def claimed_before_ids(queue: Queue, cutoff_ms: float, limit: int) -> list[str]:
 
 
 def drained(queue: Queue, kinds: Sequence[str]) -> bool:
-    """Nothing of these kinds pending, and nothing scheduled or in flight (of any kind)."""
+    """Nothing of these kinds pending (paused kinds aside: no worker may take them), and nothing
+    scheduled or in flight (of any kind)."""
     k = queue.keys
     pipe = queue.client.pipeline(transaction=False)
+    pipe.smembers(k.paused)
     for kind in kinds:
         pipe.llen(k.pending(kind))
     pipe.zcard(k.processing)
     pipe.zcard(k.scheduled)
-    return not any(int(n) for n in pipe.execute())
+    paused, *depths = pipe.execute()
+    waiting = [int(n) for kind, n in zip(kinds, depths, strict=False) if kind not in paused]
+    return not any(waiting) and not any(int(n) for n in depths[len(kinds):])
 
 
 def wait_for_wake(queue: Queue, timeout: float) -> None:

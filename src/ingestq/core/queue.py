@@ -190,6 +190,14 @@ class Queue:
     def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         return self._scripts[name](keys=list(keys), args=list(args), client=self.client)
 
+    def call_script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run one transition script by name (for modules that add transitions: ``controls``)."""
+        return self._run(name, keys, args)
+
+    def now_arg(self) -> str:
+        """The clock argument every script takes ('' = the server's TIME)."""
+        return self._now()
+
     def _jitter(self) -> float:
         return 1.0 - self.settings.retry_backoff.jitter * self._rng.random()
 

@@ -9,7 +9,7 @@ from redis import Redis
 from redis.commands.core import Script
 
 SCRIPT_NAMES = ("enqueue", "claim", "heartbeat", "ack", "fail", "release", "reap",
-                "dead_retry", "dead_purge")
+                "dead_retry", "dead_purge", "pause", "resume", "cancel", "progress", "run_now")
 
 
 @cache

@@ -6,7 +6,7 @@ ZCOUNTs over the claim-time index, counters are one HGETALL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ingestq.core.queue import Queue
@@ -29,6 +29,8 @@ class Snapshot:
     workers_alive: int
     reaper_last_run: float | None
     stats: dict[str, str]
+    pending_by_kind: dict[str, int] = field(default_factory=dict)
+    paused: list[str] = field(default_factory=list)  # kinds no worker claims now
 
 
 def take(queue: Queue) -> Snapshot:
@@ -38,7 +40,8 @@ def take(queue: Queue) -> Snapshot:
     first = c.pipeline(transaction=False)
     first.time()
     first.smembers(k.kinds)
-    (sec, usec), kinds_raw = first.execute()
+    first.smembers(k.paused)
+    (sec, usec), kinds_raw, paused = first.execute()
     kinds = sorted(cast(set[str], kinds_raw))
     # A hand-moved test clock wins, as it does for the scripts; else the server's TIME.
     now_ms = queue.clock.now_ms() or int(sec) * 1000 + int(usec) // 1000
@@ -79,7 +82,8 @@ def take(queue: Queue) -> Snapshot:
         oldest_pending_age=_oldest_pending_age(queue, heads, now_ms),
         workers_alive=workers,
         reaper_last_run=int(reaper["last_run"]) / 1000.0 if reaper.get("last_run") else None,
-        stats=stats)
+        stats=stats, pending_by_kind={kind: int(x) for kind, x in zip(kinds, res[:n], strict=True)},
+        paused=sorted(cast(set[str], paused)))
 
 
 def _oldest_pending_age(queue: Queue, heads: list[str], now_ms: int) -> float:

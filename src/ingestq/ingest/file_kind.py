@@ -36,7 +36,9 @@ def ingest_file(job: JobContext) -> dict[str, Any]:
     path = job.payload.get("path")
     if not isinstance(path, str) or not path:
         raise PermanentError(f"file job {job.id}: payload needs a 'path' string, got {path!r}")
-    outcome = pipeline_for_this_process().ingest_file(path, force=bool(job.payload.get("force")))
+    outcome = pipeline_for_this_process().ingest_file(
+        path, force=bool(job.payload.get("force")),
+        progress=lambda done, total, note: job.progress(done, total, note))
     return {"document_id": outcome.document_id, "status": outcome.status,
             "reason": outcome.reason, "sections_added": outcome.sections_added,
             "sections_updated": outcome.sections_updated,

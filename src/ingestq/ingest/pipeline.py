@@ -48,6 +48,14 @@ if TYPE_CHECKING:  # the server stack is an optional extra: imported only when c
     from ingestq.ingest.stores.neo4j import Neo4jStore
     from ingestq.ingest.stores.qdrant import QdrantStore
 
+# With a progress callback, chunks are embedded this many at a time so a long file reports as
+# it goes; most files have fewer chunks and still make one embedder call.
+PROGRESS_SLICE = 256
+
+# Sections done, sections in all, and a note: how a caller (the `file` job) follows one file.
+ProgressFn = Callable[[int, int, str], None]
+
+
 @dataclass
 class IngestContext:
     """The state one file's run passes from step to step."""
@@ -62,6 +70,7 @@ class IngestContext:
     chunks_embedded: int = 0
     results: list[WriteResult] = field(default_factory=list)
     skipped_reason: str | None = None
+    progress: ProgressFn | None = None
 
 
 Step = Callable[["Pipeline", IngestContext], None]
@@ -111,12 +120,38 @@ def parse(pipeline: Pipeline, ctx: IngestContext) -> None:
     source = _opened(pipeline, ctx)
     ctx.document = parse_source(source, pipeline.parse_options)
     source.close()  # the text is in memory; the descriptor is not needed any more
+    if ctx.progress is not None:
+        ctx.progress(0, len(ctx.document.sections), "parsed")
 
 
 def embed(pipeline: Pipeline, ctx: IngestContext) -> None:
     """Take vectors from the cache; embed only the chunk texts it does not hold yet."""
-    assert ctx.document is not None, "parse runs before embed"
-    ctx.vectors, ctx.chunks_embedded = pipeline.vectors_for(ctx.document)
+    doc = ctx.document
+    assert doc is not None, "parse runs before embed"
+    if ctx.progress is None or len(doc.chunks) <= PROGRESS_SLICE:
+        ctx.vectors, ctx.chunks_embedded = pipeline.vectors_for(doc)
+    else:
+        ctx.vectors, ctx.chunks_embedded = _embed_in_slices(pipeline, doc, ctx.progress)
+    if ctx.progress is not None:
+        ctx.progress(len(doc.sections), len(doc.sections), "sections embedded")
+
+
+def _embed_in_slices(pipeline: Pipeline, doc: Document, progress: ProgressFn
+                     ) -> tuple[Vectors, int]:
+    """Embed PROGRESS_SLICE chunks at a time, reporting the sections whose chunks are all done."""
+    last_chunk = {c.section_id: i for i, c in enumerate(doc.chunks)}
+    parts: list[Vectors] = []
+    embedded = 0
+    for start in range(0, len(doc.chunks), PROGRESS_SLICE):
+        part = dataclasses.replace(doc, chunks=doc.chunks[start:start + PROGRESS_SLICE])
+        vectors, n = pipeline.vectors_for(part)
+        parts.append(vectors)
+        embedded += n
+        end = start + len(part.chunks)
+        # sections without chunks (empty headings) count as done from the start
+        done = len(doc.sections) - sum(1 for i in last_chunk.values() if i >= end)
+        progress(done, len(doc.sections), "sections embedded")
+    return np.concatenate(parts).astype(np.float32), embedded
 
 
 def write(pipeline: Pipeline, ctx: IngestContext) -> None:
@@ -230,10 +265,14 @@ class Pipeline:
         """Return the store called ``name`` ("sqlite", "qdrant", "neo4j"), if present."""
         return next((s for s in self.stores if s.name == name), None)
 
-    def ingest_file(self, path: str, *, force: bool = False) -> IngestOutcome:
-        """Ingest one file; ``force`` rewrites what differs even when the checksum matches."""
+    def ingest_file(self, path: str, *, force: bool = False,
+                    progress: ProgressFn | None = None) -> IngestOutcome:
+        """Ingest one file; ``force`` rewrites what differs even when the checksum matches.
+
+        ``progress`` hears of sections parsed and embedded as the run goes.
+        """
         normalised = normalise_path(path)
-        ctx = IngestContext(normalised, document_id_for(normalised), force)
+        ctx = IngestContext(normalised, document_id_for(normalised), force, progress=progress)
         durations: dict[str, float] = {}
         try:
             for step in self.steps:

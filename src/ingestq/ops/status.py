@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from ingestq.core import queries as reads
 from ingestq.core import worker_registry as registry
 from ingestq.core.connection import server_risks
+from ingestq.core.controls import paused_kinds
 from ingestq.core.events import event_count
 from ingestq.core.queue import Queue
 
@@ -59,6 +60,7 @@ class StatusReport:
     throughput: Throughput
     counters: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+    paused_kinds: list[str] = field(default_factory=list)  # kinds no worker claims now
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -137,6 +139,16 @@ def _warnings(queue: Queue, counts: dict[str, int], live: int, stale: int,
     return out
 
 
+def warnings_for(queue: Queue, counts: dict[str, int], live: int, stale: int,
+                 reaper: ReaperView, paused: list[str]) -> list[str]:
+    """The warnings `status` prints (the dashboard shows the same)."""
+    out = _warnings(queue, counts, live, stale, reaper)
+    if paused:
+        out.append(f"paused (no worker claims them until `ingestctl resume KIND`): "
+                   f"{', '.join(paused)}")
+    return out
+
+
 def queue_status(queue: Queue) -> StatusReport:
     """Build the status report (a fixed number of round trips whatever the queue size)."""
     now_ms = reads.server_time_ms(queue)
@@ -147,9 +159,11 @@ def queue_status(queue: Queue) -> StatusReport:
     reaper = reaper_view(queue, now)
     counters = {k: v for k, v in reads.stats(queue).items()
                 if not k.startswith(("dur", "outcome:", "inflight_"))}
+    paused = paused_kinds(queue)
+    warnings = warnings_for(queue, counts, len(live), stale, reaper, paused)
     return StatusReport(
         queue=queue.keys.queue, server_time=now, counts=counts,
         oldest_pending_age_seconds=round(reads.oldest_pending_age(queue), 3), stale=stale,
         live_workers=len(live), worker_ids=[w.id for w in live], reaper=reaper,
-        throughput=throughput(queue, now_ms), counters=counters,
-        warnings=_warnings(queue, counts, len(live), stale, reaper))
+        throughput=throughput(queue, now_ms), counters=counters, warnings=warnings,
+        paused_kinds=paused)

@@ -18,18 +18,19 @@ from ingestq.errors import (
     BadRecord,
     ConnectionFailed,
     IngestqError,
+    InvalidTransition,
     JobNotFound,
     LeaseLost,
     OutOfMemory,
     PayloadError,
 )
-from ingestq.service import health, routes, search_route
+from ingestq.service import control_routes, health, routes, search_route, ui
 from ingestq.service.guards import BodyLimit
 from ingestq.service.metrics import RequestCounter
 
 STATUS_OF: dict[type[IngestqError], int] = {
     PayloadError: 422, JobNotFound: 404, LeaseLost: 409, ConnectionFailed: 503,
-    BadRecord: 500, OutOfMemory: 507}
+    BadRecord: 500, OutOfMemory: 507, InvalidTransition: 409}
 
 DESCRIPTION = (
     "Enqueue and inspect ingestq jobs, manage dead letters, scrape metrics. Mutating routes "
@@ -58,13 +59,16 @@ def create_app(queue: Queue, *, host: str | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(routes.router)
     app.include_router(search_route.router)
+    app.include_router(control_routes.router)
+    app.include_router(ui.router)
     _add_error_handlers(app)
     # Starlette runs the last added middleware first: the counter sees every answer, the 413s
     # of the body limit included.
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
     # The leaf routes, for labelling answers given before routing (the 413s).
     app.add_middleware(RequestCounter, routes=[*health.router.routes, *routes.router.routes,
-                                               *search_route.router.routes])
+                                               *search_route.router.routes,
+                                               *control_routes.router.routes, *ui.router.routes])
     return app
 
 

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from ingestq.config import IngestSettings
 from ingestq.core.queue import Queue
 from ingestq.core.snapshot import Snapshot, take
-from ingestq.service import metrics
+from ingestq.service import metrics, ui_data
 
 router = APIRouter()
 
@@ -74,6 +74,7 @@ def metrics_endpoint(request: Request) -> Response:
     except RedisError as exc:
         return JSONResponse({"error": "cannot read Redis", "detail": str(exc)},
                             status_code=503)
+    ui_data.sample_minute(q, snap)  # scrapes keep the dashboard's per-minute chart going
     body = metrics.exposition(q.keys.queue, snap,
                               q.settings.queue_recovery.reaper_interval_seconds)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -32,7 +32,7 @@ from ingestq.core.snapshot import Snapshot
 DEPTH_STATES = {"queued": "pending", "processing": "processing", "scheduled": "scheduled",
                 "dlq": "dead"}
 REAP_ACTIONS = ("requeue", "fail", "dlq", "poison")
-OUTCOMES = ("completed", "failed", "retried", "dead", "crashed", "released")
+OUTCOMES = ("completed", "failed", "retried", "dead", "crashed", "released", "cancelled")
 DURATION_BUCKETS = ("0.01", "0.05", "0.1", "0.5", "1", "5", "10", "30", "60", "300", "600",
                     "1800", "+Inf")
 
@@ -139,6 +139,12 @@ class SnapshotCollector(Collector):
                           "Unix time of the last reap pass (0: never)", s.reaper_last_run or 0.0)
         yield self._gauge("ingest_reaper_interval_seconds", "Configured reap interval",
                           self.reaper_interval)
+        paused = GaugeMetricFamily("ingest_kind_paused",
+                                   "1 for each kind paused with `ingestctl pause` (no worker "
+                                   "claims it); absent when none is", labels=["queue", "kind"])
+        for kind in s.paused:
+            paused.add_metric([q, kind], 1)
+        yield paused
 
     def _per_kind(self, stats: dict[str, str]) -> Iterator[Metric]:
         outcomes = CounterMetricFamily(

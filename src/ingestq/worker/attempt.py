@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ingestq.core.job import Claimed, ErrorEntry
+from ingestq.core.job import Claimed, ErrorEntry, Progress
 from ingestq.worker.handlers import JobContext
 
 
@@ -28,6 +28,7 @@ class Outcome(StrEnum):
     TIMEOUT = "timeout"  # ran past job_timeout_seconds: fail (retry, reason timeout)
     LOST = "lost"  # heartbeat says the lease is gone: do nothing, never ack
     RELEASED = "released"  # shutdown: hand back, no attempt charged
+    CANCELLED = "cancelled"  # an operator cancelled it: cancel.lua already ended the job
 
 
 @dataclass
@@ -49,7 +50,10 @@ class Attempt:
     started_monotonic: float | None = None
     ending: Ending | None = None
     on_stop: Callable[[], None] | None = None  # kills a child / cancels a task when set
+    on_cancel: Callable[[], None] | None = None  # a child gets a grace first; else on_stop
     reported: bool = False
+    progress: Progress | None = None  # the handler's latest report
+    progress_sent: Progress | None = None  # the last one written to Redis
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -70,11 +74,19 @@ class Attempt:
             if self.ending is not None:
                 return False
             self.ending = ending
-        if ending.outcome in (Outcome.TIMEOUT, Outcome.LOST, Outcome.RELEASED):
+        if ending.outcome in (Outcome.TIMEOUT, Outcome.LOST, Outcome.RELEASED,
+                              Outcome.CANCELLED):
             self.context.stop_event.set()
-            if self.on_stop is not None:
-                self.on_stop()
+            stop = self.on_stop
+            if ending.outcome is Outcome.CANCELLED and self.on_cancel is not None:
+                stop = self.on_cancel
+            if stop is not None:
+                stop()
         return True
+
+    def set_progress(self, progress: Progress) -> None:
+        """The handler's progress sink: keep the latest; the lease keeper writes it out."""
+        self.progress = progress
 
     def take_report(self) -> bool:
         """True exactly once: the caller reports this attempt; later callers must not."""

@@ -18,12 +18,14 @@ def noop(job: JobContext) -> None:
 
 @default_registry.handler("sleep")
 def sleep(job: JobContext) -> dict[str, Any]:
-    """Sleep ``payload.seconds`` (default 1), waking early when the attempt is stopped."""
+    """Sleep ``payload.seconds`` (default 1), waking early when the attempt is stopped, and
+    reporting the seconds slept as progress."""
     seconds = float(job.payload.get("seconds", 1.0))
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         if job.stop_event.wait(min(left, 0.05)):
             break
+        job.progress(round(min(seconds, seconds - left + 0.05), 1), seconds, "seconds slept")
     return {"slept": seconds}
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import math
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ingestq.core.job import Progress
+
 Isolation = Literal["thread", "process"]
+PROGRESS_MIN_INTERVAL = 0.5  # seconds between reports a handler's progress() passes on
+NOTE_MAX = 200  # characters of a progress note kept
 
 
 @dataclass
@@ -21,10 +27,30 @@ class JobContext:
     payload: dict[str, Any]
     attempt: int
     stop_event: threading.Event = field(default_factory=threading.Event)
+    # where progress reports go: the attempt in thread mode, the pipe to the worker in a child
+    progress_sink: Callable[[Progress], None] | None = field(default=None, repr=False)
+    _last_report: float = field(default=-math.inf, repr=False)
 
     def should_stop(self) -> bool:
-        """True once the attempt is abandoned (timeout, lease lost, shutdown): return early."""
+        """True once the attempt is abandoned (timeout, lease lost, cancel, shutdown): return
+        early."""
         return self.stop_event.is_set()
+
+    def progress(self, done: float, total: float, note: str | None = None) -> None:
+        """Say how far this attempt has come (``done`` of ``total``, e.g. sections embedded).
+
+        Cheap to call often: reports closer than PROGRESS_MIN_INTERVAL seconds are dropped,
+        except the one that reaches ``total``. The worker writes the latest to the job record
+        (``jobs show``, the dashboard) and the events stream (``tail``) about once a second.
+        """
+        if not (math.isfinite(done) and math.isfinite(total)) or done < 0 or total < 0:
+            raise ValueError(f"progress needs finite done, total >= 0; got {done}, {total}")
+        now = time.monotonic()
+        if done < total and now - self._last_report < PROGRESS_MIN_INTERVAL:
+            return
+        self._last_report = now
+        if self.progress_sink is not None:
+            self.progress_sink(Progress(done, total, note[:NOTE_MAX] if note else None))
 
 
 SyncHandler = Callable[[JobContext], Any]

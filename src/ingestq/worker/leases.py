@@ -1,9 +1,10 @@
-"""Lease renewal and the job timeout, on a thread no handler can block.
+"""Lease renewal, the job timeout, cancels and progress, on a thread no handler can block.
 
 Every ``heartbeat_seconds`` one script call renews all leases this worker holds and refreshes
 the worker's registry record; leases reported lost end their attempts (never acked). Every tick
 the attempts running past ``job_timeout_seconds`` are stopped and recorded as retryable
-failures with reason ``timeout``.
+failures with reason ``timeout``. Every CONTROL_SECONDS, while it holds attempts, it asks which
+were cancelled (one ZMSCORE) and writes the progress handlers reported since (one script call).
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
+from ingestq.core.controls import cancelled_among, report_progress
 from ingestq.core.job import error_entry
 from ingestq.logs import get_logger
-from ingestq.worker.attempt import Outcome
+from ingestq.worker.attempt import Attempt, Outcome
 
 if TYPE_CHECKING:
     from ingestq.worker.loop import Worker
 
 log = get_logger("ingestq.worker")
+# How often cancels are polled and progress written: an operator sees a cancel take effect, and
+# progress move, within about this long; one or two round trips per period per busy worker.
+CONTROL_SECONDS = 0.5
 
 
 class LeaseKeeper(threading.Thread):
@@ -41,12 +46,15 @@ class LeaseKeeper(threading.Thread):
         """Beat every heartbeat interval; check timeouts every tick."""
         rc = self.worker.queue.settings.queue_recovery
         tick = min(0.25, rc.heartbeat_seconds / 4)
-        next_beat = 0.0
+        next_beat = next_control = 0.0
         while not self.stopped.is_set():
             now = time.monotonic()
             if now >= next_beat:
                 next_beat = now + (rc.heartbeat_seconds if self._beat()
                                    else min(1.0, rc.heartbeat_seconds))
+            if now >= next_control:
+                next_control = now + CONTROL_SECONDS
+                self._controls()
             self._enforce_timeout(rc.job_timeout_seconds)
             self.stopped.wait(tick)
 
@@ -59,10 +67,38 @@ class LeaseKeeper(threading.Thread):
             log.warning("heartbeat failed", error=str(exc), leases=len(attempts))
             w.revive_server()
             return False
-        for attempt in attempts:
-            if attempt.job.id in lost:
-                w.reporter.end(attempt, Outcome.LOST)
+        gone = [a for a in attempts if a.job.id in lost]
+        try:  # a cancel also revokes the lease: tell the two apart, a cancel gets its grace
+            cancelled = cancelled_among(w.queue, [a.lease for a in gone])
+        except RedisError:
+            cancelled = set()
+        for attempt in gone:
+            outcome = Outcome.CANCELLED if attempt.job.id in cancelled else Outcome.LOST
+            w.reporter.end(attempt, outcome)
         return True
+
+    def _controls(self) -> None:
+        """Stop the attempts an operator cancelled; write the progress reported since."""
+        attempts = [a for a in list(self.worker.inflight.values()) if a.ending is None]
+        if not attempts:
+            return
+        q = self.worker.queue
+        try:
+            for job_id in cancelled_among(q, [a.lease for a in attempts]):
+                self._cancel(attempts, job_id)
+            # each attempt's latest report read once, so one arriving meanwhile is not lost
+            fresh = [(a, p) for a in attempts
+                     if (p := a.progress) is not None and p is not a.progress_sent]
+            report_progress(q, [(a.job.id, a.job.token, p) for a, p in fresh])
+            for a, p in fresh:
+                a.progress_sent = p
+        except RedisError as exc:  # the heartbeat's own failure path revives the server
+            log.warning("cancel check or progress write failed", error=str(exc))
+
+    def _cancel(self, attempts: list[Attempt], job_id: str) -> None:
+        for attempt in attempts:
+            if attempt.job.id == job_id:
+                self.worker.reporter.end(attempt, Outcome.CANCELLED)
 
     def _enforce_timeout(self, limit: float) -> None:
         w = self.worker

@@ -115,8 +115,9 @@ class Worker:
             (s := self.handlers.get(k)) is not None and s.isolation == "process"
             for k in self.kinds)
         if wants_process:
-            self._runners["process"] = ProcessRunner(self.modules, self.concurrency,
-                                                     self.reporter.put)
+            self._runners["process"] = ProcessRunner(
+                self.modules, self.concurrency, self.reporter.put,
+                cancel_grace=self.settings.cancel_grace_seconds)
 
     # -- main loop -----------------------------------------------------------------------
 
@@ -159,6 +160,7 @@ class Worker:
 
     def _dispatch(self, job: Any) -> None:
         attempt = Attempt(job, JobContext(job.id, job.kind, job.payload, job.attempt))
+        attempt.context.progress_sink = attempt.set_progress
         spec = self.handlers.get(job.kind)
         mode = (spec.isolation if spec and spec.isolation else self.isolation)
         with self.changed:
@@ -178,9 +180,11 @@ class Worker:
         reads.wait_for_wake(self.queue, timeout)
 
     def _drained(self) -> bool:
-        """Nothing of this worker's kinds pending, nothing scheduled or in flight anywhere.
+        """Nothing of this worker's unpaused kinds pending, nothing scheduled or in flight
+        anywhere.
 
         Jobs in flight elsewhere count: if their worker died they come back after the lease.
+        Pending jobs of a paused kind do not: this worker could not take them.
         """
         return not self.inflight and reads.drained(self.queue, self.kinds)
 

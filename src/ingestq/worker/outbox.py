@@ -120,6 +120,9 @@ class Reporter(threading.Thread):
         for attempt in by.get(Outcome.LOST, []):
             log.warning("lease lost: attempt abandoned, not acked", **_fields(attempt),
                         action="abandon")
+        for attempt in by.get(Outcome.CANCELLED, []):  # cancel.lua already moved the job
+            log.info("cancelled by an operator: attempt stopped", **_fields(attempt),
+                     action="cancel")
 
     def _fail(self, attempt: Attempt, mode: str) -> None:
         assert attempt.ending is not None

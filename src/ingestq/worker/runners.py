@@ -4,7 +4,9 @@ Thread mode is fast and shares the worker's memory; a sync handler cannot be sto
 so an attempt that times out or loses its lease is abandoned (its result ignored, its job already
 handed on) and it is told to stop through ``JobContext.should_stop``. Process mode runs each slot
 in a child process started with ``spawn``: a child that segfaults, is OOM-killed or calls
-``os._exit`` is seen at once, and a stuck child can be killed.
+``os._exit`` is seen at once, and a stuck child can be killed. A cancelled job's child gets
+SIGUSR1 (which sets its stop event) and ``cancel_grace_seconds`` to return before it is killed,
+so a handler that honours the stop keeps its process. Progress reports travel up the pipe.
 """
 
 from __future__ import annotations
@@ -92,10 +94,20 @@ class ThreadRunner:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
+_child_job: list[JobContext] = []  # the job a child runs now, for its SIGUSR1 handler
+
+
+def _stop_current(signum: int, frame: object) -> None:
+    """SIGUSR1 in a child: the parent cancelled the job it runs; set its stop event."""
+    for ctx in _child_job:
+        ctx.stop_event.set()
+
+
 def _child_main(conn: Connection, modules: list[str]) -> None:
     """A process-mode slot: run one job at a time for the parent until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides about shutdown
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGUSR1, _stop_current)
     from ingestq.worker.handlers import default_registry
 
     load_modules(modules)
@@ -106,7 +118,10 @@ def _child_main(conn: Connection, modules: list[str]) -> None:
             return
         job_id, kind, payload, attempt = msg
         spec = default_registry.get(kind)
-        ctx = JobContext(job_id, kind, payload, attempt)
+        ctx = JobContext(job_id, kind, payload, attempt,
+                         progress_sink=lambda p: conn.send(("progress", p)))
+        _child_job[:] = [ctx]
+        conn.send(("started", None))  # from now on SIGUSR1 stops this job, not the child
         try:
             if spec is None:
                 raise PermanentError(f"no handler for kind {kind!r} in the child process")
@@ -128,6 +143,8 @@ class ProcessSlot:
         self.index = index
         self.proc: multiprocessing.process.BaseProcess | None = None
         self.conn: Connection | None = None
+        self.current: Attempt | None = None  # the attempt the child runs now
+        self.in_handler = False  # the child said it started the current attempt
 
     def start(self) -> None:
         """(Re)start the child process."""
@@ -145,21 +162,63 @@ class ProcessSlot:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGKILL)
 
+    def cancel(self, attempt: Attempt) -> None:
+        """Ask the child to stop (SIGUSR1 sets its stop event); kill it after the grace.
+
+        A child still starting up has no SIGUSR1 handler yet: it is signalled when it says it
+        started the job (see ``_exchange``).
+        """
+        if self.current is not attempt:
+            return
+        if self.in_handler:
+            self._interrupt()
+
+        def overdue() -> None:
+            if self.current is attempt:
+                self.kill()
+
+        timer = threading.Timer(self.runner.cancel_grace, overdue)
+        timer.daemon = True
+        timer.start()
+
+    def _interrupt(self) -> None:
+        proc = self.proc
+        if proc is not None and proc.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGUSR1)
+
     def run(self, attempt: Attempt) -> None:
         """Send the job to the child and wait for its answer or its death."""
         if self.proc is None or not self.proc.is_alive():
             self.start()
         assert self.proc is not None and self.conn is not None
         attempt.on_stop = self.kill
+        attempt.on_cancel = lambda: self.cancel(attempt)
         if attempt.ending is not None:
             return
         attempt.started_monotonic = time.monotonic()
+        self.current = attempt
+        try:
+            self._exchange(attempt)
+        finally:
+            self.current, self.in_handler = None, False
+
+    def _exchange(self, attempt: Attempt) -> None:
+        assert self.proc is not None and self.conn is not None
         job = attempt.job
         try:
             self.conn.send((job.id, job.kind, job.payload, job.attempt))
-            ready = wait([self.conn, self.proc.sentinel])
-            if self.conn in ready:
+            while self.conn in wait([self.conn, self.proc.sentinel]):
                 status, detail = self.conn.recv()
+                if status == "started":
+                    self.in_handler = True
+                    ending = attempt.ending
+                    if ending is not None and ending.outcome is Outcome.CANCELLED:
+                        self._interrupt()  # cancelled while the child was starting
+                    continue
+                if status == "progress":
+                    attempt.set_progress(detail)
+                    continue
                 if status == "ok":
                     result = json.loads(detail) if detail else None
                     attempt.finish(Ending(Outcome.OK, result=result))
@@ -180,9 +239,11 @@ class ProcessSlot:
 class ProcessRunner:
     """A fixed number of child-process slots, each fed by one thread of the worker."""
 
-    def __init__(self, modules: list[str], slots: int, done: Done) -> None:
+    def __init__(self, modules: list[str], slots: int, done: Done, *,
+                 cancel_grace: float = 5.0) -> None:
         self.modules = modules
         self.done = done
+        self.cancel_grace = cancel_grace
         self.inbox: stdqueue.Queue[Attempt | None] = stdqueue.Queue()
         self.slots = [ProcessSlot(self, i) for i in range(slots)]
         for slot in self.slots:

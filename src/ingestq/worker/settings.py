@@ -23,6 +23,9 @@ class WorkerSettings(Block):
     # "short": moving average under 50 ms
     prefetch_below_seconds: float = seconds(0.05, positive=False)
     shutdown_grace_seconds: float = seconds(25.0, positive=False)  # fits Kubernetes' default 30 s
+    # a cancelled job's child process (process isolation) gets this long to honour the stop
+    # event before it is killed; a thread cannot be killed, it is told and abandoned at once
+    cancel_grace_seconds: float = seconds(5.0, positive=False)
     run_reaper: bool = True  # every worker also reaps, so no separate reaper process is required
     metrics_port: int | None = Field(None, ge=1, le=65535)  # per-process metrics; off by default
     # loopback by default (security); 0.0.0.0 in a container scraped from outside

@@ -7,6 +7,7 @@ from types import ModuleType
 from ingestq.cli.commands import (
     clean,
     config,
+    control,
     dead,
     doctor,
     evaluate,
@@ -21,4 +22,4 @@ from ingestq.cli.commands import (
 
 # Each module's ``register(app)`` adds its commands; this order is the order of ``--help``.
 COMMANDS: tuple[ModuleType, ...] = (jobs, status, ingest, worker, clean, dead, serve, tail,
-                                    doctor, config, up, evaluate)
+                                    doctor, config, up, evaluate, control)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 
 import typer
 
@@ -20,6 +21,34 @@ jobs_app = typer.Typer(help="Look at jobs in any state.", no_args_is_help=True)
 MAX_COUNT = 1_000_000  # copies per command: beyond this, a loop or a batch file says more
 
 
+def parse_at(text: str) -> float:
+    """A time to run at, as Unix seconds: a number, or ISO 8601 (no offset means UTC)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a time: use ISO 8601 (2026-12-02T06:00:00Z, no offset = UTC) "
+            "or Unix seconds", param_hint="--at") from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def delay_for(delay: float | None, at: str | None, now: float) -> float:
+    """Seconds from now until a job may run, from --delay or --at (not both)."""
+    if delay is not None and at is not None:
+        raise typer.BadParameter("give --delay or --at, not both", param_hint="--at")
+    if at is None:
+        return delay or 0.0
+    when = parse_at(at)
+    if when < now - 1:
+        raise typer.BadParameter(
+            f"{at!r} is {now - when:.0f} s in the past (server clock)", param_hint="--at")
+    return max(0.0, when - now)
+
+
 def enqueue(
     kind: str = typer.Argument(..., help="Job kind, e.g. noop, sleep, fail, crash, file."),
     payload: str = typer.Option("{}", "--payload", "-p", help="JSON object."),
@@ -27,20 +56,28 @@ def enqueue(
                                    help="Return the live job holding this key instead of a copy."),
     count: int = typer.Option(1, "--count", "-n", min=1, max=MAX_COUNT,
                               help="Enqueue this many copies (sent in batches)."),
+    delay: float = typer.Option(None, "--delay", min=0.0,
+                                help="Run no sooner than this many seconds from now."),
+    at: str = typer.Option(None, "--at", help="Run no sooner than this time: ISO 8601 "
+                                              "(no offset = UTC) or Unix seconds."),
+    max_retries: int = typer.Option(None, "--max-retries", min=0,
+                                    help="Retries after failures (default "
+                                         "ingest.queue_recovery.max_retries)."),
     as_json: bool = typer.Option(False, "--json", help="Print ids as JSON."),
 ) -> None:
-    """Enqueue jobs.
+    """Enqueue jobs, now or scheduled for later.
 
-    Example: ingestctl enqueue sleep --payload '{"seconds": 2}' --count 10
+    Example: ingestctl enqueue sleep --payload '{"seconds": 2}' --count 10 --delay 60
     """
     from ingestq.tracing import enqueue_span  # opentelemetry only for commands that trace
 
     q = state.queue
     data = json.loads(q.encode_payload(payload))
+    wait = delay_for(delay, at, reads.server_time_ms(q) / 1000.0)
     created = total = 0
     first = last = ""
     with enqueue_span(kind) as carry:  # OTLP export only when an endpoint is configured
-        spec = JobSpec(kind, {**data, **carry}, dedupe_key)
+        spec = JobSpec(kind, {**data, **carry}, dedupe_key, max_retries, wait)
         if as_json:
             sys.stdout.write("[")
         # Streamed in batches: memory stays that of one batch whatever the count.
@@ -57,6 +94,7 @@ def enqueue(
         sys.stdout.flush()
         return
     out.print(f"enqueued {created} {kind} job(s)"
+              + (f" due in {wait:.0f} s" if wait else "")
               + (f", {total - created} deduplicated" if created < total else "")
               + (f": {first}" if total == 1 else f": ids {first}..{last}"))
 

@@ -28,6 +28,7 @@ def _render(r: StatusReport) -> None:
         ("oldest pending", duration(r.oldest_pending_age_seconds)),
         ("stale (lease expired, not reaped)", str(r.stale)),
         ("live workers", str(r.live_workers)),
+        ("paused kinds", ", ".join(r.paused_kinds) or "none"),
         ("reaper last run", reaper),
         (f"throughput (last {tp.window_seconds:g} s)",
          f"{tp.completed_per_minute:g} completed/min, {tp.failed_per_minute:g} failed/min, "

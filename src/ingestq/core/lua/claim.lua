@@ -2,6 +2,7 @@
 
 Due scheduled jobs are promoted to their pending lists first. Pending lists are per kind; the
 oldest head (lowest id: ids come from one counter) is taken first, so order is FIFO across kinds.
+Kinds in the paused set (prefix..'paused', see pause.lua) are skipped.
 
 KEYS[1] kinds       set of kinds
 KEYS[2] scheduled   zset id -> due ms
@@ -56,9 +57,12 @@ else
   for k in string.gmatch(ARGV[7], '[^,]+') do table.insert(kinds, k) end
 end
 
+local paused = {}
+for _, k in ipairs(redis.call('SMEMBERS', prefix .. 'paused')) do paused[k] = true end
+
 local heads = {}
 for _, k in ipairs(kinds) do
-  local h = redis.call('LINDEX', pending_key(prefix, k), 0)
+  local h = not paused[k] and redis.call('LINDEX', pending_key(prefix, k), 0)
   if h then heads[k] = tonumber(h) end
 end
 
