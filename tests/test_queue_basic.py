@@ -9,6 +9,8 @@ from ingestq.errors import JobNotFound, LeaseLost, PayloadError
 from ingestq.job import JobState
 from ingestq.queue import ManualClock, Queue, error_entry
 
+pytestmark = pytest.mark.topologies  # the contract holds on single, Sentinel and Cluster
+
 
 def entry(msg: str = "boom") -> dict[str, object]:
     return error_entry(RuntimeError(msg), reason="error")

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from redis import Redis
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
-from redis.retry import Retry
 
 from ingestq.config import IngestSettings
 from ingestq.embedded import EmbeddedServer
 from ingestq.errors import ConnectionFailed
 from ingestq.logs import get_logger
+from ingestq.redis_url import no_retries, open_client
 
 MIN_VERSION = (6, 2)
 EVICTING_SAFE = {"noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}
+SECRET_OPTION = re.compile(r"((?:^|[?&])[a-z_]*password=)[^&]*")
 
-
-def no_retries() -> Retry:
-    # A transparently retried script could run twice (an enqueue copied); callers own retries.
-    return Retry(NoBackoff(), 0)
+__all__ = ["connect", "no_retries", "redact", "server_risks"]
 
 
 def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
@@ -32,15 +31,14 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
     where = url or "the embedded Valkey server"
     try:
         if url:
-            client = Redis.from_url(url, decode_responses=True, socket_timeout=socket_timeout,
-                                    socket_connect_timeout=5, retry=no_retries())
+            client, _ = open_client(url, socket_timeout=socket_timeout, connect_timeout=5)
         else:
             server = EmbeddedServer(settings.data_dir)
             server.ensure_running()
             client = server.client(socket_timeout=socket_timeout, retry=no_retries())
         info = client.info("server")
     except ValueError as exc:
-        raise ConnectionFailed(f"invalid Redis URL {url!r}: {exc}") from None
+        raise ConnectionFailed(f"invalid Redis URL {redact(url or '')!r}: {exc}") from None
     except (RedisError, OSError) as exc:
         raise ConnectionFailed(f"cannot reach Redis at {redact(where)}: {exc}") from None
     version = str(info.get("valkey_version") or info.get("redis_version", "0"))
@@ -54,7 +52,8 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced, for messages and logs."""
+    """The URL with any password (user part or ``*password=`` option) replaced."""
+    url = SECRET_OPTION.sub(r"\1***", url)
     if "@" not in url or "://" not in url:
         return url
     scheme, rest = url.split("://", 1)

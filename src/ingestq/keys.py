@@ -104,6 +104,11 @@ class QueueKeys:
         """Hash: last reap pass time and result."""
         return self._k("reaper")
 
+    @property
+    def fence(self) -> str:
+        """Hash: replication id under which fencing tokens are minted, and their floor."""
+        return self._k("fence")
+
     def job(self, job_id: str) -> str:
         """Hash holding one job record."""
         return self._k("job:" + job_id)

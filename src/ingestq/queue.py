@@ -26,6 +26,7 @@ from ingestq.errors import (
 )
 from ingestq.job import Claimed, JobState
 from ingestq.keys import QueueKeys
+from ingestq.replication import Replicated
 from ingestq.scripts import register_all
 
 REFUSALS: dict[int, type[IngestqError]] = {
@@ -173,6 +174,9 @@ class Queue:
         self.clock: Clock = clock or ServerClock()
         self._scripts = register_all(client)
         self._rng = random.Random()
+        r = settings.redis
+        self.replicated = Replicated(client, r.min_replicas_acked, r.replica_ack_timeout_seconds
+                                     ) if r.min_replicas_acked else None
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -181,6 +185,8 @@ class Queue:
         return "" if ms is None else str(ms)
 
     def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        if self.replicated is not None:  # redis.min_replicas_acked: wait for replicas
+            return self.replicated.run(name, self._scripts[name], keys, args)
         return self._scripts[name](keys=list(keys), args=list(args), client=self.client)
 
     def _jitter(self) -> float:
@@ -251,7 +257,8 @@ class Queue:
         """Claim up to ``count`` jobs (oldest first), each with a fresh fencing token."""
         k = self.keys
         lease = lease_seconds or self.settings.queue_recovery.lease_seconds
-        res = self._run("claim", [k.kinds, k.scheduled, k.processing, k.stats, k.events],
+        res = self._run("claim", [k.kinds, k.scheduled, k.processing, k.stats, k.events,
+                                  k.fence],
                         [k.prefix, self._now(), self.settings.queue.events_max, count,
                          int(lease * 1000), worker_id, ",".join(kinds)])
         n, nxt = int(res[0]), int(res[1])

@@ -6,9 +6,10 @@ import typer
 from redis import Redis
 
 from ingestq.cli.context import err, state
-from ingestq.connection import connect, no_retries
+from ingestq.connection import connect
 from ingestq.errors import ConnectionFailed
 from ingestq.queue import Queue
+from ingestq.redis_url import open_client
 
 SERVICE_SOCKET_TIMEOUT = 3.0  # /metrics and /readyz must answer 503 quickly when Redis is gone
 # Under Prometheus' default 10 s scrape timeout even when the host drops packets silently.
@@ -19,9 +20,11 @@ def _client() -> Redis:
     settings = state.config.ingest
     try:
         client = connect(settings, socket_timeout=SERVICE_SOCKET_TIMEOUT)
-        # connect() dials with 5 s; later reconnects of this pool use the shorter limit.
-        client.connection_pool.connection_kwargs["socket_connect_timeout"] = (
-            SERVICE_CONNECT_TIMEOUT)
+        # connect() dials with 5 s; later reconnects of this pool use the shorter limit. (A
+        # Cluster client has a pool per node, built with the URL's timeouts.)
+        pool = getattr(client, "connection_pool", None)
+        if pool is not None:
+            pool.connection_kwargs["socket_connect_timeout"] = SERVICE_CONNECT_TIMEOUT
         return client
     except ConnectionFailed as exc:
         if not settings.redis.url:
@@ -29,10 +32,8 @@ def _client() -> Redis:
         # a configured server may come back: start anyway, /readyz says 503 until it does
         err.print(f"[yellow]warning:[/yellow] {exc}; serving, /readyz answers 503 until it "
                   "is reachable", highlight=False)
-        return Redis.from_url(settings.redis.url, decode_responses=True,
-                              socket_timeout=SERVICE_SOCKET_TIMEOUT,
-                              socket_connect_timeout=SERVICE_CONNECT_TIMEOUT,
-                              retry=no_retries())
+        return open_client(settings.redis.url, socket_timeout=SERVICE_SOCKET_TIMEOUT,
+                           connect_timeout=SERVICE_CONNECT_TIMEOUT)[0]
 
 
 def serve(
