@@ -79,11 +79,11 @@ class Node:
     args: list[str]
     proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        """Start (or restart) the process with its original arguments and directory."""
+    def start(self, *extra: str) -> None:
+        """Start (or restart) the process with its original arguments (plus ``extra``)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         log = open(self.dir / "server.log", "ab")  # noqa: SIM115 - the child owns it
-        self.proc = subprocess.Popen([SERVER, *self.args], cwd=self.dir, stdout=log,
+        self.proc = subprocess.Popen([SERVER, *self.args, *extra], cwd=self.dir, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         _wait(lambda: self.client().ping(), 10, f"redis-server on port {self.port}")
@@ -166,6 +166,15 @@ class SentinelSet:
         """The data node the Sentinels currently call primary."""
         _host, port = self.sentinels[0].client().sentinel_get_master_addr_by_name(SERVICE)
         return next(n for n in self.nodes if n.port == int(port))
+
+    def heal(self, killed: Node, timeout: float = 30) -> None:
+        """Once the Sentinels have promoted another node, restart ``killed`` as its replica.
+
+        As a supervisor would: the node asks who the primary is before it starts (left alone,
+        Sentinel converts a returning old primary only after about ten seconds).
+        """
+        _wait(lambda: self.primary() is not killed, timeout, "the Sentinels to promote a replica")
+        killed.start("--replicaof", "127.0.0.1", str(self.primary().port))
 
     def _healthy(self) -> bool:
         for s in self.sentinels:
@@ -254,6 +263,17 @@ class ClusterSet:
                 port = int(primary[1])
                 return next(n for n in self.nodes if n.port == port)
         raise RuntimeError(f"slot {slot} is not served")
+
+    def heal(self, killed: Node, timeout: float = 30) -> None:
+        """Once a replica has taken over ``killed``'s slots, restart it (it rejoins as replica)."""
+        _wait(lambda: not self._serves(killed), timeout,
+              "a replica to take over the killed primary's slots")
+        killed.start()
+
+    def _serves(self, node: Node) -> bool:
+        live = next(n for n in self.nodes if n.alive)
+        return any(int(primary[1]) == node.port for _lo, _hi, primary, *_ in
+                   live.client().execute_command("CLUSTER", "SLOTS"))
 
     def _healthy(self) -> bool:
         primaries = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from ingestq.handlers import JobContext, default_registry
@@ -26,3 +27,14 @@ def stubborn(job: JobContext) -> None:
     deadline = time.monotonic() + float(job.payload.get("seconds", 1.0))
     while time.monotonic() < deadline:
         pass
+
+
+@default_registry.handler("effect")
+def effect(job: JobContext) -> dict[str, object]:
+    """Append ``id n`` to $EFFECTS_LOG (one write, O_APPEND: lines never interleave)."""
+    fd = os.open(os.environ["EFFECTS_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{job.id} {job.payload['n']}\n".encode())
+    finally:
+        os.close(fd)
+    return {"n": job.payload["n"]}

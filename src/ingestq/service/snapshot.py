@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from ingestq.queue import Queue
+from ingestq.reads import reply_ms, time_args
 from ingestq.registry import live_window_ms
 
 AGE_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0)  # the established processing-age buckets
@@ -36,12 +37,13 @@ def take(queue: Queue) -> Snapshot:
     k = queue.keys
     c = queue.client
     first = c.pipeline(transaction=False)
-    first.time()
+    # execute_command: Cluster pipelines have no eval() (and redis-py leaves it unannotated)
+    first.execute_command("EVAL", *time_args(queue))  # type: ignore[no-untyped-call]
     first.smembers(k.kinds)
-    (sec, usec), kinds_raw = first.execute()
+    time_reply, kinds_raw = first.execute()
     kinds = sorted(cast(set[str], kinds_raw))
     # A hand-moved test clock wins, as it does for the scripts; else the server's TIME.
-    now_ms = queue.clock.now_ms() or int(sec) * 1000 + int(usec) // 1000
+    now_ms = queue.clock.now_ms() or reply_ms(time_reply)
 
     p = c.pipeline(transaction=False)
     for kind in kinds:
