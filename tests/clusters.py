@@ -117,6 +117,14 @@ def _cluster(node: Node, sub: str) -> str:
     return reply if isinstance(reply, str) else str(reply)
 
 
+def start_single(root: Path) -> Node:
+    """One server alone (a baseline for the replicated topologies)."""
+    port = _free_base(1, bus=False)
+    node = Node(port, root, _data_args(port))
+    node.start()
+    return node
+
+
 @dataclass
 class SentinelSet:
     """A primary with one replica, watched by three Sentinels."""

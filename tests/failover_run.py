@@ -50,6 +50,7 @@ class Findings:
     ran_twice: int = 0
     double_acked: int = 0
     reissued: int = 0
+    reaped: int = 0  # leases that ran out (a failover shorter than the lease should leave none)
     rate_before: float = 0.0  # jobs/s over the 5 s before the kill
     half_rate_after: float | None = None  # seconds from the kill to half that rate
     wall: float = 0.0
@@ -74,6 +75,7 @@ class FailoverRun:
     kill_at: float = 0.4
     timeout: float = 120.0
     with_service_port: int | None = None
+    backlog: int = BACKLOG
     procs: list[Popen[str]] = field(default_factory=list)
     confirmed: dict[int, str] = field(default_factory=dict)  # n -> job id
     samples: list[tuple[float, int]] = field(default_factory=list)
@@ -89,6 +91,7 @@ class FailoverRun:
 
     def start(self) -> Queue:
         """Start the workers (and the service, when given a port); return a producer's queue."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
         env = env_for(self.settings, redis__min_replicas_acked=self.settings.redis
                       .min_replicas_acked)
         env["EFFECTS_LOG"] = str(self.effects)
@@ -124,6 +127,9 @@ class FailoverRun:
             self.findings.wall = time.monotonic() - started
             if check is not None:
                 self.after_checks_passed = _poll(lambda: check(queue), 20)
+            stats = reads.stats(queue)
+            self.findings.reaped = sum(int(v) for k, v in stats.items()
+                                       if str(k).startswith("reaped:"))
         finally:
             for proc in self.procs:
                 stop(proc)
@@ -135,7 +141,7 @@ class FailoverRun:
         n = 0
         while n < self.jobs:
             try:
-                if n - self.done_now > BACKLOG:
+                if n - self.done_now > self.backlog:
                     time.sleep(0.02)
                     continue
                 specs = [JobSpec("effect", {"n": n + i}) for i in range(min(BATCH, self.jobs - n))]
