@@ -120,6 +120,12 @@ def _heal_later(topo: clusters.SentinelSet | clusters.ClusterSet, victim: cluste
     threading.Thread(target=topo.heal, args=(victim,), daemon=True).start()
 
 
+def _half(row: dict[str, object], half: object) -> str:
+    if row["topology"] == "single server":
+        return "-"  # not killed
+    return "never" if half is None else f"{float(half):.1f}"  # type: ignore[arg-type]
+
+
 def report(rows: list[dict[str, object]], jobs: int, seconds: float) -> str:
     single = next((r for r in rows if r["topology"] == "single server"), None)
     base_rate = float(single["rate_before"]) if single else 0.0  # type: ignore[arg-type]
@@ -153,7 +159,7 @@ def report(rows: list[dict[str, object]], jobs: int, seconds: float) -> str:
             f"| {r['topology']} | {r['min_replicas_acked']} | {r['confirmed']:,} | {r['lost']} | "
             f"{r['ran_twice']} | {r['double_acked']} | {r['reissued']} | {r['refused']} | "
             f"{rate:.0f} | {rate / base_rate if base_rate else 0:.2f} | "
-            f"{'never' if half is None else f'{float(half):.1f}'} | {cost:.0f} | "  # type: ignore[arg-type]
+            f"{_half(r, half)} | {cost:.0f} | "
             f"{cost / base_cost if base_cost else 0:.2f} | {float(r['wall']):.0f} |")  # type: ignore[arg-type]
     lines += ["", "The single server is not killed (it has no replica to fail over to); its row "
               "is the baseline for rate and transition cost. Raw figures: "

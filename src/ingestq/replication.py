@@ -16,8 +16,13 @@ from typing import Any, cast
 from redis import Redis
 from redis.cluster import RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    RedisError,
+    TryAgainError,
+)
 
 from ingestq.errors import NotReplicated
 from ingestq.logs import get_logger
@@ -26,9 +31,9 @@ from ingestq.redis_url import is_cluster
 # Script results the caller must not believe unless replicas hold them: a job that was never
 # really enqueued (or retried out of the dead set) would otherwise be reported to exist.
 MUST_CONFIRM = frozenset({"enqueue", "dead_retry"})
-# Redirections and elections of a Cluster: the script did not run; the slot table is refreshed
-# and the caller retries as after any connection loss.
-CLUSTER_MOVES = ("MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN")
+# Redirections and elections of a Cluster: the script did not run, so after re-reading the slot
+# table it is sent once more (to the slot's new primary).
+CLUSTER_MOVES = (MovedError, AskError, ClusterDownError, TryAgainError)
 WARN_EVERY_SECONDS = 10.0  # one warning per interval while replicas lag, not one per call
 
 
@@ -67,22 +72,11 @@ class Replicated:
         happened on the primary and its result is what the caller must act on (a claimed job is
         run, an ack is not sent again); their safety across a failover is the fencing token's.
         """
-        node, node_name = self._node(keys[0])
         try:
-            prefix = self._wait_prefix(node, node_name)
-            pipe = node.pipeline(transaction=False)
-            script(keys=list(keys), args=list(args), client=pipe)
-            pipe.execute_command(  # type: ignore[no-untyped-call]  # unannotated in redis-py
-                *prefix, self.replicas, self.timeout_ms)
-            result, acked = pipe.execute()
-        except ResponseError as exc:
-            if is_cluster(self.client) and str(exc).startswith(CLUSTER_MOVES):
-                self._refresh()
-                raise RedisConnectionError(f"cluster slot moved, retry: {exc}") from exc
-            raise
-        except RedisError:
+            result, acked = self._send(script, keys, args)
+        except CLUSTER_MOVES:
             self._refresh()
-            raise
+            result, acked = self._send(script, keys, args)
         got = int(acked[-1]) if isinstance(acked, list) else int(acked)
         if got < self.replicas:
             message = (f"{name}: {got} of {self.replicas} replicas confirmed within "
@@ -95,6 +89,22 @@ class Replicated:
                 self._warned = time.monotonic()
                 get_logger("ingestq.replication").warning("replicas behind", detail=message)
         return result
+
+    def _send(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any, Any]:
+        node, node_name = self._node(keys[0])
+        try:
+            prefix = self._wait_prefix(node, node_name)
+            pipe = node.pipeline(transaction=False)
+            script(keys=list(keys), args=list(args), client=pipe)
+            pipe.execute_command(  # type: ignore[no-untyped-call]  # unannotated in redis-py
+                *prefix, self.replicas, self.timeout_ms)
+            result, acked = pipe.execute()
+        except CLUSTER_MOVES:
+            raise
+        except RedisError:
+            self._refresh()
+            raise
+        return result, acked
 
     def _refresh(self) -> None:
         """After a connection error on a Cluster, re-read which node serves which slot."""
