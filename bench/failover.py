@@ -6,8 +6,9 @@ producer keeps a backlog while they work, so enqueues, claims and acks are all i
 kill); once 40% of the jobs have run, the primary serving the queue is SIGKILLed and, once a
 replica has taken over, restarted as a replica (as a supervisor would). Then: jobs lost (enqueue
 returned, never ran), jobs run more than once, acks accepted twice, time from the kill to half
-the rate before it, and the steady rate against the single server's. Before each run, the cost
-of one transition (enqueue, claim, ack of one job, one at a time) is timed on the same topology.
+the rate before it, and the steady rate against the single server's. Before the runs, the cost
+of one transition (enqueue, claim, ack of one job, one at a time) is timed on every
+configuration in interleaved rounds.
 
     python bench/failover.py [--jobs 20000] [--only sentinel,cluster]
 """
@@ -17,9 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -34,25 +38,30 @@ from ingestq.connection import connect  # noqa: E402
 from ingestq.queue import Queue  # noqa: E402
 
 WORKERS = 4
-COST_ROUNDS = 300  # enqueue + claim + ack rounds timed per configuration
+COST_ROUNDS = 15  # interleaved rounds per configuration
+COST_BATCH = 40  # enqueue + claim + ack of one job, this many times per round
 
 
-def transition_cost_us(settings: IngestSettings) -> float:
-    """Mean microseconds per transition, one job at a time (enqueue, claim, ack)."""
-    q = Queue(connect(settings, warn_risks=False), settings)
-    started = time.perf_counter()
-    for _ in range(COST_ROUNDS):
-        q.enqueue("cost", {})
-        job = q.claim("bench", 1, kinds=["cost"]).jobs[0]
-        q.ack(job.id, job.token)
-    return (time.perf_counter() - started) / (3 * COST_ROUNDS) * 1e6
+def transition_costs(configs: dict[str, IngestSettings], rounds: int) -> dict[str, float]:
+    """Median microseconds per transition (enqueue, claim, ack of one job, one at a time) per
+    configuration, measured in interleaved rounds so load from other work hits all alike."""
+    queues = {name: Queue(connect(s, warn_risks=False), s) for name, s in configs.items()}
+    samples: dict[str, list[float]] = {name: [] for name in configs}
+    for _ in range(rounds):
+        for name, q in queues.items():
+            started = time.perf_counter()
+            for _ in range(COST_BATCH):
+                q.enqueue("cost", {})
+                job = q.claim("bench", 1, kinds=["cost"]).jobs[0]
+                q.ack(job.id, job.token)
+            samples[name].append((time.perf_counter() - started) / (3 * COST_BATCH) * 1e6)
+    return {name: statistics.median(v) for name, v in samples.items()}
 
 
-def one_run(name: str, url: str, acked: int, jobs: int, kill: object, workdir: Path,
-            base: IngestSettings) -> dict[str, object]:
+def one_run(name: str, url: str, acked: int, jobs: int, kill: Callable[[Queue], None],
+            workdir: Path, base: IngestSettings, cost: float) -> dict[str, object]:
     settings = tuned(base, url, acked=acked)
-    cost = transition_cost_us(tuned(base, url, acked=acked))
-    run = FailoverRun(settings, workdir, jobs=jobs, kill=kill,  # type: ignore[arg-type]
+    run = FailoverRun(settings, workdir, jobs=jobs, kill=kill,
                       workers=WORKERS, kill_at=0.4, timeout=900.0, backlog=2000)
     found = run.run()
     row = {"topology": name, "min_replicas_acked": acked, "cost_us": round(cost, 1),
@@ -71,53 +80,46 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="ingestq-failover-"))
     rows: list[dict[str, object]] = []
     started = time.time()
+    single = clusters.start_single(root / "single")
+    topos = {"Sentinel": clusters.SentinelSet.start(root / "sentinel"),
+             "Cluster": clusters.ClusterSet.start(root / "cluster")}
     try:
-        if "single" in only:
-            node = clusters.start_single(root / "single")
-            try:
-                rows.append(one_run("single server", f"redis://127.0.0.1:{node.port}", 0,
-                                    args.jobs, lambda q: None, root / "run-single", base))
-            finally:
-                node.kill()
-        if "sentinel" in only:
-            s = clusters.SentinelSet.start(root / "sentinel")
-            try:
-                for acked in (0, 1):
-                    s.wait_healthy()
-
-                    def kill_s(q: Queue, s: clusters.SentinelSet = s) -> None:
-                        victim = s.primary()
-                        victim.kill()
-                        _heal_later(s, victim)
-
-                    rows.append(one_run("Sentinel", s.url(), acked, args.jobs, kill_s,
-                                        root / f"run-sentinel-{acked}", base))
-            finally:
-                s.stop()
-        if "cluster" in only:
-            c = clusters.ClusterSet.start(root / "cluster")
-            try:
-                for acked in (0, 1):
-                    c.wait_healthy()
-
-                    def kill_c(q: Queue, c: clusters.ClusterSet = c) -> None:
-                        victim = c.primary_for(q.keys.seq)
-                        victim.kill()
-                        _heal_later(c, victim)
-
-                    rows.append(one_run("Cluster", c.url(), acked, args.jobs, kill_c,
-                                        root / f"run-cluster-{acked}", base))
-            finally:
-                c.stop()
+        urls = {"single server": f"redis://127.0.0.1:{single.port}",
+                **{name: t.url() for name, t in topos.items()}}
+        configs = {(name, acked): tuned(base, url, acked=acked) for name, url in urls.items()
+                   for acked in ((0,) if name == "single server" else (0, 1))}
+        costs = transition_costs({f"{n}/{a}": s for (n, a), s in configs.items()}, COST_ROUNDS)
+        print(json.dumps(costs), flush=True)
+        for (name, acked), _settings in configs.items():
+            if name.split()[0].lower() not in only:
+                continue
+            topo = topos.get(name)
+            if topo is not None:
+                topo.wait_healthy()
+            rows.append(one_run(name, urls[name], acked, args.jobs, _killer(topo), root /
+                                f"run-{name.split()[0].lower()}-{acked}", base,
+                                costs[f"{name}/{acked}"]))
     finally:
+        single.kill()
+        for t in topos.values():
+            t.stop()
         shutil.rmtree(root, ignore_errors=True)
     (BENCH / "failover_results.json").write_text(json.dumps(rows, indent=1) + "\n")
     write_section("failover", report(rows, args.jobs, time.time() - started))
 
 
-def _heal_later(topo: clusters.SentinelSet | clusters.ClusterSet, victim: clusters.Node) -> None:
-    import threading
-    threading.Thread(target=topo.heal, args=(victim,), daemon=True).start()
+def _killer(topo: clusters.SentinelSet | clusters.ClusterSet | None) -> Callable[[Queue], None]:
+    """kill -9 the primary serving the queue, and restart it as a replica once replaced."""
+    def kill(queue: Queue) -> None:
+        if topo is None:
+            return  # the single server has no replica to fail over to: the baseline
+        if isinstance(topo, clusters.SentinelSet):
+            victim = topo.primary()
+        else:
+            victim = topo.primary_for(queue.keys.seq)
+        victim.kill()
+        threading.Thread(target=topo.heal, args=(victim,), daemon=True).start()
+    return kill
 
 
 def _half(row: dict[str, object], half: object) -> str:
@@ -145,12 +147,16 @@ def report(rows: list[dict[str, object]], jobs: int, seconds: float) -> str:
         "the kill until a 1 s window runs at half that; *transition* the mean time of one "
         "enqueue, claim or ack of a single job, one at a time (round trip included). "
         "*reissued*: job ids the new primary handed out again because the first enqueue with "
-        "that id never reached it (two different jobs; not counted as double acks).",
+        "that id never reached it (two different jobs; not counted as double acks). *leases "
+        "reaped*: leases that ran out, which includes claims whose reply died with the primary "
+        "(no worker held them); *held ones*: leases a worker had held since at least 1 s before "
+        "the kill that ran out or were reported lost anyway (a failover shorter than the lease "
+        "should leave none).",
         "",
         "| topology | min_replicas_acked | confirmed | lost | ran more than once | acks accepted "
-        "twice | reissued ids | enqueue calls refused | rate (jobs/s) | vs single | half rate "
-        "after (s) | transition (us) | vs single | wall (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "twice | reissued ids | enqueue calls refused | leases reaped (held ones) | rate (jobs/s) | "
+        "vs single | half rate after (s) | transition (us) | vs single | wall (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         rate, cost = float(r["rate_before"]), float(r["cost_us"])  # type: ignore[arg-type]
@@ -158,6 +164,7 @@ def report(rows: list[dict[str, object]], jobs: int, seconds: float) -> str:
         lines.append(
             f"| {r['topology']} | {r['min_replicas_acked']} | {r['confirmed']:,} | {r['lost']} | "
             f"{r['ran_twice']} | {r['double_acked']} | {r['reissued']} | {r['refused']} | "
+            f"{r['reaped']} ({r['held_leases_lost']}) | "
             f"{rate:.0f} | {rate / base_rate if base_rate else 0:.2f} | "
             f"{_half(r, half)} | {cost:.0f} | "
             f"{cost / base_cost if base_cost else 0:.2f} | {float(r['wall']):.0f} |")  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from subprocess import Popen
 
@@ -50,7 +51,10 @@ class Findings:
     ran_twice: int = 0
     double_acked: int = 0
     reissued: int = 0
-    reaped: int = 0  # leases that ran out (a failover shorter than the lease should leave none)
+    reaped: int = 0  # leases that ran out (including claims whose reply died with the primary)
+    # leases a worker held since at least 1 s before the kill (so the replica had them) that
+    # still ran out or were reported lost: a failover shorter than the lease should leave none
+    held_leases_lost: int = 0
     rate_before: float = 0.0  # jobs/s over the 5 s before the kill
     half_rate_after: float | None = None  # seconds from the kill to half that rate
     wall: float = 0.0
@@ -80,6 +84,7 @@ class FailoverRun:
     confirmed: dict[int, str] = field(default_factory=dict)  # n -> job id
     samples: list[tuple[float, int]] = field(default_factory=list)
     killed_at: float | None = None
+    killed_wall: float = 0.0
     after_checks_passed: bool = False
     done_now: int = 0  # side effects seen at the last sample (the producer paces on it)
     findings: Findings = field(default_factory=Findings)
@@ -119,7 +124,7 @@ class FailoverRun:
                 done = self.done_now = self._effects_count()
                 self.samples.append((time.monotonic(), done))
                 if self.kill and self.killed_at is None and done >= self.kill_at * self.jobs:
-                    self.killed_at = time.monotonic()
+                    self.killed_at, self.killed_wall = time.monotonic(), time.time()
                     self.kill(queue)
                 if not producer.is_alive() and self._all_ran():
                     break
@@ -181,18 +186,39 @@ class FailoverRun:
             job_id, n = line.split()
             ns_of.setdefault(job_id, set()).add(int(n))
         f.reissued = sum(1 for ns in ns_of.values() if len(ns) > 1)
+        f.held_leases_lost = self._held_leases_lost()
         acks = Counter(self._accepted_acks())
         f.double_acked = sum(1 for job_id, c in acks.items()
                              if c > 1 and len(ns_of.get(job_id, ())) <= 1)
         self._rates()
 
-    def _accepted_acks(self) -> list[str]:
+    def _events(self, *names: str) -> list[dict[str, object]]:
         out = []
-        for log in self.workdir.glob("worker-*.log"):
+        for log in [*self.workdir.glob("worker-*.log"), self.workdir / "reaper.log"]:
+            if not log.exists():
+                continue
             for line in log.read_text(errors="replace").splitlines():
-                if '"event": "ack"' in line or '"event":"ack"' in line:
-                    out.append(str(json.loads(line)["job_id"]))
-        return out
+                if any(f'"event": "{n}"' in line for n in names):
+                    event = json.loads(line)
+                    event["t"] = datetime.fromisoformat(str(event["timestamp"])).timestamp()
+                    out.append(event)
+        return sorted(out, key=lambda e: float(e["t"]))  # type: ignore[arg-type]
+
+    def _accepted_acks(self) -> list[str]:
+        return [str(e["job_id"]) for e in self._events("ack")]
+
+    def _held_leases_lost(self) -> int:
+        if self.killed_at is None:
+            return 0
+        claimed: dict[str, float] = {}  # job id -> time of its latest claim by a worker
+        lost = 0
+        for e in self._events("claim", "reap", "lease lost: attempt abandoned, not acked"):
+            job, t = str(e["job_id"]), float(e["t"])  # type: ignore[arg-type]
+            if e["event"] == "claim":
+                claimed[job] = t
+            elif claimed.get(job, t) < self.killed_wall - 1.0 and t > self.killed_wall:
+                lost += 1
+        return lost
 
     def _rates(self) -> None:
         f, s = self.findings, self.samples
