@@ -154,8 +154,9 @@ def report(rows: list[dict[str, object]], jobs: int, seconds: float) -> str:
         "should leave none).",
         "",
         "| topology | min_replicas_acked | confirmed | lost | ran more than once | acks accepted "
-        "twice | reissued ids | enqueue calls refused | leases reaped (held ones) | rate (jobs/s) | "
-        "vs single | half rate after (s) | transition (us) | vs single | wall (s) |",
+        "twice | reissued ids | enqueue calls refused | leases reaped (held ones) | "
+        "rate (jobs/s) | vs single | half rate after (s) | transition (us) | vs single | "
+        "wall (s) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
