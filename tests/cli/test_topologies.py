@@ -14,9 +14,8 @@ from ingestq.queue import Queue
 
 from .conftest import Invoke, parse, run_ingestctl
 
-pytestmark = pytest.mark.topologies
 
-
+@pytest.mark.topologies
 def test_enqueue_status_jobs_doctor_and_dead_commands_work_on_every_topology(
         invoke: Invoke, settings: IngestSettings, client: Redis) -> None:
     assert invoke("enqueue", "noop", "--payload", '{"a": 1}', "--count", "3").exit_code == 0
@@ -34,6 +33,10 @@ def test_enqueue_status_jobs_doctor_and_dead_commands_work_on_every_topology(
     assert reads.counts(q)["dead"] == 0
 
 
+# a worker process per topology is seconds each: the two replicated ones (the single server's
+# ingestion is covered by tests/ingest)
+@pytest.mark.slow
+@pytest.mark.parametrize("topology", ["sentinel", "cluster-acked"], indirect=True)
 def test_files_ingested_through_a_worker_process_land_in_the_store_on_every_topology(
         invoke: Invoke, settings: IngestSettings, client: Redis, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
