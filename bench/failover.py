@@ -34,8 +34,8 @@ from failover_run import FailoverRun, tuned  # noqa: E402
 from results import command_line, git_rev, load, machine, write_section  # noqa: E402
 
 from ingestq.config import IngestSettings, load_config  # noqa: E402
-from ingestq.connection import connect  # noqa: E402
-from ingestq.queue import Queue  # noqa: E402
+from ingestq.core.connection import connect  # noqa: E402
+from ingestq.core.queue import Queue  # noqa: E402
 
 WORKERS = 4
 COST_ROUNDS = 15  # interleaved rounds per configuration

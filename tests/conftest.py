@@ -19,9 +19,9 @@ import pytest
 from redis import Redis
 
 from ingestq.config import IngestSettings, QueueSettings, load_config
-from ingestq.connection import connect
-from ingestq.embedded import EmbeddedServer
-from ingestq.queue import ManualClock, Queue
+from ingestq.core.connection import connect
+from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.queue import ManualClock, Queue
 
 # "-acked": the same topology with redis.min_replicas_acked 1 (every transition waits for WAIT)
 TOPOLOGIES = ["single", *(pytest.param(name, marks=pytest.mark.slow) for name in (

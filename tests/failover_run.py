@@ -29,11 +29,11 @@ from subprocess import Popen
 from procs import env_for, ingestctl, stop
 from redis.exceptions import RedisError
 
-from ingestq import reads
 from ingestq.config import IngestSettings
-from ingestq.connection import connect
+from ingestq.core import queries as reads
+from ingestq.core.connection import connect
+from ingestq.core.queue import JobSpec, Queue
 from ingestq.errors import IngestqError
-from ingestq.queue import JobSpec, Queue
 
 BACKLOG = 400  # the producer keeps at most this many jobs waiting
 BATCH = 20  # jobs per enqueue call

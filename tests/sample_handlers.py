@@ -6,7 +6,7 @@ import asyncio
 import os
 import time
 
-from ingestq.handlers import JobContext, default_registry
+from ingestq.worker.handlers import JobContext, default_registry
 
 
 @default_registry.handler("block_loop")

@@ -18,9 +18,9 @@ import pytest
 from failover_run import FailoverRun, tuned
 from procs import env_for, ingestctl, stop
 
-from ingestq import reads
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.queue import Queue
 
 pytestmark = pytest.mark.slow
 

@@ -6,13 +6,13 @@ import pytest
 from clusters import ClusterSet
 from redis import Redis
 
-from ingestq import reads
 from ingestq.config import IngestSettings, QueueSettings
-from ingestq.connection import connect, redact
+from ingestq.core import queries as reads
+from ingestq.core.connection import connect, redact
+from ingestq.core.keys import QueueKeys
+from ingestq.core.queue import Queue
+from ingestq.core.redis_url import parse
 from ingestq.errors import LeaseLost, NotReplicated
-from ingestq.keys import QueueKeys
-from ingestq.queue import Queue
-from ingestq.redis_url import parse
 
 
 def test_a_sentinel_url_names_sentinels_service_database_credentials_and_tls() -> None:

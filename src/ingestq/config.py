@@ -100,7 +100,7 @@ class QueueSettings(_Block):
 class RedisSettings(_Block):
     """Where the queue lives. No URL: an embedded Valkey server in the data directory."""
 
-    # redis://, rediss://, unix://, redis+sentinel://, redis+cluster:// (see redis_url.py);
+    # redis://, rediss://, unix://, redis+sentinel://, redis+cluster:// (see core/redis_url.py);
     # None starts the embedded server
     url: str | None = None
     # Replicas that must hold each transition before it counts as done (WAIT / WAITAOF); an

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from ingestq import reads
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.queue import Queue
 
 from .conftest import Invoke, parse, run_ingestctl
 
