@@ -1,10 +1,9 @@
 """Test fixtures: a real server (embedded Valkey, or INGESTQ_REDIS_URL) and fresh queues.
 
-A module marked ``pytest.mark.topologies`` runs each of its tests on that server ("single"), on
-a primary with a replica behind three Sentinels, on a six-node Cluster, and on both of those with
-``redis.min_replicas_acked: 1``. The two
-replicated topologies are real redis-server processes (tests/clusters.py), started once per
-session on first use and reused.
+A test marked ``pytest.mark.topologies`` runs on that server ("single"), on a primary with a
+replica behind three Sentinels, on a six-node Cluster, and on both of those with
+``redis.min_replicas_acked: 1``. The two replicated topologies are real redis-server processes
+(tests/clusters.py), started once per session on first use and reused.
 """
 
 from __future__ import annotations
