@@ -78,6 +78,7 @@ class Node:
     dir: Path
     args: list[str]
     proc: subprocess.Popen[bytes] | None = None
+    password: str | None = None  # the node's requirepass, for this helper's own checks
 
     def start(self, *extra: str) -> None:
         """Start (or restart) the process with its original arguments (plus ``extra``)."""
@@ -91,7 +92,7 @@ class Node:
     def client(self) -> Redis:
         """A short-timeout client on this node alone."""
         return Redis(port=self.port, decode_responses=True, socket_timeout=2,
-                     socket_connect_timeout=1)
+                     socket_connect_timeout=1, password=self.password)
 
     def kill(self) -> None:
         """kill -9: no shutdown, no final write."""
@@ -134,15 +135,21 @@ class SentinelSet:
     sentinels: list[Node] = field(default_factory=list)
 
     @classmethod
-    def start(cls, root: Path | None = None) -> SentinelSet:
-        """Start the five processes and wait until the Sentinels see the replica and each other."""
+    def start(cls, root: Path | None = None, *, password: str | None = None,
+              sentinel_password: str | None = None) -> SentinelSet:
+        """Start the five processes and wait until the Sentinels see the replica and each other.
+
+        ``password``: the data nodes' requirepass (and masterauth); ``sentinel_password``: the
+        Sentinels' own.
+        """
         root = root or Path(tempfile.mkdtemp(prefix="ingestq-sentinel-"))
         base = _free_base(5, bus=False)
         topo = cls(root)
+        auth = ["--requirepass", password, "--masterauth", password] if password else []
         try:
-            primary = Node(base, root / "n0", _data_args(base))
-            replica = Node(base + 1, root / "n1",
-                           [*_data_args(base + 1), "--replicaof", "127.0.0.1", str(base)])
+            primary = Node(base, root / "n0", [*_data_args(base), *auth], password=password)
+            replica = Node(base + 1, root / "n1", [*_data_args(base + 1), *auth, "--replicaof",
+                                                   "127.0.0.1", str(base)], password=password)
             topo.nodes = [primary, replica]
             for node in topo.nodes:
                 node.start()
@@ -155,8 +162,12 @@ class SentinelSet:
                     f"sentinel monitor {SERVICE} 127.0.0.1 {base} 2\n"
                     f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}\n"
                     f"sentinel failover-timeout {SERVICE} 10000\n"
-                    f"sentinel parallel-syncs {SERVICE} 1\n")
-                sentinel = Node(port, conf.parent, [str(conf), "--sentinel"])
+                    f"sentinel parallel-syncs {SERVICE} 1\n"
+                    + (f"sentinel auth-pass {SERVICE} {password}\n" if password else "")
+                    + (f"requirepass {sentinel_password}\nsentinel sentinel-pass "
+                       f"{sentinel_password}\n" if sentinel_password else ""))
+                sentinel = Node(port, conf.parent, [str(conf), "--sentinel"],
+                                password=sentinel_password)
                 sentinel.start()
                 topo.sentinels.append(sentinel)
             topo.wait_healthy()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from clusters import ClusterSet
+from clusters import SERVICE, ClusterSet, SentinelSet
 from redis import Redis
 
 from ingestq.config import IngestSettings, QueueSettings
@@ -12,7 +12,7 @@ from ingestq.core.connection import connect, redact
 from ingestq.core.keys import QueueKeys
 from ingestq.core.queue import Queue
 from ingestq.core.redis_url import parse
-from ingestq.errors import LeaseLost, NotReplicated
+from ingestq.errors import ConnectionFailed, LeaseLost, NotReplicated
 
 
 def test_a_sentinel_url_names_sentinels_service_database_credentials_and_tls() -> None:
@@ -105,3 +105,29 @@ def test_three_queues_spread_over_the_three_primaries_each_on_its_own_slot(
         assert owner.client().exists(q.keys.done) == 1
         owners.add(owner.port)
     assert len(owners) == 3
+
+
+@pytest.mark.slow
+def test_a_password_protected_sentinel_set_is_reached_with_both_passwords_and_masks_them(
+        base_settings: IngestSettings) -> None:
+    topo = SentinelSet.start(password="data-secret", sentinel_password="sentinel-secret")
+    try:
+        hosts = topo.url().split("://", 1)[1].split("/", 1)[0]
+
+        def settings_for(password: str) -> IngestSettings:
+            url = (f"redis+sentinel://:{password}@{hosts}/{SERVICE}"
+                   "?sentinel_password=sentinel-secret")
+            return base_settings.model_copy(update={"redis": base_settings.redis.model_copy(
+                update={"url": url, "min_replicas_acked": 1})})
+
+        good = settings_for("data-secret")
+        q = Queue(connect(good, warn_risks=False), good)
+        q.enqueue("x", {})
+        job = q.claim("w", 1).jobs[0]
+        q.ack(job.id, job.token)
+        assert reads.counts(q)["done"] == 1
+        with pytest.raises(ConnectionFailed) as refused:
+            connect(settings_for("wrong-secret"), warn_risks=False)
+        assert "secret" not in str(refused.value)
+    finally:
+        topo.stop()
