@@ -10,7 +10,7 @@ the rate before it, and the steady rate against the single server's. Before the 
 of one transition (enqueue, claim, ack of one job, one at a time) is timed on every
 configuration in interleaved rounds.
 
-    python bench/failover.py [--jobs 20000] [--only sentinel,cluster]
+    python bench/failover.py [--quick] [--jobs 20000] [--only single,sentinel,cluster]
 """
 
 from __future__ import annotations
@@ -73,8 +73,11 @@ def one_run(name: str, url: str, acked: int, jobs: int, kill: Callable[[Queue], 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument("--quick", action="store_true", help="2,000 jobs")
     parser.add_argument("--only", default="single,sentinel,cluster")
     args = parser.parse_args()
+    if args.quick:
+        args.jobs = 2_000
     only = set(args.only.split(","))
     base = load_config(environ={}).ingest
     root = Path(tempfile.mkdtemp(prefix="ingestq-failover-"))
