@@ -19,6 +19,7 @@ import json
 import os
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,10 +105,15 @@ class FailoverRun:
             self.procs.append(ingestctl(env, "--log-level", "debug", "worker", "--import",
                                         "sample_handlers", "--kinds", "effect",
                                         log=self.workdir / f"worker-{i}.log"))
+        queue = Queue(connect(self.settings, warn_risks=False, socket_timeout=5), self.settings)
         if self.with_service_port:
             self.procs.append(ingestctl(env, "serve", "--port", str(self.with_service_port),
                                         log=self.workdir / "service.log"))
-        return Queue(connect(self.settings, warn_risks=False, socket_timeout=5), self.settings)
+            # the service must be up before the kill, or the run would not test it through one
+            ready = f"http://127.0.0.1:{self.with_service_port}/readyz"
+            if not _poll(lambda: _answers(ready), 60):
+                raise AssertionError("the service did not answer /readyz within 60 s")
+        return queue
 
     def run(self, check: Callable[[Queue], bool] | None = None) -> Findings:
         """Produce, kill once, wait for every confirmed job; then count.
@@ -252,6 +258,11 @@ def _poll(predicate: Callable[[], bool], timeout: float) -> bool:
             pass
         time.sleep(0.2)
     return False
+
+
+def _answers(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=3) as resp:
+        return bool(resp.status == 200)
 
 
 def tuned(settings: IngestSettings, url: str, *, acked: int) -> IngestSettings:

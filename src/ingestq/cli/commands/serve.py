@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import typer
 from redis import Redis
+from redis.exceptions import RedisError
 
 from ingestq.cli.context import err, state
 from ingestq.core.connection import connect
@@ -14,6 +17,7 @@ from ingestq.errors import ConnectionFailed
 SERVICE_SOCKET_TIMEOUT = 3.0  # /metrics and /readyz must answer 503 quickly when Redis is gone
 # Under Prometheus' default 10 s scrape timeout even when the host drops packets silently.
 SERVICE_CONNECT_TIMEOUT = 2.0
+SERVICE_START_WAIT = 30.0  # longer than a Sentinel or Cluster failover takes
 
 
 def _client() -> Redis:
@@ -32,8 +36,24 @@ def _client() -> Redis:
         # a configured server may come back: start anyway, /readyz says 503 until it does
         err.print(f"[yellow]warning:[/yellow] {exc}; serving, /readyz answers 503 until it "
                   "is reachable", highlight=False)
-        return open_client(settings.redis.url, socket_timeout=SERVICE_SOCKET_TIMEOUT,
-                           connect_timeout=SERVICE_CONNECT_TIMEOUT)[0]
+        return _unchecked_client(settings.redis.url)
+
+
+def _unchecked_client(url: str) -> Redis:
+    """A client that has not reached the server yet. Only a Cluster client talks to a node when
+    it is made (it reads the slot table), which fails while a failover is under way: it is tried
+    again with a backoff for up to SERVICE_START_WAIT seconds."""
+    deadline = time.monotonic() + SERVICE_START_WAIT
+    delay = 0.2
+    while True:
+        try:
+            return open_client(url, socket_timeout=SERVICE_SOCKET_TIMEOUT,
+                               connect_timeout=SERVICE_CONNECT_TIMEOUT)[0]
+        except RedisError:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def serve(
