@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import re
-
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from ingestq.config import IngestSettings
 from ingestq.core.embedded import EmbeddedServer
-from ingestq.core.redis_url import no_retries, open_client
+from ingestq.core.redis_url import no_retries, open_client, set_socket_timeout
 from ingestq.errors import ConnectionFailed
 from ingestq.logs import get_logger
+from ingestq.redaction import redact
 
 MIN_VERSION = (6, 2)
+# Dialing, the TLS handshake and the first answer. A server that does not speak the protocol
+# asked for (rediss:// against a plain server hangs in the handshake) fails in seconds, not after
+# the command timeout; commands then get the caller's own timeout.
+CONNECT_TIMEOUT = 5.0
 EVICTING_SAFE = {"noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}
-SECRET_OPTION = re.compile(r"((?:^|[?&])[a-z_]*password=)[^&]*")
 
 __all__ = ["connect", "no_retries", "redact", "server_risks"]
 
@@ -31,16 +33,24 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
     where = url or "the embedded Valkey server"
     try:
         if url:
-            client, _ = open_client(url, socket_timeout=socket_timeout, connect_timeout=5)
+            probe = CONNECT_TIMEOUT if socket_timeout is None else min(socket_timeout,
+                                                                      CONNECT_TIMEOUT)
+            client, _ = open_client(url, socket_timeout=probe, connect_timeout=CONNECT_TIMEOUT)
+            info = client.info("server")
+            # The probe's connections keep the short limit: drop them, later ones use the caller's.
+            set_socket_timeout(client, socket_timeout)
         else:
             server = EmbeddedServer(settings.data_dir)
             server.ensure_running()
             client = server.client(socket_timeout=socket_timeout, retry=no_retries())
-        info = client.info("server")
+            info = client.info("server")
     except ValueError as exc:
-        raise ConnectionFailed(f"invalid Redis URL {redact(url or '')!r}: {exc}") from None
+        shown = redact(url or "")
+        raise ConnectionFailed(f"invalid Redis URL {shown!r}: {redact(str(exc))}") from None
     except (RedisError, OSError) as exc:
-        raise ConnectionFailed(f"cannot reach Redis at {redact(where)}: {exc}") from None
+        hint = " (rediss:// needs a TLS server: is this one plain?)" if (
+            url or "").startswith("rediss://") else ""
+        raise ConnectionFailed(f"cannot reach Redis at {redact(where)}: {exc}{hint}") from None
     version = str(info.get("valkey_version") or info.get("redis_version", "0"))
     if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
         raise ConnectionFailed(f"{redact(where)} runs version {version}; ingestq needs >= 6.2")
@@ -49,17 +59,6 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
             get_logger("ingestq.connection").warning("server risk", server=redact(url),
                                                      risk=risk)
     return client
-
-
-def redact(url: str) -> str:
-    """The URL with any password (user part or ``*password=`` option) replaced."""
-    url = SECRET_OPTION.sub(r"\1***", url)
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0] if ":" in creds else ""
-    return f"{scheme}://{user}:***@{host}"
 
 
 def server_risks(client: Redis) -> list[str]:

@@ -149,6 +149,17 @@ def open_client(url: str, *, socket_timeout: float | None,
     return cast(Redis, client), topo
 
 
+def set_socket_timeout(client: Redis, timeout: float | None) -> None:
+    """Give connections made from now on this command timeout, and drop the open ones."""
+    if is_cluster(client):
+        for node in cast(RedisCluster, client).get_nodes():  # type: ignore[no-untyped-call]
+            if node.redis_connection is not None:
+                set_socket_timeout(node.redis_connection, timeout)
+        return
+    client.connection_pool.connection_kwargs["socket_timeout"] = timeout
+    client.connection_pool.disconnect()
+
+
 def is_cluster(client: Redis) -> bool:
     """True for a Cluster client (typed as Redis, see :func:`open_client`)."""
     return isinstance(client, RedisCluster)
