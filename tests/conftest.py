@@ -1,4 +1,10 @@
-"""Test fixtures: a real server (embedded Valkey, or INGESTQ_REDIS_URL) and fresh queues."""
+"""Test fixtures: a real server (embedded Valkey, or INGESTQ_REDIS_URL) and fresh queues.
+
+A test marked ``pytest.mark.topologies`` runs on that server ("single"), on a primary with a
+replica behind three Sentinels, on a six-node Cluster, and on both of those with
+``redis.min_replicas_acked: 1``. The two replicated topologies are real redis-server processes
+(tests/clusters.py), started once per session on first use and reused.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,24 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
+from support import clusters
 
 from ingestq.config import IngestSettings, load_config
 from ingestq.core.connection import connect
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.core.queue import ManualClock, Queue
 from ingestq.core.settings import QueueSettings
+
+# "-acked": the same topology with redis.min_replicas_acked 1 (every transition waits for WAIT)
+TOPOLOGIES = ["single", *(pytest.param(name, marks=pytest.mark.slow) for name in (
+    "sentinel", "cluster", "sentinel-acked", "cluster-acked"))]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run tests of modules marked ``topologies`` on every topology."""
+    if "topology" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+            "topologies"):
+        metafunc.parametrize("topology", TOPOLOGIES, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +53,56 @@ def base_settings(server_dir: Path) -> IngestSettings:
 
 
 @pytest.fixture(scope="session")
-def client(base_settings: IngestSettings) -> Redis:
-    """A client on the test server."""
-    return connect(base_settings)
+def sentinel_set() -> Iterator[clusters.SentinelSet]:
+    """A primary, a replica and three Sentinels, for the whole session."""
+    assert clusters.available(), f"{clusters.SERVER} is missing: apt-get install redis-server"
+    topo = clusters.SentinelSet.start()
+    yield topo
+    topo.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_set() -> Iterator[clusters.ClusterSet]:
+    """Three primaries with a replica each, for the whole session."""
+    assert clusters.available(), f"{clusters.SERVER} is missing: apt-get install redis-server"
+    topo = clusters.ClusterSet.start()
+    yield topo
+    topo.stop()
+
+
+@pytest.fixture
+def topology(request: pytest.FixtureRequest) -> str:
+    """single (the default), sentinel, cluster, or either with -acked: see TOPOLOGIES."""
+    return str(getattr(request, "param", "single"))
+
+
+@pytest.fixture(scope="session")
+def _connected() -> dict[str, tuple[IngestSettings, Redis]]:
+    """Settings and client per topology, made on first use and kept for the session."""
+    return {}
+
+
+@pytest.fixture
+def topology_settings(request: pytest.FixtureRequest, topology: str,
+                      base_settings: IngestSettings,
+                      _connected: dict[str, tuple[IngestSettings, Redis]]) -> IngestSettings:
+    """Session settings pointing at this test's topology."""
+    if topology not in _connected:
+        settings = base_settings
+        name, _, acked = topology.partition("-")
+        if name != "single":
+            url = request.getfixturevalue(f"{name}_set").url()
+            settings = base_settings.model_copy(update={"redis": base_settings.redis.model_copy(
+                update={"url": url, "min_replicas_acked": 1 if acked else 0})})
+        _connected[topology] = (settings, connect(settings, warn_risks=False))
+    return _connected[topology][0]
+
+
+@pytest.fixture
+def client(topology_settings: IngestSettings, topology: str,
+           _connected: dict[str, tuple[IngestSettings, Redis]]) -> Redis:
+    """A client on this test's topology (the test server unless parametrised)."""
+    return _connected[topology][1]
 
 
 def fresh_settings(base: IngestSettings, **queue_recovery: object) -> IngestSettings:
@@ -48,9 +113,9 @@ def fresh_settings(base: IngestSettings, **queue_recovery: object) -> IngestSett
 
 
 @pytest.fixture
-def settings(base_settings: IngestSettings) -> IngestSettings:
-    """Fresh settings with a unique queue."""
-    return fresh_settings(base_settings)
+def settings(topology_settings: IngestSettings) -> IngestSettings:
+    """Fresh settings with a unique queue, on this test's topology."""
+    return fresh_settings(topology_settings)
 
 
 @pytest.fixture

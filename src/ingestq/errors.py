@@ -3,6 +3,7 @@
     IngestqError
     ├── ConfigError            configuration file or environment is invalid
     ├── ConnectionFailed       Redis/Valkey cannot be reached (or the embedded server won't start)
+    │   └── NotReplicated      a write was not confirmed by redis.min_replicas_acked replicas
     ├── PayloadError           a job payload is not a JSON object or is too large
     ├── JobNotFound            no job with that id
     ├── BadRecord              a stored job record cannot be decoded (written by hand or old code)
@@ -30,6 +31,14 @@ class ConfigError(IngestqError):
 
 class ConnectionFailed(IngestqError):
     """Redis/Valkey cannot be reached, or the embedded server cannot be started."""
+
+
+class NotReplicated(ConnectionFailed):
+    """Fewer replicas than ``redis.min_replicas_acked`` confirmed a write in time.
+
+    The write was made on the primary but a failover may lose it: retry (a dedupe key makes a
+    retried enqueue safe).
+    """
 
 
 class PayloadError(IngestqError):

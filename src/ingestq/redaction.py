@@ -17,7 +17,8 @@ URL_KEYS = frozenset({"ingest.redis.url"})
 # userinfo of scheme://userinfo@host: everything up to the last '@' before the path
 _USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/?#]*)@")
 # password-like query parameters (redis-py reads ?password=; others take ?auth= or ?token=)
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|pass|pwd|auth|token|secret)=)[^&#]*")
+# (and any *_password=, e.g. sentinel_password= of a Sentinel URL)
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:\w*password|pass|pwd|auth|token|secret)=)[^&#]*")
 
 
 def redact(url: str) -> str:

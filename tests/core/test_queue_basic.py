@@ -9,6 +9,8 @@ from ingestq.core.job import JobState, exception_entry
 from ingestq.core.queue import ManualClock, Queue
 from ingestq.errors import JobNotFound, LeaseLost, PayloadError
 
+pytestmark = pytest.mark.topologies  # the contract holds on single, Sentinel and Cluster
+
 
 def entry(msg: str = "boom") -> dict[str, object]:
     return exception_entry(RuntimeError(msg), "error")

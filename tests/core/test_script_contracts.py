@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from ingestq.core.job import ErrorEntry, error_entry
+from ingestq.core.controls import cancel_job, pause_kind, report_progress, resume_kind, run_now
+from ingestq.core.job import ErrorEntry, Progress, error_entry
 from ingestq.core.queue import JobSpec, ManualClock, Queue
 from ingestq.core.scripts import SCRIPT_NAMES
 from ingestq.service.metrics import DURATION_BUCKETS
 
 TAILS = {"then pairs": 2, "then triples": 3, "then job ids": 1, "then N groups of 5": 5,
+         "then groups of 5": 5,
          "then (clean mode) pairs": 2}
 
 
@@ -68,6 +70,14 @@ def recorded_calls(queue: Queue) -> list[tuple[str, list[str], list[Any]]]:
     again = queue.claim("w", 6).jobs[0]
     queue.fail(again.id, again.token, error_entry("E", "boom", "permanent"), mode="permanent")
     assert queue.dead_purge([again.id]) == [1]
+    # the operator controls (core/controls.py) run their scripts through the same queue
+    pause_kind(queue, "k")
+    resume_kind(queue, "k")
+    later = queue.enqueue("k", {"n": 99}, delay_seconds=60)
+    run_now(queue, later.id)
+    running = queue.claim("w", 1).jobs[0]
+    report_progress(queue, [(running.id, running.token, Progress(1, 2))])
+    cancel_job(queue, running.id)
     return calls
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from ingestq.worker.handlers import JobContext, default_registry
@@ -38,3 +39,13 @@ def counted_steps(job: JobContext) -> dict[str, int]:
         time.sleep(float(job.payload.get("step_seconds", 0.2)))
         job.progress(i + 1, steps, f"step {i + 1}")
     return {"steps": steps}
+
+@default_registry.handler("effect")
+def effect(job: JobContext) -> dict[str, object]:
+    """Append ``id n`` to $EFFECTS_LOG (one write, O_APPEND: lines never interleave)."""
+    fd = os.open(os.environ["EFFECTS_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{job.id} {job.payload['n']}\n".encode())
+    finally:
+        os.close(fd)
+    return {"n": job.payload["n"]}

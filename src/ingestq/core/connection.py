@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from redis import Redis
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
-from redis.retry import Retry
 
 from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.redis_url import no_retries, open_client, set_socket_timeout
 from ingestq.core.settings import CoreSettings
 from ingestq.errors import ConnectionFailed
 from ingestq.logs import get_logger
@@ -20,10 +21,7 @@ MIN_VERSION = (6, 2)
 CONNECT_TIMEOUT = 5.0
 EVICTING_SAFE = {"noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}
 
-
-def no_retries() -> Retry:
-    # A transparently retried script could run twice (an enqueue copied); callers own retries.
-    return Retry(NoBackoff(), 0)
+__all__ = ["connect", "no_retries", "redact", "server_risks"]
 
 
 def connect(settings: CoreSettings, *, socket_timeout: float | None = 30.0,
@@ -40,12 +38,10 @@ def connect(settings: CoreSettings, *, socket_timeout: float | None = 30.0,
         if url:
             probe = CONNECT_TIMEOUT if socket_timeout is None else min(socket_timeout,
                                                                       CONNECT_TIMEOUT)
-            client = Redis.from_url(url, decode_responses=True, socket_timeout=probe,
-                                    socket_connect_timeout=CONNECT_TIMEOUT, retry=no_retries())
+            client, _ = open_client(url, socket_timeout=probe, connect_timeout=CONNECT_TIMEOUT)
             info = client.info("server")
-            # The probe's connection keeps the short limit: drop it, later ones use the caller's.
-            client.connection_pool.connection_kwargs["socket_timeout"] = socket_timeout
-            client.connection_pool.disconnect()
+            # The probe's connections keep the short limit: drop them, later ones use the caller's.
+            set_socket_timeout(client, socket_timeout)
         else:
             server = EmbeddedServer(settings.data_dir)
             server.ensure_running()
@@ -65,15 +61,32 @@ def connect(settings: CoreSettings, *, socket_timeout: float | None = 30.0,
         for risk in server_risks(client):
             get_logger("ingestq.connection").warning("server risk", server=redact(url),
                                                      risk=risk)
-    if reconnect_timeout is not None:
-        client.connection_pool.connection_kwargs["socket_connect_timeout"] = reconnect_timeout
+    # Later reconnects of the pool dial with the caller's limit. (A Cluster client has a pool per
+    # node, built with the URL's timeouts.)
+    pool = getattr(client, "connection_pool", None)
+    if reconnect_timeout is not None and pool is not None:
+        pool.connection_kwargs["socket_connect_timeout"] = reconnect_timeout
     return client
 
 
-def deferred_client(url: str, *, socket_timeout: float, connect_timeout: float) -> Redis:
-    """A client for a configured server that cannot be reached yet: it dials on first use."""
-    return Redis.from_url(url, decode_responses=True, socket_timeout=socket_timeout,
-                          socket_connect_timeout=connect_timeout, retry=no_retries())
+def deferred_client(url: str, *, socket_timeout: float, connect_timeout: float,
+                    wait: float = 30.0) -> Redis:
+    """A client for a configured server that cannot be reached yet: it dials on first use.
+
+    Only a Cluster client talks to a node when it is made (it reads the slot table), which fails
+    while a failover is under way: it is tried again with a backoff for up to ``wait`` seconds.
+    """
+    deadline = time.monotonic() + wait
+    delay = 0.2
+    while True:
+        try:
+            return open_client(url, socket_timeout=socket_timeout,
+                               connect_timeout=connect_timeout)[0]
+        except RedisError:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def revive_embedded(settings: CoreSettings) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from redis.crc import key_slot
+
 ROOT = "ingestq"
 
 
@@ -22,6 +24,15 @@ class QueueKeys:
     def prefix(self) -> str:
         """Common prefix ending in ':'; job and worker hashes are ``prefix + 'job:' + id``."""
         return f"{ROOT}:{{{self.queue}}}:"
+
+    @property
+    def slot(self) -> int:
+        """The Cluster hash slot (0-16383) every key of this queue lives in.
+
+        ``CLUSTER SLOTS`` says which primary serves it; queues meant to spread load should have
+        slots served by different primaries (docs/architecture.md, "Cluster").
+        """
+        return int(key_slot(self.prefix.encode()))
 
     def _k(self, name: str) -> str:
         return self.prefix + name
@@ -119,6 +130,11 @@ class QueueKeys:
     def reaper(self) -> str:
         """Hash: last reap pass time and result."""
         return self._k("reaper")
+
+    @property
+    def fence(self) -> str:
+        """Hash: replication id under which fencing tokens are minted, and their floor."""
+        return self._k("fence")
 
     def job(self, job_id: str) -> str:
         """Hash holding one job record."""

@@ -15,6 +15,19 @@ from ingestq.core.queue import Queue
 from ingestq.errors import BadRecord, JobNotFound
 
 PAGE = 500
+# TIME read on the queue's own primary (the clock its scripts use): keyed, so a Cluster client
+# routes it to the queue's slot (a plain TIME goes to any node, and a Cluster pipeline refuses it).
+TIME_SCRIPT = "return redis.call('TIME')"
+
+
+def time_args(queue: Queue) -> tuple[str, int, str]:
+    """EVAL arguments that read TIME on the queue's primary: ``client.eval(*time_args(q))``."""
+    return TIME_SCRIPT, 1, queue.keys.seq
+
+
+def reply_ms(reply: Sequence[Any]) -> int:
+    """Milliseconds from a TIME reply (seconds, microseconds)."""
+    return int(reply[0]) * 1000 + int(reply[1]) // 1000
 
 
 def server_time_ms(queue: Queue) -> int:
@@ -22,8 +35,7 @@ def server_time_ms(queue: Queue) -> int:
     ms = queue.clock.now_ms()
     if ms is not None:
         return ms
-    sec, usec = queue.client.time()
-    return int(sec) * 1000 + int(usec) // 1000
+    return reply_ms(cast(list[Any], queue.client.eval(*time_args(queue))))
 
 
 def decode_job(job_id: str, h: dict[str, str]) -> Job:

@@ -19,6 +19,7 @@ from redis.exceptions import OutOfMemoryError, ResponseError
 
 from ingestq.core.job import Claimed, ErrorEntry, JobState
 from ingestq.core.keys import QueueKeys
+from ingestq.core.replication import Replicated
 from ingestq.core.scripts import register_all
 from ingestq.core.settings import MAX_SECONDS, CoreSettings
 from ingestq.errors import (
@@ -180,6 +181,9 @@ class Queue:
         self.clock: Clock = clock or ServerClock()
         self._scripts = register_all(client)
         self._rng = random.Random()
+        r = settings.redis
+        self.replicated = Replicated(client, r.min_replicas_acked, r.replica_ack_timeout_seconds
+                                     ) if r.min_replicas_acked else None
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -188,6 +192,8 @@ class Queue:
         return "" if ms is None else str(ms)
 
     def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        if self.replicated is not None:  # redis.min_replicas_acked: wait for replicas
+            return self.replicated.run(name, self._scripts[name], keys, args)
         return self._scripts[name](keys=list(keys), args=list(args), client=self.client)
 
     def call_script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -303,7 +309,7 @@ class Queue:
         k = self.keys
         lease = lease_seconds or self.settings.queue_recovery.lease_seconds
         res = self._run("claim", [k.kinds, k.scheduled, k.processing, k.stats, k.events,
-                                  k.claimed],
+                                  k.claimed, k.fence],
                         [k.prefix, self._now(), self.settings.queue.events_max, count,
                          int(lease * 1000), worker_id, ",".join(kinds)])
         n, nxt = int(res[0]), int(res[1])

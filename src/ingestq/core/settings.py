@@ -71,7 +71,16 @@ class QueueSettings(Block):
 class RedisSettings(Block):
     """Where the queue lives. No URL: an embedded Valkey server in the data directory."""
 
-    url: str | None = None  # redis://, rediss://, unix:// ; None starts the embedded server
+    # redis://, rediss://, unix://, redis+sentinel://, redis+cluster:// (see core/redis_url.py);
+    # None starts the embedded server
+    url: str | None = None
+    # Replicas that must hold each transition before it counts as done (WAIT / WAITAOF); an
+    # enqueue they do not confirm raises NotReplicated. 0 (off): a single server has no replicas,
+    # and the wait costs a replication round trip per transition.
+    min_replicas_acked: int = Field(0, ge=0)
+    # How long a transition waits for those replicas: longer than a healthy replica's lag,
+    # short enough that a caller retries soon when a replica is gone.
+    replica_ack_timeout_seconds: float = seconds(1.0)
 
 
 class CoreSettings(Block):

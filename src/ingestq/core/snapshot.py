@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from ingestq.core.queries import reply_ms, time_args
 from ingestq.core.queue import Queue
 from ingestq.core.worker_registry import live_window_ms
 
@@ -38,13 +39,14 @@ def take(queue: Queue) -> Snapshot:
     k = queue.keys
     c = queue.client
     first = c.pipeline(transaction=False)
-    first.time()
+    # execute_command: Cluster pipelines have no eval() (and redis-py leaves it unannotated)
+    first.execute_command("EVAL", *time_args(queue))  # type: ignore[no-untyped-call]
     first.smembers(k.kinds)
     first.smembers(k.paused)
-    (sec, usec), kinds_raw, paused = first.execute()
+    time_reply, kinds_raw, paused = first.execute()
     kinds = sorted(cast(set[str], kinds_raw))
     # A hand-moved test clock wins, as it does for the scripts; else the server's TIME.
-    now_ms = queue.clock.now_ms() or int(sec) * 1000 + int(usec) // 1000
+    now_ms = queue.clock.now_ms() or reply_ms(time_reply)
 
     p = c.pipeline(transaction=False)
     for kind in kinds:

@@ -60,7 +60,10 @@ class LeaseKeeper(threading.Thread):
 
     def _beat(self) -> bool:
         w = self.worker
-        attempts = [a for a in list(w.inflight.values()) if a.ending is None]
+        # Finished attempts keep their lease until their report (ack, fail) lands: across a
+        # failover that can take seconds, and an expired lease would run a finished job again.
+        attempts = [a for a in list(w.inflight.values())
+                    if a.ending is None or a.ending.outcome is not Outcome.LOST]
         try:
             lost = w.queue.heartbeat(w.id, [a.lease for a in attempts])
         except RedisError as exc:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import typer
+from redis.exceptions import RedisError
 from rich.table import Table
 
-from ingestq.cli.context import out, print_json, state
+from ingestq.cli.context import err, out, print_json, state
 from ingestq.core import worker_registry as registry
 from ingestq.worker.handlers import default_registry, load_modules
 
@@ -85,7 +86,16 @@ def reaper(
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     interval = q.settings.queue_recovery.reaper_interval_seconds
     while True:
-        result = reap_once(q, dry_run=dry_run or False)
+        try:
+            result = reap_once(q, dry_run=dry_run or False)
+        except RedisError as exc:
+            if once or dry_run:
+                raise
+            # a long-running reaper rides out a restart or failover like a worker does
+            err.print(f"[yellow]reaper pass failed, retrying:[/yellow] {exc}", highlight=False)
+            if stop.wait(interval):
+                return
+            continue
         if as_json:
             print_json({"dry_run": result.dry_run, "total": result.total,
                         "actions": result.actions, "seconds": round(result.seconds, 6),

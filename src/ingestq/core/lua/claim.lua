@@ -10,6 +10,7 @@ KEYS[3] processing  zset id -> lease deadline ms
 KEYS[4] stats
 KEYS[5] events
 KEYS[6] claimed     zset id -> claimed ms (in-flight ages)
+KEYS[7] fence       hash: replication id of the primary that minted the last tokens, token floor
 
 ARGV[1] prefix
 ARGV[2] now override ('' = server TIME)
@@ -34,6 +35,23 @@ local lease = tonumber(ARGV[5])
 local worker = ARGV[6]
 -- times as strings once, so the per-job commands convert no numbers
 local now_s, until_s = string.format('%d', now), string.format('%d', now + lease)
+
+-- Fencing across failover. Replication is asynchronous, so a newly promoted primary may have
+-- missed the last claims and would hand the same token (job counter + 1) out again, letting the
+-- old holder's late ack through. Tokens minted under a new replication id (a promotion, or a
+-- restart that lost the old history) therefore start above every earlier token: at the time in
+-- microseconds-per-ms units (now * 1000), which exceeds the previous floor as long as no job is
+-- claimed 1,000 times per millisecond between two failovers. The first primary keeps floor 0.
+local function token_floor(fence)
+  local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+  local f = redis.call('HMGET', fence, 'replid', 'floor')
+  if f[1] == replid then return tonumber(f[2]) end
+  local floor = 0
+  if f[1] then floor = math.max(tonumber(f[2]) + 1000000, now * 1000) end
+  redis.call('HSET', fence, 'replid', replid, 'floor', string.format('%d', floor))
+  return floor
+end
+local floor = token_floor(KEYS[7])
 
 -- promote due retries (bounded per call; the rest go on the next claim)
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
@@ -98,7 +116,7 @@ while n < count do
     local f = redis.call('HMGET', jobkey, 'state', 'payload', 'attempts', 'failures',
       'crash_recoveries', 'enqueued_at', 'token', 'started_at')
     if f[1] == 'pending' then
-      local token = tostring(tonumber(f[7]) + 1)
+      local token = string.format('%d', math.max(tonumber(f[7]) + 1, floor))
       local attempts = tostring(tonumber(f[3]) + 1)
       if f[8] then
         redis.call('HSET', jobkey, 'state', 'processing', 'attempts', attempts, 'worker',
