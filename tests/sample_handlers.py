@@ -26,3 +26,11 @@ def stubborn(job: JobContext) -> None:
     deadline = time.monotonic() + float(job.payload.get("seconds", 1.0))
     while time.monotonic() < deadline:
         pass
+
+
+@default_registry.handler("circular")
+def circular(job: JobContext) -> dict[str, object]:
+    """Returns a result JSON cannot encode (it contains itself): the outbox cannot store it."""
+    result: dict[str, object] = {}
+    result["self"] = result
+    return result

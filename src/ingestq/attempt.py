@@ -48,6 +48,7 @@ class Attempt:
     claimed_monotonic: float = field(default_factory=time.monotonic)
     started_monotonic: float | None = None
     ending: Ending | None = None
+    ended_monotonic: float | None = None
     on_stop: Callable[[], None] | None = None  # kills a child / cancels a task when set
     reported: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,11 +71,17 @@ class Attempt:
             if self.ending is not None:
                 return False
             self.ending = ending
-        if ending.outcome in (Outcome.TIMEOUT, Outcome.LOST, Outcome.RELEASED):
+            self.ended_monotonic = time.monotonic()
+        if self.ended_from_outside():
             self.context.stop_event.set()
             if self.on_stop is not None:
                 self.on_stop()
         return True
+
+    def ended_from_outside(self) -> bool:
+        """True when a timeout, lost lease or release ended it, not its handler."""
+        return self.ending is not None and self.ending.outcome in (
+            Outcome.TIMEOUT, Outcome.LOST, Outcome.RELEASED)
 
     def take_report(self) -> bool:
         """True exactly once: the caller reports this attempt; later callers must not."""

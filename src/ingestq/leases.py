@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
-from ingestq.attempt import Outcome
+from ingestq.attempt import Attempt, Outcome
+from ingestq.inflight import Guarded, InFlight
 from ingestq.logs import get_logger
-
-if TYPE_CHECKING:
-    from ingestq.worker import Worker
+from ingestq.reporter import Reporter
 
 log = get_logger("ingestq.worker")
 
 
-class LeaseKeeper(threading.Thread):
+class LeaseKeeper(Guarded):
     """Renews leases and enforces the job timeout for one worker."""
 
-    def __init__(self, worker: Worker) -> None:
-        super().__init__(name="ingestq-leases", daemon=True)
-        self.worker = worker
+    def __init__(self, shared: InFlight, reporter: Reporter) -> None:
+        super().__init__("ingestq-leases", shared)
+        self.reporter = reporter
         self.stopped = threading.Event()
 
     def stop(self) -> None:
@@ -36,9 +34,9 @@ class LeaseKeeper(threading.Thread):
         self.stopped.set()
         self.join(5)
 
-    def run(self) -> None:
+    def work(self) -> None:
         """Beat every heartbeat interval; check timeouts every tick."""
-        rc = self.worker.queue.settings.queue_recovery
+        rc = self.shared.queue.settings.queue_recovery
         tick = min(0.25, rc.heartbeat_seconds / 4)
         next_beat = 0.0
         while not self.stopped.is_set():
@@ -50,24 +48,42 @@ class LeaseKeeper(threading.Thread):
             self.stopped.wait(tick)
 
     def _beat(self) -> bool:
-        w = self.worker
-        attempts = [a for a in list(w.inflight.values()) if a.ending is None]
+        s = self.shared
+        attempts = newest_per_job([a for a in s.attempts() if a.ending is None], self.reporter)
         try:
-            lost = w.queue.heartbeat(w.id, [a.lease for a in attempts])
+            lost = s.queue.heartbeat(s.worker_id, [a.lease for a in attempts])
         except RedisError as exc:
             log.warning("heartbeat failed", error=str(exc), leases=len(attempts))
-            w.revive_server()
+            s.revive()
             return False
         for attempt in attempts:
             if attempt.job.id in lost:
-                w.reporter.end(attempt, Outcome.LOST)
+                self.reporter.end(attempt, Outcome.LOST)
         return True
 
     def _enforce_timeout(self, limit: float) -> None:
-        w = self.worker
-        for attempt in list(w.inflight.values()):
+        for attempt in self.shared.attempts():
             if attempt.ending is None and attempt.running_for() > limit:
-                w.reporter.end(attempt, Outcome.TIMEOUT, {
+                self.reporter.end(attempt, Outcome.TIMEOUT, {
                     "type": "JobTimeout", "reason": "timeout", "traceback": "",
                     "message": f"attempt ran past job_timeout_seconds ({limit:g} s) and was "
                                "stopped"})
+
+
+def newest_per_job(attempts: list[Attempt], reporter: Reporter) -> list[Attempt]:
+    """One attempt per job id, the newest claim; older ones are ended as lost.
+
+    Two attempts at one job happen when this worker was paused past its lease and claimed the
+    job again. Each claim issues a new token, so the older token is stale for certain; it is
+    ended here because heartbeat.lua answers lost leases by job id alone.
+    """
+    newest: dict[str, Attempt] = {}
+    for attempt in attempts:
+        held = newest.get(attempt.job.id)
+        if held is None or attempt.claimed_monotonic >= held.claimed_monotonic:
+            if held is not None:
+                reporter.end(held, Outcome.LOST)
+            newest[attempt.job.id] = attempt
+        else:
+            reporter.end(attempt, Outcome.LOST)
+    return list(newest.values())

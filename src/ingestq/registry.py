@@ -27,6 +27,7 @@ class WorkerInfo:
     isolation: str
     current_jobs: int
     last_beat: float
+    stuck_slots: int = 0  # slots held by handlers that ignored their stop (thread mode)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the documented shape of `workers --json`)."""
@@ -85,7 +86,8 @@ def live_workers(queue: Queue) -> list[WorkerInfo]:
             started=int(h.get("started", 0)) / 1000.0, version=h.get("version", ""),
             concurrency=int(h.get("concurrency", 0)), kinds=h.get("kinds", ""),
             isolation=h.get("isolation", ""), current_jobs=int(h.get("current_jobs", 0)),
-            last_beat=int(h.get("last_beat", 0)) / 1000.0))
+            last_beat=int(h.get("last_beat", 0)) / 1000.0,
+            stuck_slots=int(h.get("stuck_slots", 0))))
     return out
 
 
@@ -97,3 +99,27 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def report_stuck(queue: Queue, worker_id: str, stuck: int) -> None:
+    """Record how many of a worker's slots are stuck in a handler that ignored its stop."""
+    key = queue.keys.worker(worker_id)
+    pipe = queue.client.pipeline(transaction=True)
+    pipe.hset(key, "stuck_slots", stuck)
+    pipe.pexpire(key, int(queue.settings.queue_recovery.lease_seconds * 3000))
+    pipe.execute()
+
+
+# -- stuck slots (issue 15.4): one rule, read by status, doctor and /metrics ------------------
+
+def stuck_warnings(workers: list[WorkerInfo]) -> list[str]:
+    """One line per live worker with stuck slots (a worker exits once all of them are)."""
+    return [f"worker {w.id} has {w.stuck_slots} of {w.concurrency} slot(s) stuck in handlers "
+            "that ignored their stop (it claims only for the others; fix the handler to "
+            "check should_stop, or use isolation: process)"
+            for w in workers if w.stuck_slots]
+
+
+def stuck_slots_total(queue: Queue) -> int:
+    """Stuck slots over every live worker."""
+    return sum(w.stuck_slots for w in live_workers(queue))

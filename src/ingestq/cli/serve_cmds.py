@@ -6,7 +6,7 @@ import typer
 from redis import Redis
 
 from ingestq.cli.context import err, state
-from ingestq.connection import connect, no_retries
+from ingestq.connection import EmbeddedKeeper, connect, no_retries
 from ingestq.errors import ConnectionFailed
 from ingestq.queue import Queue
 
@@ -50,6 +50,8 @@ def serve(
 
     settings = state.config.ingest
     app = create_app(Queue(_client(), settings))
+    if not settings.redis.url:
+        EmbeddedKeeper(settings).start()  # no other process may be left to restart it
     bind, bind_port = host or settings.service.host, port or settings.service.port
     err.print(f"ingestq service on http://{bind}:{bind_port} (docs at /docs)", highlight=False)
     uvicorn.run(app, host=bind, port=bind_port, log_level="warning")

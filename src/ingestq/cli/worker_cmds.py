@@ -70,15 +70,14 @@ def reaper(
     import signal
     import threading
 
-    from ingestq.reaper import reap_once
+    from ingestq.reaper import reap_until_stopped
 
     q = state.queue
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    interval = q.settings.queue_recovery.reaper_interval_seconds
-    while True:
-        result = reap_once(q, dry_run=dry_run or False)
+    for result in reap_until_stopped(q, stop, once=once or dry_run or False,
+                                     dry_run=dry_run or False):
         if as_json:
             print_json({"dry_run": result.dry_run, "total": result.total,
                         "actions": result.actions, "seconds": round(result.seconds, 6),
@@ -86,8 +85,6 @@ def reaper(
         elif once or result.total:
             out.print(f"{'would reap' if dry_run else 'reaped'} {result.total} job(s) "
                       f"{result.actions or ''} in {result.seconds * 1000:.1f} ms")
-        if once or dry_run or stop.wait(interval):
-            return
 
 
 def workers(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")

@@ -151,4 +151,5 @@ def queue_status(queue: Queue) -> StatusReport:
         oldest_pending_age_seconds=round(reads.oldest_pending_age(queue), 3), stale=stale,
         live_workers=len(live), worker_ids=[w.id for w in live], reaper=reaper,
         throughput=throughput(queue, now_ms), counters=counters,
-        warnings=_warnings(queue, counts, len(live), stale, reaper))
+        warnings=[*_warnings(queue, counts, len(live), stale, reaper),
+                  *registry.stuck_warnings(live)])

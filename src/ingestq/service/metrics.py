@@ -133,6 +133,8 @@ class SnapshotCollector(Collector):
                           "Unix time of the last reap pass (0: never)", s.reaper_last_run or 0.0)
         yield self._gauge("ingest_reaper_interval_seconds", "Configured reap interval",
                           self.reaper_interval)
+        yield self._gauge("ingest_worker_stuck_slots", "Worker slots held by handlers that "
+                          "ignored their stop (thread mode)", s.stuck_slots)
 
     def _per_kind(self, stats: dict[str, str]) -> Iterator[Metric]:
         outcomes = CounterMetricFamily(

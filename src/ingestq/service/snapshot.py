@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from ingestq.queue import Queue
-from ingestq.registry import live_window_ms
+from ingestq.registry import live_window_ms, stuck_slots_total
 
 AGE_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0)  # the established processing-age buckets
 
@@ -29,6 +29,7 @@ class Snapshot:
     workers_alive: int
     reaper_last_run: float | None
     stats: dict[str, str]
+    stuck_slots: int = 0  # issue 15.4: slots held by handlers that ignored their stop
 
 
 def take(queue: Queue) -> Snapshot:
@@ -79,7 +80,7 @@ def take(queue: Queue) -> Snapshot:
         oldest_pending_age=_oldest_pending_age(queue, heads, now_ms),
         workers_alive=workers,
         reaper_last_run=int(reaper["last_run"]) / 1000.0 if reaper.get("last_run") else None,
-        stats=stats)
+        stats=stats, stuck_slots=stuck_slots_total(queue))
 
 
 def _oldest_pending_age(queue: Queue, heads: list[str], now_ms: int) -> float:
