@@ -15,9 +15,12 @@ from tests_support import fast_settings
 from ingestq import reads, registry
 from ingestq.config import IngestSettings
 from ingestq.job import JobState
+from ingestq.ops.doctor import check_liveness
 from ingestq.ops.status import queue_status
 from ingestq.queue import JobSpec, Queue
 from ingestq.reaper import reap_once
+from ingestq.service.metrics import exposition
+from ingestq.service.snapshot import take
 from ingestq.worker import EXIT_UNHEALTHY
 
 pytestmark = pytest.mark.slow
@@ -71,7 +74,10 @@ def test_thread_worker_with_stuck_slots_claims_nothing_for_them_and_exits_when_a
     try:
         wait_for(lambda: any(x.stuck_slots == 1 for x in registry.live_workers(q)), 20,
                  "one stuck slot in the worker registry")
-        assert any("stuck" in line for line in queue_status(q).warnings)
+        assert any("1 of 2 slot(s) stuck" in line for line in queue_status(q).warnings)
+        assert [c.ok for c in check_liveness(q) if c.name == "stuck slots"] == [False]
+        scrape = exposition(q.keys.queue, take(q), s.queue_recovery.reaper_interval_seconds)
+        assert f'ingest_worker_stuck_slots{{queue="{q.keys.queue}"}} 1.0' in scrape.decode()
         noops = [r.id for r in q.enqueue_many([JobSpec("noop", {}) for _ in range(5)])]
         wait_for(lambda: all(reads.get_job(q, i).state is JobState.DONE for i in noops), 20,
                  "the noop jobs to run on the free slot")

@@ -59,6 +59,7 @@ def withdraw(queue: Queue, worker_id: str) -> None:
     pipe = queue.client.pipeline(transaction=True)
     pipe.zrem(queue.keys.workers, worker_id)
     pipe.delete(queue.keys.worker(worker_id))
+    pipe.hdel(queue.keys.stuck_slots, worker_id)
     pipe.execute()
 
 
@@ -75,10 +76,12 @@ def live_workers(queue: Queue) -> list[WorkerInfo]:
     queue.client.zremrangebyscore(queue.keys.workers, "-inf", cutoff - 60_000)
     ids = cast(list[str], queue.client.zrangebyscore(queue.keys.workers, cutoff, "+inf"))
     pipe = queue.client.pipeline(transaction=False)
+    pipe.hgetall(queue.keys.stuck_slots)
     for wid in ids:
         pipe.hgetall(queue.keys.worker(wid))
+    stuck, *records = pipe.execute()
     out = []
-    for h in pipe.execute():
+    for h in records:
         if not h:
             continue
         out.append(WorkerInfo(
@@ -87,7 +90,7 @@ def live_workers(queue: Queue) -> list[WorkerInfo]:
             concurrency=int(h.get("concurrency", 0)), kinds=h.get("kinds", ""),
             isolation=h.get("isolation", ""), current_jobs=int(h.get("current_jobs", 0)),
             last_beat=int(h.get("last_beat", 0)) / 1000.0,
-            stuck_slots=int(h.get("stuck_slots", 0))))
+            stuck_slots=int(stuck.get(h["id"], 0))))
     return out
 
 
@@ -102,12 +105,14 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
 
 
 def report_stuck(queue: Queue, worker_id: str, stuck: int) -> None:
-    """Record how many of a worker's slots are stuck in a handler that ignored its stop."""
-    key = queue.keys.worker(worker_id)
-    pipe = queue.client.pipeline(transaction=True)
-    pipe.hset(key, "stuck_slots", stuck)
-    pipe.pexpire(key, int(queue.settings.queue_recovery.lease_seconds * 3000))
-    pipe.execute()
+    """Record how many of a worker's slots are stuck in a handler that ignored its stop.
+
+    One hash for all workers, so a scrape reads every count in the round trip it already makes.
+    """
+    if stuck:
+        queue.client.hset(queue.keys.stuck_slots, worker_id, stuck)
+    else:
+        queue.client.hdel(queue.keys.stuck_slots, worker_id)
 
 
 # -- stuck slots (issue 15.4): one rule, read by status, doctor and /metrics ------------------
@@ -120,6 +125,6 @@ def stuck_warnings(workers: list[WorkerInfo]) -> list[str]:
             for w in workers if w.stuck_slots]
 
 
-def stuck_slots_total(queue: Queue) -> int:
-    """Stuck slots over every live worker."""
-    return sum(w.stuck_slots for w in live_workers(queue))
+def stuck_slots_total(live_ids: list[str], stuck: dict[str, str]) -> int:
+    """Stuck slots over the live workers, from the stuck_slots hash (the dead ones' are stale)."""
+    return sum(int(stuck.get(wid, 0)) for wid in live_ids)

@@ -58,6 +58,8 @@ def take(queue: Queue) -> Snapshot:
     p.zcount(k.workers, now_ms - live_window_ms(queue), "+inf")
     p.hgetall(k.reaper)
     p.hgetall(k.stats)
+    p.zrangebyscore(k.workers, now_ms - live_window_ms(queue), "+inf")
+    p.hgetall(k.stuck_slots)
     res: list[Any] = p.execute()
     n = len(kinds)
     pending = sum(int(x) for x in res[:n])
@@ -80,7 +82,7 @@ def take(queue: Queue) -> Snapshot:
         oldest_pending_age=_oldest_pending_age(queue, heads, now_ms),
         workers_alive=workers,
         reaper_last_run=int(reaper["last_run"]) / 1000.0 if reaper.get("last_run") else None,
-        stats=stats, stuck_slots=stuck_slots_total(queue))
+        stats=stats, stuck_slots=stuck_slots_total(res[i + 4], res[i + 5]))
 
 
 def _oldest_pending_age(queue: Queue, heads: list[str], now_ms: int) -> float:
