@@ -155,7 +155,7 @@ class Worker:
                 self._recover_connection(exc, errors)
 
     def capacity(self) -> int:
-        """Jobs this worker may hold: its usable slots, plus a prefetch while jobs are short.
+        """Jobs this worker may claim up to: usable slots, plus a prefetch while jobs are short.
 
         Short jobs make the claim round trip the bottleneck, so a buffer of claimed jobs keeps
         every slot busy; long jobs gain nothing from it and a buffer would only keep them from
@@ -163,25 +163,17 @@ class Worker:
         abandoned handler is not usable: claiming for it would hoard a job nothing can start.
         """
         ws = self.queue.settings.worker
-        usable = self.concurrency - len(self._runners["thread"].abandoned())
-        if usable <= 0:
-            return 0
+        usable = self._usable_slots()
         recent = self.reporter.recent_seconds
         short = recent is not None and recent < ws.prefetch_below_seconds
-        return usable + (ws.prefetch if short else 0)
+        return usable + (ws.prefetch if short and usable else 0)
+
+    def _usable_slots(self) -> int:
+        return max(0, self.concurrency - len(self._runners["thread"].abandoned()))
 
     def _tend_slots(self) -> None:
-        """Give back jobs beyond capacity, publish stuck slots, stop when every slot is stuck.
-
-        Given back are the newest claims not started yet (released: no attempt charged), so
-        another worker runs them at once instead of after this worker's stuck handlers.
-        """
-        excess = len(self.shared) - self.capacity()
-        if excess > 0:
-            waiting = [a for a in self.shared.attempts()
-                       if a.started_monotonic is None and a.ending is None]
-            for attempt in waiting[::-1][:excess]:
-                self.reporter.end(attempt, Outcome.RELEASED)
+        """Give back what stuck slots cannot start; publish them; stop when all are stuck."""
+        self._give_back()
         stuck = self._runners["thread"].stuck(self.queue.settings.queue_recovery.lease_seconds)
         if stuck != self.stuck_slots:
             log.warning("stuck slots", worker=self.id, stuck=stuck, slots=self.concurrency)
@@ -192,6 +184,22 @@ class Worker:
                 log.warning("could not publish stuck slots", error=str(exc))
         if stuck >= self.concurrency:
             self.fail(f"every slot ({stuck}) is stuck in a handler that ignored its stop")
+
+    def _give_back(self) -> None:
+        """Release the newest claims not started beyond usable slots plus prefetch.
+
+        Only abandoned slots shrink that limit, so a worker never churns its prefetch when
+        jobs merely get longer; released jobs (no attempt charged) go to the front of pending,
+        where another worker takes them at once instead of after this worker's stuck handlers.
+        """
+        usable = self._usable_slots()
+        limit = usable + (self.queue.settings.worker.prefetch if usable else 0)
+        excess = len(self.shared) - limit
+        if excess > 0:
+            waiting = [a for a in self.shared.attempts()
+                       if a.started_monotonic is None and a.ending is None]
+            for attempt in waiting[::-1][:excess]:
+                self.reporter.end(attempt, Outcome.RELEASED)
 
     def _dispatch(self, job: Any) -> None:
         attempt = Attempt(job, JobContext(job.id, job.kind, job.payload, job.attempt))
