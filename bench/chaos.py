@@ -6,7 +6,7 @@ stuck jobs (a handler that ignores its stop and blocks a thread slot for 20 s, f
 job_timeout_seconds) whose handlers (bench/chaos_handlers.py) append one line per completed run
 to a side-effect log. Jobs are fed over FEED_SECONDS, so the faults land on a busy queue:
 
-- every KILL_EVERY s a random worker is SIGKILLed and a fresh one started;
+- every KILL_EVERY s a random worker (one up for MIN_LIFE s) is SIGKILLed and replaced;
 - every PAUSE_EVERY s a random worker is SIGSTOPped for PAUSE_SECONDS (past its 2 s lease, so
   its jobs are reaped and often claimed again by the same worker after SIGCONT);
 - every REAPER_KILL_EVERY s a reaper is SIGKILLed and restarted;
@@ -56,6 +56,7 @@ KILL_EVERY = 2.0  # seconds between worker SIGKILLs
 PAUSE_EVERY = 3.0  # seconds between worker SIGSTOPs
 PAUSE_SECONDS = 2.6  # past the 2 s lease
 REAPER_KILL_EVERY = 4.0
+MIN_LIFE = 2.0  # a worker is attacked only once it has run this long (it holds jobs by then)
 STUCK_SECONDS = 20.0  # how long a stuck handler blocks its thread (job timeout: 5 s)
 RUN_CAP = 1500.0  # give up (and say so) after 25 minutes
 SETTINGS = {  # a short lease, so killed and paused workers' jobs come back within seconds
@@ -100,6 +101,7 @@ class Fleet:
         self.workers = [self._start("worker") for _ in range(WORKERS)]
         self.reapers = [self._start("reaper") for _ in range(REAPERS)]
         self.paused: dict[int, float] = {}  # worker pid -> when to SIGCONT it
+        self.up_since: dict[int, float] = {}  # worker pid -> when its start was first seen
         self.old: list[subprocess.Popen[bytes]] = []
 
     def _start(self, role: str) -> subprocess.Popen[bytes]:
@@ -123,9 +125,25 @@ class Fleet:
                     raise SystemExit(f"worker {p.pid} did not start; see {log}")
                 time.sleep(0.1)
 
+    def targets(self) -> list[int]:
+        """Indexes of the workers up for MIN_LIFE s: on a loaded machine a Python start takes
+        seconds, and killing workers still starting up would test nothing and stall the run."""
+        now = time.monotonic()
+        out = []
+        for i, p in enumerate(self.workers):
+            if p.pid not in self.up_since and "worker started" in (
+                    self.logs / f"worker-{p.pid}.log").read_text(errors="replace"):
+                self.up_since[p.pid] = now
+            if now - self.up_since.get(p.pid, now) >= MIN_LIFE:
+                out.append(i)
+        return out
+
     def kill_worker(self, rng: random.Random) -> None:
-        """SIGKILL a random worker (paused or not) and start a fresh one in its place."""
-        i = rng.randrange(len(self.workers))
+        """SIGKILL a random worker that is up (paused or not) and start a fresh one."""
+        up = self.targets()
+        if not up:
+            return
+        i = rng.choice(up)
         p = self.workers[i]
         p.send_signal(signal.SIGKILL)
         self.chaos.killed_pids[p.pid] = time.time()
@@ -135,7 +153,8 @@ class Fleet:
 
     def pause_worker(self, rng: random.Random) -> None:
         """SIGSTOP a random running worker; ``tend`` sends SIGCONT PAUSE_SECONDS later."""
-        running = [p for p in self.workers if p.pid not in self.paused and p.poll() is None]
+        running = [self.workers[i] for i in self.targets()
+                   if self.workers[i].pid not in self.paused]
         if running:
             p = rng.choice(running)
             p.send_signal(signal.SIGSTOP)
@@ -312,6 +331,7 @@ def render(chaos: Chaos, f: Findings, info: dict[str, object], at_start: str) ->
         f"{len(chaos.killed_pids)} worker SIGKILLs (every {KILL_EVERY:g} s), {chaos.pauses} "
         f"SIGSTOP/SIGCONT pauses of {PAUSE_SECONDS:g} s (every {PAUSE_EVERY:g} s; past the "
         f"lease), {chaos.reaper_kills} reaper SIGKILLs (every {REAPER_KILL_EVERY:g} s), the "
+        f"faults hit only workers up for {MIN_LIFE:g} s or more; the "
         f"embedded Valkey SIGKILLed once half way (restarted by the workers and reapers "
         f"themselves, answering {back:.2f} s after the kill); processes that exited by "
         f"themselves and were restarted: {exits}. All jobs finished "
@@ -346,6 +366,8 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true", help="do not write RESULTS.md")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args()
+    # SIGTERM (a test timeout, a background run stopped) still stops the fleet in `finally`
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     at_start = load()
     chaos, findings, info = run(args.jobs, args.seed, args.feed_seconds or args.jobs / 80)
     if args.json:
