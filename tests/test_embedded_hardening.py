@@ -121,7 +121,7 @@ def test_reaper_outlives_a_server_kill_restarts_it_and_reaps(data_dir: Path) -> 
     server = EmbeddedServer(data_dir)
     reaper = ingestctl(child_env(data_dir, **env), "reaper", log=data_dir / "reaper.log")
     try:
-        wait_for(lambda: q.client.hget(q.keys.reaper, "last_run"), 30, "the reaper's first pass")
+        wait_for(lambda: q.client.hget(q.keys.reaper, "last_run"), 90, "the reaper's first pass")
         assert q.claim("w", 1).jobs[0].id == job_id  # and never acked: the reaper's work
         pid = kill_server(server)
         wait_for(lambda: server.pid() not in (None, pid) and server.ping(), 15,
