@@ -15,13 +15,13 @@ import pytest
 from procs import ingestctl, stop, wait_for
 from promtool import free_port
 
-from ingestq import reads
 from ingestq.config import IngestSettings, load_config
-from ingestq.connection import connect
-from ingestq.embedded import EmbeddedServer, valkey_binary
+from ingestq.core import queries as reads
+from ingestq.core.connection import connect
+from ingestq.core.embedded import EmbeddedServer, valkey_binary
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue
 from ingestq.errors import ConnectionFailed
-from ingestq.job import JobState
-from ingestq.queue import Queue
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("INGESTQ_REDIS_URL")),
                                 reason="embedded-server tests; INGESTQ_REDIS_URL points elsewhere")

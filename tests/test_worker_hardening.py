@@ -12,16 +12,17 @@ from procs import env_for, ingestctl, stop, wait_for
 from redis import Redis
 from tests_support import fast_settings
 
-from ingestq import reads, registry
 from ingestq.config import IngestSettings
-from ingestq.job import JobState
+from ingestq.core import queries as reads
+from ingestq.core import worker_registry as registry
+from ingestq.core.job import JobState
+from ingestq.core.queue import JobSpec, Queue
+from ingestq.core.snapshot import take
 from ingestq.ops.doctor import check_liveness
 from ingestq.ops.status import queue_status
-from ingestq.queue import JobSpec, Queue
-from ingestq.reaper import reap_once
 from ingestq.service.metrics import exposition
-from ingestq.service.snapshot import take
-from ingestq.worker import EXIT_UNHEALTHY
+from ingestq.worker.loop import EXIT_UNHEALTHY
+from ingestq.worker.reaper import reap_once
 
 pytestmark = pytest.mark.slow
 TRIALS = 4  # the race is decided by thread scheduling: before the fix ~half the trials lost it

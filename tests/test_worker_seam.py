@@ -5,15 +5,15 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from ingestq.attempt import Attempt, Outcome
-from ingestq.handlers import JobContext
-from ingestq.inflight import InFlight
-from ingestq.job import Claimed
-from ingestq.leases import newest_per_job
-from ingestq.queue import ManualClock, Queue
-from ingestq.reporter import Reporter
+from ingestq.core.job import Claimed
+from ingestq.core.queue import ManualClock, Queue
+from ingestq.worker.attempt import Attempt, Outcome
+from ingestq.worker.handlers import JobContext
+from ingestq.worker.inflight import InFlight
+from ingestq.worker.leases import newest_per_job
+from ingestq.worker.outbox import Reporter
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "ingestq"
+SRC = Path(__file__).resolve().parents[1] / "src" / "ingestq" / "worker"
 
 
 def attempt_of(job: Claimed) -> Attempt:
@@ -55,7 +55,7 @@ def test_keeper_beats_the_newest_claim_and_ends_the_older_as_lost(
 
 
 def test_outbox_and_lease_keeper_do_not_import_the_worker() -> None:
-    for name in ("inflight.py", "reporter.py", "leases.py", "runners.py", "attempt.py"):
+    for name in ("inflight.py", "outbox.py", "leases.py", "runners.py", "attempt.py"):
         tree = ast.parse((SRC / name).read_text())
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        assert "ingestq.worker" not in imported, name
+        assert "ingestq.worker.loop" not in imported, name

@@ -10,9 +10,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core.queue import Queue
+from ingestq.core.snapshot import Snapshot, take
 from ingestq.service import metrics
-from ingestq.service.snapshot import Snapshot, take
 
 router = APIRouter()
 

@@ -1,0 +1,130 @@
+"""The live-worker registry: who is working, where, on what, and when each last beat."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+from ingestq import __version__
+from ingestq.core.queries import server_time_ms
+from ingestq.core.queue import Queue
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """One live worker as it published itself."""
+
+    id: str
+    host: str
+    pid: int
+    started: float
+    version: str
+    concurrency: int
+    kinds: str
+    isolation: str
+    current_jobs: int
+    last_beat: float
+    stuck_slots: int = 0  # slots held by handlers that ignored their stop (thread mode)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the documented shape of `workers --json`)."""
+        return dict(self.__dict__)
+
+
+def new_worker_id() -> str:
+    """host:pid:random, unique enough to tell restarts apart."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(2).hex()}"
+
+
+def publish(queue: Queue, worker_id: str, *, concurrency: int, kinds: list[str],
+            isolation: str) -> None:
+    """Announce a worker (its beats keep the record alive; see heartbeat.lua)."""
+    key = queue.keys.worker(worker_id)
+    now = server_time_ms(queue)
+    pipe = queue.client.pipeline(transaction=True)
+    pipe.hset(key, mapping={
+        "id": worker_id, "host": socket.gethostname(), "pid": os.getpid(),
+        "started": now, "version": __version__, "concurrency": concurrency,
+        "kinds": ",".join(kinds), "isolation": isolation, "current_jobs": 0, "last_beat": now})
+    pipe.pexpire(key, int(queue.settings.queue_recovery.lease_seconds * 3000))
+    pipe.zadd(queue.keys.workers, {worker_id: now})
+    pipe.execute()
+
+
+def withdraw(queue: Queue, worker_id: str) -> None:
+    """Remove a worker that stopped gracefully."""
+    pipe = queue.client.pipeline(transaction=True)
+    pipe.zrem(queue.keys.workers, worker_id)
+    pipe.delete(queue.keys.worker(worker_id))
+    pipe.hdel(queue.keys.stuck_slots, worker_id)
+    pipe.execute()
+
+
+def live_window_ms(queue: Queue) -> int:
+    """A worker is live while its last beat is younger than one lease."""
+    rc = queue.settings.queue_recovery
+    return int(max(rc.lease_seconds, 2 * rc.heartbeat_seconds) * 1000)
+
+
+def live_workers(queue: Queue) -> list[WorkerInfo]:
+    """Workers that beat within the live window; older entries are pruned."""
+    now = server_time_ms(queue)
+    cutoff = now - live_window_ms(queue)
+    queue.client.zremrangebyscore(queue.keys.workers, "-inf", cutoff - 60_000)
+    ids = cast(list[str], queue.client.zrangebyscore(queue.keys.workers, cutoff, "+inf"))
+    pipe = queue.client.pipeline(transaction=False)
+    pipe.hgetall(queue.keys.stuck_slots)
+    for wid in ids:
+        pipe.hgetall(queue.keys.worker(wid))
+    stuck, *records = pipe.execute()
+    out = []
+    for h in records:
+        if not h:
+            continue
+        out.append(WorkerInfo(
+            id=h["id"], host=h.get("host", ""), pid=int(h.get("pid", 0)),
+            started=int(h.get("started", 0)) / 1000.0, version=h.get("version", ""),
+            concurrency=int(h.get("concurrency", 0)), kinds=h.get("kinds", ""),
+            isolation=h.get("isolation", ""), current_jobs=int(h.get("current_jobs", 0)),
+            last_beat=int(h.get("last_beat", 0)) / 1000.0,
+            stuck_slots=int(stuck.get(h["id"], 0))))
+    return out
+
+
+def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until true or timeout (used by tests and the CLI's waits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def report_stuck(queue: Queue, worker_id: str, stuck: int) -> None:
+    """Record how many of a worker's slots are stuck in a handler that ignored its stop.
+
+    One hash for all workers, so a scrape reads every count in the round trip it already makes.
+    """
+    if stuck:
+        queue.client.hset(queue.keys.stuck_slots, worker_id, stuck)
+    else:
+        queue.client.hdel(queue.keys.stuck_slots, worker_id)
+
+
+# -- stuck slots (issue 15.4): one rule, read by status, doctor and /metrics ------------------
+
+def stuck_warnings(workers: list[WorkerInfo]) -> list[str]:
+    """One line per live worker with stuck slots (a worker exits once all of them are)."""
+    return [f"worker {w.id} has {w.stuck_slots} of {w.concurrency} slot(s) stuck in handlers "
+            "that ignored their stop (it claims only for the others; fix the handler to "
+            "check should_stop, or use isolation: process)"
+            for w in workers if w.stuck_slots]
+
+
+def stuck_slots_total(live_ids: list[str], stuck: dict[str, str]) -> int:
+    """Stuck slots over the live workers, from the stuck_slots hash (the dead ones' are stale)."""
+    return sum(int(stuck.get(wid, 0)) for wid in live_ids)
