@@ -30,26 +30,28 @@ def _progress() -> Progress:
 
 
 def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool,
-                  checksums: dict[str, str] | None = None) -> list[Enqueued]:
+                  checksums: dict[str, str | None] | None = None) -> list[Enqueued]:
     """Enqueue one ``file`` job per file, in batches, with a progress bar on stderr."""
     results: list[Enqueued] = []
     sums = checksums or {}
     with _progress() as bar:
         task = bar.add_task("enqueue", total=len(files), visible=not quiet)
         for start in range(0, len(files), BATCH):
-            specs: list[JobSpec] = [job_spec(f, force=force, content_checksum=sums.get(f))
+            specs: list[JobSpec] = [job_spec(f, force=force, content_checksum=sums.get(f) or "")
                                     for f in files[start:start + BATCH]]
             results.extend(q.enqueue_many(specs))
             bar.update(task, advance=len(specs))
     return results
 
 
-def _checksums(files: list[str], quiet: bool) -> dict[str, str]:
-    sums: dict[str, str] = {}
+def _checksums(files: list[str], quiet: bool) -> dict[str, str | None]:
+    # Confined to the roots the workers will enforce, and never reading a FIFO or device.
+    pipeline = state.config.ingest.pipeline
+    sums: dict[str, str | None] = {}
     with _progress() as bar:
         task = bar.add_task("check", total=len(files), visible=not quiet)
         for f in files:
-            sums[f] = checksum(f)
+            sums[f] = checksum(f, pipeline.roots, pipeline.max_file_bytes)
             bar.update(task, advance=1)
     return sums
 
@@ -163,13 +165,14 @@ def watch(
     from ingestq.ingest.watch import Watcher
 
     q = state.queue
+    roots = state.config.ingest.pipeline.roots  # checksums read only what workers may read
     watcher = Watcher(directory, pattern=pattern, settle_seconds=settle)
     err.print(f"watching {directory} (settle {settle:g} s); Ctrl-C to stop")
     try:
         while True:
             ready = watcher.scan(time.monotonic())
             if ready:
-                for r, path in zip(q.enqueue_many([job_spec(p) for p in ready]), ready,
+                for r, path in zip(q.enqueue_many([job_spec(p, roots=roots) for p in ready]), ready,
                                    strict=True):
                     out.print(f"{'enqueued' if r.created else 'already queued'} {path} "
                               f"(job {r.id})", highlight=False)
