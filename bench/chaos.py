@@ -303,9 +303,12 @@ def run(n: int, seed: int, feed_seconds: float, cap: float = RUN_CAP
     feeder = Feeder(q, specs, feed_seconds)
     try:
         drive(q, fleet, server, feeder, rng, chaos, cap)
-    finally:
-        elapsed = time.monotonic() - started
-        codes = fleet.stop()
+    except BaseException:  # a cap, SIGTERM or Ctrl-C: leave no process behind
+        fleet.stop()
+        server.stop()
+        raise
+    elapsed = time.monotonic() - started
+    codes = fleet.stop()
     findings = check(q, feeder.ids, dict(zip(feeder.ids, specs, strict=True)), effects, logs,
                      chaos)
     server.stop()
