@@ -61,6 +61,15 @@ class StoreSettings(_Block):
     batch_size: int = Field(256, ge=1)  # rows per Qdrant upsert / Neo4j UNWIND
 
 
+class SearchSettings(_Block):
+    """How search ranks what was ingested."""
+
+    # Weight of the vector ranking in the fusion, 0 (lexical only) to 1 (vectors only). None:
+    # the embedder's default measured on the golden set: 0 for hashing, 0.5 for MiniLM (see
+    # ingestq.ingest.fusion and docs/search.md).
+    vector_weight: float | None = Field(None, ge=0, le=1)
+
+
 class PipelineSettings(_Block):
     """Parsing limits, the embedder and the stores of the ingestion pipeline."""
 
@@ -75,6 +84,7 @@ class PipelineSettings(_Block):
     invalid_utf8: Literal["replace", "refuse"] = "replace"  # replace: ingest with a warning
     embedder: EmbedderSettings = EmbedderSettings()
     store: StoreSettings = StoreSettings()
+    search: SearchSettings = SearchSettings()
 
     def parse_options(self) -> ParseOptions:
         """Return the parser's options for these settings."""

@@ -23,7 +23,7 @@ from ingestq.errors import (
     OutOfMemory,
     PayloadError,
 )
-from ingestq.service import health, routes
+from ingestq.service import health, routes, search_route
 from ingestq.service.guards import BodyLimit
 from ingestq.service.metrics import RequestCounter
 
@@ -57,12 +57,14 @@ def create_app(queue: Queue, *, host: str | None = None) -> FastAPI:
     app.state.bind_host = host or settings.service.host
     app.include_router(health.router)
     app.include_router(routes.router)
+    app.include_router(search_route.router)
     _add_error_handlers(app)
     # Starlette runs the last added middleware first: the counter sees every answer, the 413s
     # of the body limit included.
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
     # The leaf routes, for labelling answers given before routing (the 413s).
-    app.add_middleware(RequestCounter, routes=[*health.router.routes, *routes.router.routes])
+    app.add_middleware(RequestCounter, routes=[*health.router.routes, *routes.router.routes,
+                                               *search_route.router.routes])
     return app
 
 

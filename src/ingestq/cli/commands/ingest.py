@@ -6,7 +6,7 @@ import dataclasses
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -192,26 +192,59 @@ def search(
     query: str = typer.Argument(..., help="What to look for."),
     k: int = typer.Option(10, "--k", "-k", min=1, max=200, help="Results to show."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable results."),
+    local: bool = typer.Option(False, "--local",
+                               help="Search in this process even when a service runs."),
 ) -> None:
-    """Search what was ingested: BM25 and vectors fused (reciprocal rank fusion).
+    """Search what was ingested: BM25, fused with vectors when the embedder adds to them.
+
+    A running service (`ingestctl serve` or `up`) answers when it serves the same store: its
+    model is already loaded.
 
     Example: ingestctl search "how do I declare a request body" --k 5
     """
-    from ingestq.ingest.search import search as run_search
+    from ingestq.cli.warm_search import ask_service
 
-    results = run_search(_pipeline(), query, k)
+    settings = state.config.ingest
+    results = None if local else ask_service(settings, query, k)
+    if results is None:
+        results = _search_here(query, k)
     if as_json:
-        print_json([dataclasses.asdict(r) for r in results])
+        print_json(results)
         return
     if not results:
         out.print("no results (has anything been ingested? ingestctl ingest PATH)")
         raise typer.Exit(EXIT_PROBLEM)
     for rank, r in enumerate(results, 1):
-        where = " > ".join(r.heading_path) or r.title
-        anchor = f"#{r.anchor}" if r.anchor else ""
-        out.print(f"[bold]{rank}. {where}[/bold]  [dim]{r.score:.4f}[/dim]")
-        out.print(f"   {r.source_path}{anchor}", highlight=False)
-        out.print(f"   {' '.join(r.snippet.split())}", highlight=False, markup=False)
+        where = " > ".join(r["heading_path"]) or r["title"]
+        anchor = f"#{r['anchor']}" if r["anchor"] else ""
+        out.print(f"[bold]{rank}. {where}[/bold]  [dim]{r['score']:.4f}[/dim]")
+        out.print(f"   {r['source_path']}{anchor}", highlight=False)
+        out.print(f"   {' '.join(r['snippet'].split())}", highlight=False, markup=False)
+    if _lexical_only():
+        err.print("lexical search only (BM25): the default hashing embedder adds nothing to it. "
+                  "For search by meaning: pip install 'ingestq[embed]' and set "
+                  "pipeline.embedder.kind: sentence-transformers (docs/search.md)",
+                  style="dim", markup=False, highlight=False)
+
+
+def _search_here(query: str, k: int) -> list[dict[str, Any]]:
+    from ingestq.ingest.search import search as run_search
+
+    started = time.perf_counter()
+    results = [dataclasses.asdict(r) for r in run_search(_pipeline(), query, k)]
+    if not _lexical_only():
+        service = state.config.ingest.service
+        err.print(f"searched in this process ({time.perf_counter() - started:.1f} s, the "
+                  f"embedder loaded for this one query); no service answered on "
+                  f"{service.host}:{service.port}: `ingestctl up` or `ingestctl serve` keeps "
+                  "it loaded", style="dim", markup=False, highlight=False)
+    return results
+
+
+def _lexical_only() -> bool:
+    from ingestq.ingest.fusion import fusion_weight
+
+    return fusion_weight(state.config.ingest.pipeline) == 0
 
 
 def verify(
