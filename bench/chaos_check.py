@@ -37,6 +37,10 @@ class Chaos:
     killed_pids: dict[int, float] = field(default_factory=dict)  # worker pid -> kill time
     valkey_killed: float | None = None
     valkey_back: float | None = None
+    pauses: int = 0  # SIGSTOP/SIGCONT pairs
+    reaper_kills: int = 0
+    self_exits: dict[str, int] = field(default_factory=dict)  # "role code" -> count
+    exited_pids: set[int] = field(default_factory=set)  # workers that exited by themselves
 
 
 def read_runs(path: Path) -> dict[str, list[Run]]:
@@ -59,7 +63,8 @@ def read_acks(logs: Path) -> dict[tuple[str, int, int], list[tuple[str, float]]]
             if not line.startswith("{") or '"job_id"' not in line:
                 continue
             rec = json.loads(line)
-            if rec.get("event") in ("ack", "ack refused: lease lost",
+            if rec.get("event") in ("ack", "ack refused: lease lost", "release",
+                                    "release refused: lease lost",
                                     "lease lost: attempt abandoned, not acked"):
                 at = dt.datetime.fromisoformat(rec["timestamp"]).timestamp()
                 out[(rec["job_id"], int(rec["attempt"]), pid)].append((rec["event"], at))
@@ -76,10 +81,14 @@ def why_again(run: Run, acks: dict[tuple[str, int, int], list[tuple[str, float]]
         if k is not None and k - AOF_WINDOW <= acked[0] <= k:
             return "acked, ack lost with the Valkey kill (AOF everysec)"
         return "acked, ack lost outside the Valkey kill window (UNEXPECTED)"
+    if any(ev.startswith("release") for ev, _ in events):
+        return "handed back by a stopping worker while it ran"
     if any(ev != "ack" for ev, _ in events):
         return "lease expired before the ack (ack refused)"
     if run.pid in chaos.killed_pids:
         return "worker SIGKILLed between the side effect and the ack"
+    if run.pid in chaos.exited_pids:
+        return "worker exited (every slot stuck) between the side effect and the ack"
     return "no ack and no refusal logged (UNEXPECTED)"
 
 
@@ -89,6 +98,7 @@ class Findings:
 
     rows: list[tuple[str, str]]
     ok: bool
+    summary: dict[str, int] = field(default_factory=dict)  # lost, stuck, double_acked, ...
 
 
 def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, logs: Path,
@@ -100,7 +110,8 @@ def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, lo
     states = collections.Counter(j.state.value for j in jobs.values())
     c = reads.counts(q)
     wrong_dead = [f"{i} ({specs[i].kind}, {j.dead_reason})" for i, j in jobs.items()
-                  if j.state is JobState.DEAD and j.dead_reason != expected_reason(specs[i])]
+                  if j.state is JobState.DEAD and j.dead_reason not in expected_reasons(
+                      specs[i])]
     done = [j for j in jobs.values() if j.state is JobState.DONE]
     never_ran = [j.id for j in done if not runs.get(j.id)]
     dead_ran = [j.id for j in jobs.values() if j.state is JobState.DEAD and runs.get(j.id)]
@@ -125,6 +136,10 @@ def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, lo
         ("dead with an unexpected reason", f"{len(wrong_dead)} {wrong_dead[:5]}"),
         ("done jobs with no side effect (lost, never ran)", f"{len(never_ran)} {never_ran[:5]}"),
         ("dead jobs with a side effect", str(len(dead_ran))),
+        ("stuck-handler jobs, by final state",
+         ", ".join(f"{k} {v}" for k, v in sorted(collections.Counter(
+             f"{j.state.value}:{j.dead_reason}" for i, j in jobs.items()
+             if specs[i].kind == "c_stuck").items())) or "none"),
         ("done jobs that ran once", f"{sum(1 for j in done if len(runs.get(j.id, [])) == 1):,}"),
         ("extra runs of done jobs, by cause",
          "; ".join(f"{n} {why}" for why, n in reasons.most_common()) or "none"),
@@ -140,16 +155,30 @@ def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, lo
          f"{stats.get('reaped:requeue', 0)} requeued, {stats.get('reaped:poison', 0)} poison"),
     ]
     unexpected = sum(n for why, n in reasons.items() if "UNEXPECTED" in why)
+    summary = {"jobs": len(ids), "lost": missing + len(never_ran), "stuck": left,
+               "double_acked": len(twice) - len(rolled_back),
+               "wrongly_dead": sum(1 for i, j in jobs.items() if j.state is JobState.DEAD
+                                   and specs[i].kind in HEALTHY),
+               "unexpected_reason": len(wrong_dead), "unexplained_runs": unexpected}
+    rows.append(("lost / stuck / double-acked / healthy jobs dead",
+                 f"{summary['lost']} / {summary['stuck']} / {summary['double_acked']} / "
+                 f"{summary['wrongly_dead']}"))
     ok = (missing == 0 and left == 0 and not wrong_dead and not never_ran and not dead_ran
           and unexpected == 0 and len(twice) == len(rolled_back))
-    return Findings(rows, ok)
+    return Findings(rows, ok, summary)
 
 
-def expected_reason(spec: JobSpec) -> str | None:
-    """The dead reason a job's kind explains: permanent failures and spent retry budgets."""
+HEALTHY = {"c_noop", "c_sleep"}  # kinds that must never end dead
+
+
+def expected_reasons(spec: JobSpec) -> set[str]:
+    """The dead reasons a job's kind explains: permanent failures, spent retry budgets, and
+    for a stuck handler its timeouts or the crash budget of the workers that died holding it."""
+    if spec.kind == "c_stuck":
+        return {"retries_exhausted", "poison"}
     if spec.kind != "c_fail":
-        return None
-    return "permanent" if spec.payload.get("permanent") else "retries_exhausted"
+        return set()
+    return {"permanent" if spec.payload.get("permanent") else "retries_exhausted"}
 
 
 def ack_twice(acks: dict[tuple[str, int, int], list[tuple[str, float]]]

@@ -45,3 +45,12 @@ def c_fail(job: JobContext) -> None:
     if job.payload.get("permanent"):
         raise PermanentError("chaos: permanent failure")
     raise TransientError("chaos: retryable failure")
+
+
+@default_registry.handler("c_stuck")
+def c_stuck(job: JobContext) -> None:
+    """Block far past job_timeout_seconds, ignoring the stop request: a stuck thread slot.
+
+    Never a side effect: the attempt is over (timed out) long before the sleep ends.
+    """
+    time.sleep(float(job.payload.get("seconds", 20.0)))

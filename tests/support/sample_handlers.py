@@ -49,3 +49,11 @@ def effect(job: JobContext) -> dict[str, object]:
     finally:
         os.close(fd)
     return {"n": job.payload["n"]}
+
+
+@default_registry.handler("circular")
+def circular(job: JobContext) -> dict[str, object]:
+    """Returns a result JSON cannot encode (it contains itself): the outbox cannot store it."""
+    result: dict[str, object] = {}
+    result["self"] = result
+    return result

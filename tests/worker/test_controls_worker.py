@@ -63,10 +63,10 @@ def test_cancelling_a_running_thread_job_stops_it_and_it_stays_dead(
     job_id = queue.enqueue("sleep", {"seconds": 30}).id
     with running_worker(queue, ["sleep"]) as worker:
         wait_for(lambda: _state(queue, job_id) is JobState.PROCESSING, 10, "the claim")
-        attempt = next(iter(worker.inflight.values()))
+        attempt = worker.shared.attempts()[0]
         cancel_job(queue, job_id)
         wait_for(attempt.context.stop_event.is_set, 5, "the stop event")
-        wait_for(lambda: not worker.inflight, 5, "the attempt to be dropped")
+        wait_for(lambda: not len(worker.shared), 5, "the attempt to be dropped")
         assert attempt.ending is not None and attempt.ending.outcome.value == "cancelled"
         time.sleep(1.0)  # a heartbeat or two: nothing may revive the job
     job = reads.get_job(queue, job_id)

@@ -38,6 +38,7 @@ def test_sigkilled_workers_job_runs_again_once_its_lease_expires(
     job_id = q.enqueue("sleep", {"seconds": 1.5}).id
     env = env_for(fast)
     first = ingestctl(env, "worker", log=tmp_path / "a.log")
+    second = None
     try:
         wait_for(lambda: state_of(q, job_id) is JobState.PROCESSING, 15, "first claim")
         first.send_signal(signal.SIGKILL)
@@ -55,6 +56,8 @@ def test_sigkilled_workers_job_runs_again_once_its_lease_expires(
         assert second.wait(15) == 0
     finally:
         stop(first)
+        if second is not None:
+            stop(second)
 
 
 def test_stopped_worker_cannot_ack_after_its_lease_went_to_another(

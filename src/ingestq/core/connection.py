@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from redis import Redis
@@ -90,7 +91,12 @@ def deferred_client(url: str, *, socket_timeout: float, connect_timeout: float,
 
 
 def revive_embedded(settings: CoreSettings) -> None:
-    """Restart the embedded server if it is down (a no-op on a configured URL); never raises."""
+    """Restart the embedded server if it is down (a no-op on a configured URL); never raises.
+
+    Called by every long-running process whose Redis call failed (worker threads, the reaper)
+    and periodically by the service: whoever next needs the server restarts it, so no process
+    waits for another to do so.
+    """
     if settings.redis.url:
         return
     try:
@@ -119,3 +125,24 @@ def server_risks(client: Redis) -> list[str]:
         risks.append("persistence is off (no AOF, no RDB snapshots): a server restart loses "
                      "every job; enable appendonly yes")
     return risks
+
+
+class EmbeddedKeeper(threading.Thread):
+    """Keeps the embedded server up for a process that only answers requests (the service).
+
+    Without it a service left alone after the server died answered 503 until some other
+    ingestq process restarted the server. One PING a second on the unix socket costs nothing.
+    """
+
+    def __init__(self, settings: CoreSettings, interval: float = 1.0) -> None:
+        super().__init__(name="ingestq-embedded-keeper", daemon=True)
+        self.settings = settings
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        """Ping; restart when nothing answers; until stopped."""
+        server = EmbeddedServer(self.settings.data_dir)
+        while not self.stopped.wait(self.interval):
+            if not server.ping():
+                revive_embedded(self.settings)

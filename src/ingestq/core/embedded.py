@@ -6,6 +6,12 @@ server answering starts one under a file lock, so two processes never start two 
 attach. A pidfile or socket left behind by ``kill -9`` is detected (the pid is not a live
 valkey-server, or the socket refuses) and removed before the new start. Supervision is therefore
 shared: whichever process next needs the server restarts it.
+
+Only the server this data directory started is used: the one answering on the socket must be the
+process its pidfile names (INFO ``process_id``), otherwise connecting fails with the reason. When
+a deep data directory makes the socket path too long for ``sun_path``, the socket goes to a
+private directory (mode 0700, owned by this user: ``$XDG_RUNTIME_DIR`` or the temp directory),
+never to a predictable name in ``/tmp`` that another user could listen on first.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import stat
 import subprocess
 import tempfile
 import time
@@ -27,6 +34,27 @@ from redis.retry import Retry
 from ingestq.errors import ConnectionFailed
 
 SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
+
+
+def private_socket_dir() -> Path:
+    """Where sockets of deep data directories go: one directory per user."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(base) / f"ingestq-{os.getuid()}"
+
+
+def ensure_private(path: Path) -> None:
+    """Create ``path`` as a 0700 directory, or check that the existing one is exactly that."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    st = path.lstat()
+    problem = ("is not a directory" if not stat.S_ISDIR(st.st_mode)
+               else f"belongs to uid {st.st_uid}, not {os.getuid()}" if st.st_uid != os.getuid()
+               else f"has mode {stat.S_IMODE(st.st_mode):o}, not 700"
+               if st.st_mode & 0o077 else "")
+    if problem:
+        raise ConnectionFailed(
+            f"the socket directory {path} {problem}: another user could listen there first; "
+            "remove it (ingestq recreates it with mode 700) or use a shorter data_dir")
 
 
 def valkey_binary() -> str:
@@ -48,7 +76,7 @@ class EmbeddedServer:
         if len(str(sock)) > SOCKET_PATH_MAX:
             # a deep data directory would overflow sun_path: use a short, stable path instead
             digest = hashlib.sha256(str(self.dir).encode()).hexdigest()[:16]
-            sock = Path(tempfile.gettempdir()) / f"ingestq-{digest}.sock"
+            sock = private_socket_dir() / f"{digest}.sock"
         self.socket = sock
 
     def client(self, **kwargs: object) -> Redis:
@@ -62,14 +90,19 @@ class EmbeddedServer:
         return Redis(unix_socket_path=str(self.socket), decode_responses=True, **kwargs)  # type: ignore[arg-type]
 
     def ping(self) -> bool:
-        """True when a server answers on the socket."""
+        """True when this data directory's server answers on the socket."""
+        pid = self.pid()
+        return pid is not None and self.answering_pid() == pid
+
+    def answering_pid(self) -> int | None:
+        """Pid of whatever server answers on the socket (None: nothing answers)."""
         if not self.socket.exists():
-            return False
+            return None
         try:
             with self.client(socket_timeout=2, socket_connect_timeout=2) as c:
-                return bool(c.ping())
-        except (RedisError, OSError):
-            return False
+                return int(c.info("server")["process_id"])
+        except (RedisError, OSError, KeyError, ValueError):
+            return None
 
     def pid(self) -> int | None:
         """Pid of the running server, from its pidfile, if that process is a live valkey-server."""
@@ -82,6 +115,8 @@ class EmbeddedServer:
 
     def ensure_running(self, timeout: float = 15.0) -> None:
         """Attach to the running server, or start one (recovering stale files) and wait for it."""
+        if self.socket.parent != self.dir:
+            ensure_private(self.socket.parent)
         if self.ping():
             return
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -89,12 +124,18 @@ class EmbeddedServer:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if self.ping():
                 return
-            if self.pid() is None:
+            pid, other = self.pid(), self.answering_pid()
+            if other is not None:
+                raise ConnectionFailed(
+                    f"a server this data directory did not start answers on {self.socket} "
+                    f"(pid {other}; {self.pidfile} names {pid or 'no live valkey-server'}): "
+                    "stop that server or remove the socket; ingestq will not send jobs to it")
+            if pid is None:
                 for stale in (self.pidfile, self.socket):
                     with contextlib.suppress(FileNotFoundError):
                         stale.unlink()
                 self._spawn()
-            self._wait_ready(timeout)
+            self._wait_ready(timeout, pid)
 
     def _spawn(self) -> None:
         args = [
@@ -111,12 +152,19 @@ class EmbeddedServer:
                 f"cannot start the embedded Valkey server ({args[0]}): {exc}; "
                 f"see {self.logfile}") from None
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float, found_pid: int | None) -> None:
+        """Wait for the server; ``found_pid``: the live valkey-server a pidfile already named."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.ping():
                 return
             time.sleep(0.05)
+        if found_pid is not None:
+            raise ConnectionFailed(
+                f"the pidfile {self.pidfile} names pid {found_pid}, a live valkey-server, but "
+                f"nothing answers for it on {self.socket} within {timeout:.0f} s: if that "
+                "process is not this data directory's server (a stale pidfile whose pid was "
+                f"reused), remove {self.pidfile}; else stop pid {found_pid}")
         tail = ""
         with contextlib.suppress(OSError):
             tail = self.logfile.read_text(errors="replace")[-1500:]

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from ingestq.core.queries import reply_ms, time_args
 from ingestq.core.queue import Queue
-from ingestq.core.worker_registry import live_window_ms
+from ingestq.core.worker_registry import live_window_ms, stuck_slots_total
 
 AGE_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0)  # the established processing-age buckets
 
@@ -32,6 +32,7 @@ class Snapshot:
     stats: dict[str, str]
     pending_by_kind: dict[str, int] = field(default_factory=dict)
     paused: list[str] = field(default_factory=list)  # kinds no worker claims now
+    stuck_slots: int = 0  # issue 15.4: slots held by handlers that ignored their stop
 
 
 def take(queue: Queue) -> Snapshot:
@@ -62,6 +63,8 @@ def take(queue: Queue) -> Snapshot:
     p.zcount(k.workers, now_ms - live_window_ms(queue), "+inf")
     p.hgetall(k.reaper)
     p.hgetall(k.stats)
+    p.zrangebyscore(k.workers, now_ms - live_window_ms(queue), "+inf")
+    p.hgetall(k.stuck_slots)
     res: list[Any] = p.execute()
     n = len(kinds)
     pending = sum(int(x) for x in res[:n])
@@ -85,7 +88,8 @@ def take(queue: Queue) -> Snapshot:
         workers_alive=workers,
         reaper_last_run=int(reaper["last_run"]) / 1000.0 if reaper.get("last_run") else None,
         stats=stats, pending_by_kind={kind: int(x) for kind, x in zip(kinds, res[:n], strict=True)},
-        paused=sorted(cast(set[str], paused)))
+        paused=sorted(cast(set[str], paused)),
+        stuck_slots=stuck_slots_total(res[i + 4], res[i + 5]))
 
 
 def _oldest_pending_age(queue: Queue, heads: list[str], now_ms: int) -> float:

@@ -26,6 +26,7 @@ class WorkerInfo:
     isolation: str
     current_jobs: int
     last_beat: float
+    stuck_slots: int = 0  # slots held by handlers that ignored their stop (thread mode)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the documented shape of `workers --json`)."""
@@ -57,6 +58,7 @@ def withdraw(queue: Queue, worker_id: str) -> None:
     pipe = queue.client.pipeline(transaction=True)
     pipe.zrem(queue.keys.workers, worker_id)
     pipe.delete(queue.keys.worker(worker_id))
+    pipe.hdel(queue.keys.stuck_slots, worker_id)
     pipe.execute()
 
 
@@ -73,10 +75,12 @@ def live_workers(queue: Queue) -> list[WorkerInfo]:
     queue.client.zremrangebyscore(queue.keys.workers, "-inf", cutoff - 60_000)
     ids = cast(list[str], queue.client.zrangebyscore(queue.keys.workers, cutoff, "+inf"))
     pipe = queue.client.pipeline(transaction=False)
+    pipe.hgetall(queue.keys.stuck_slots)
     for wid in ids:
         pipe.hgetall(queue.keys.worker(wid))
+    stuck, *records = pipe.execute()
     out = []
-    for h in pipe.execute():
+    for h in records:
         if not h:
             continue
         out.append(WorkerInfo(
@@ -84,6 +88,32 @@ def live_workers(queue: Queue) -> list[WorkerInfo]:
             started=int(h.get("started", 0)) / 1000.0, version=h.get("version", ""),
             concurrency=int(h.get("concurrency", 0)), kinds=h.get("kinds", ""),
             isolation=h.get("isolation", ""), current_jobs=int(h.get("current_jobs", 0)),
-            last_beat=int(h.get("last_beat", 0)) / 1000.0))
+            last_beat=int(h.get("last_beat", 0)) / 1000.0,
+            stuck_slots=int(stuck.get(h["id"], 0))))
     return out
 
+
+def report_stuck(queue: Queue, worker_id: str, stuck: int) -> None:
+    """Record how many of a worker's slots are stuck in a handler that ignored its stop.
+
+    One hash for all workers, so a scrape reads every count in the round trip it already makes.
+    """
+    if stuck:
+        queue.client.hset(queue.keys.stuck_slots, worker_id, stuck)
+    else:
+        queue.client.hdel(queue.keys.stuck_slots, worker_id)
+
+
+# -- stuck slots (issue 15.4): one rule, read by status, doctor and /metrics ------------------
+
+def stuck_warnings(workers: list[WorkerInfo]) -> list[str]:
+    """One line per live worker with stuck slots (a worker exits once all of them are)."""
+    return [f"worker {w.id} has {w.stuck_slots} of {w.concurrency} slot(s) stuck in handlers "
+            "that ignored their stop (it claims only for the others; fix the handler to "
+            "check should_stop, or use isolation: process)"
+            for w in workers if w.stuck_slots]
+
+
+def stuck_slots_total(live_ids: list[str], stuck: dict[str, str]) -> int:
+    """Stuck slots over the live workers, from the stuck_slots hash (the dead ones' are stale)."""
+    return sum(int(stuck.get(wid, 0)) for wid in live_ids)

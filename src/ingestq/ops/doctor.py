@@ -149,6 +149,10 @@ def check_liveness(queue: Queue) -> list[Check]:
     else:
         out.append(Check("reaper", True, last + ("" if counts["processing"] or live
                                                   else " (nothing in flight to recover)")))
+    stuck = registry.stuck_warnings(live)
+    out.append(Check("stuck slots", not stuck, "; ".join(stuck) or "none",
+                     None if not stuck else "make the handler honour should_stop, or run its "
+                     "kind with isolation: process (a stuck child is killed)"))
     return out
 
 

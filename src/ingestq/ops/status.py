@@ -160,7 +160,8 @@ def queue_status(queue: Queue) -> StatusReport:
     counters = {k: v for k, v in reads.stats(queue).items()
                 if not k.startswith(("dur", "outcome:", "inflight_"))}
     paused = paused_kinds(queue)
-    warnings = warnings_for(queue, counts, len(live), stale, reaper, paused)
+    warnings = [*warnings_for(queue, counts, len(live), stale, reaper, paused),
+                *registry.stuck_warnings(live)]
     return StatusReport(
         queue=queue.keys.queue, server_time=now, counts=counts,
         oldest_pending_age_seconds=round(reads.oldest_pending_age(queue), 3), stale=stale,

@@ -145,6 +145,8 @@ class SnapshotCollector(Collector):
         for kind in s.paused:
             paused.add_metric([q, kind], 1)
         yield paused
+        yield self._gauge("ingest_worker_stuck_slots", "Worker slots held by handlers that "
+                          "ignored their stop (thread mode)", s.stuck_slots)
 
     def _per_kind(self, stats: dict[str, str]) -> Iterator[Metric]:
         outcomes = CounterMetricFamily(

@@ -49,6 +49,7 @@ class Attempt:
     claimed_monotonic: float = field(default_factory=time.monotonic)
     started_monotonic: float | None = None
     ending: Ending | None = None
+    ended_monotonic: float | None = None
     on_stop: Callable[[], None] | None = None  # kills a child / cancels a task when set
     on_cancel: Callable[[], None] | None = None  # a child gets a grace first; else on_stop
     reported: bool = False
@@ -74,8 +75,8 @@ class Attempt:
             if self.ending is not None:
                 return False
             self.ending = ending
-        if ending.outcome in (Outcome.TIMEOUT, Outcome.LOST, Outcome.RELEASED,
-                              Outcome.CANCELLED):
+            self.ended_monotonic = time.monotonic()
+        if self.ended_from_outside():
             self.context.stop_event.set()
             stop = self.on_stop
             if ending.outcome is Outcome.CANCELLED and self.on_cancel is not None:
@@ -87,6 +88,11 @@ class Attempt:
     def set_progress(self, progress: Progress) -> None:
         """The handler's progress sink: keep the latest; the lease keeper writes it out."""
         self.progress = progress
+
+    def ended_from_outside(self) -> bool:
+        """True when a timeout, lost lease, release or cancel ended it, not its handler."""
+        return self.ending is not None and self.ending.outcome in (
+            Outcome.TIMEOUT, Outcome.LOST, Outcome.RELEASED, Outcome.CANCELLED)
 
     def take_report(self) -> bool:
         """True exactly once: the caller reports this attempt; later callers must not."""

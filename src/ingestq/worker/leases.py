@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
@@ -19,9 +18,8 @@ from ingestq.core.controls import cancelled_among, report_progress
 from ingestq.core.job import error_entry
 from ingestq.logs import get_logger
 from ingestq.worker.attempt import Attempt, Outcome
-
-if TYPE_CHECKING:
-    from ingestq.worker.loop import Worker
+from ingestq.worker.inflight import Guarded, InFlight
+from ingestq.worker.outbox import Reporter
 
 log = get_logger("ingestq.worker")
 # How often cancels are polled and progress written: an operator sees a cancel take effect, and
@@ -29,12 +27,12 @@ log = get_logger("ingestq.worker")
 CONTROL_SECONDS = 0.5
 
 
-class LeaseKeeper(threading.Thread):
+class LeaseKeeper(Guarded):
     """Renews leases and enforces the job timeout for one worker."""
 
-    def __init__(self, worker: Worker) -> None:
-        super().__init__(name="ingestq-leases", daemon=True)
-        self.worker = worker
+    def __init__(self, shared: InFlight, reporter: Reporter) -> None:
+        super().__init__("ingestq-leases", shared)
+        self.reporter = reporter
         self.stopped = threading.Event()
 
     def stop(self) -> None:
@@ -42,9 +40,9 @@ class LeaseKeeper(threading.Thread):
         self.stopped.set()
         self.join(5)
 
-    def run(self) -> None:
+    def work(self) -> None:
         """Beat every heartbeat interval; check timeouts every tick."""
-        rc = self.worker.queue.settings.queue_recovery
+        rc = self.shared.queue.settings.queue_recovery
         tick = min(0.25, rc.heartbeat_seconds / 4)
         next_beat = next_control = 0.0
         while not self.stopped.is_set():
@@ -59,33 +57,34 @@ class LeaseKeeper(threading.Thread):
             self.stopped.wait(tick)
 
     def _beat(self) -> bool:
-        w = self.worker
+        s = self.shared
         # Finished attempts keep their lease until their report (ack, fail) lands: across a
         # failover that can take seconds, and an expired lease would run a finished job again.
-        attempts = [a for a in list(w.inflight.values())
-                    if a.ending is None or a.ending.outcome is not Outcome.LOST]
+        attempts = newest_per_job([a for a in s.attempts()
+                                   if a.ending is None or a.ending.outcome is not Outcome.LOST],
+                                  self.reporter)
         try:
-            lost = w.queue.heartbeat(w.id, [a.lease for a in attempts])
+            lost = s.queue.heartbeat(s.worker_id, [a.lease for a in attempts])
         except RedisError as exc:
             log.warning("heartbeat failed", error=str(exc), leases=len(attempts))
-            w.revive_server()
+            s.revive()
             return False
         gone = [a for a in attempts if a.job.id in lost]
         try:  # a cancel also revokes the lease: tell the two apart, a cancel gets its grace
-            cancelled = cancelled_among(w.queue, [a.lease for a in gone])
+            cancelled = cancelled_among(s.queue, [a.lease for a in gone])
         except RedisError:
             cancelled = set()
         for attempt in gone:
             outcome = Outcome.CANCELLED if attempt.job.id in cancelled else Outcome.LOST
-            w.reporter.end(attempt, outcome)
+            self.reporter.end(attempt, outcome)
         return True
 
     def _controls(self) -> None:
         """Stop the attempts an operator cancelled; write the progress reported since."""
-        attempts = [a for a in list(self.worker.inflight.values()) if a.ending is None]
+        attempts = [a for a in self.shared.attempts() if a.ending is None]
         if not attempts:
             return
-        q = self.worker.queue
+        q = self.shared.queue
         try:
             for job_id in cancelled_among(q, [a.lease for a in attempts]):
                 self._cancel(attempts, job_id)
@@ -101,12 +100,30 @@ class LeaseKeeper(threading.Thread):
     def _cancel(self, attempts: list[Attempt], job_id: str) -> None:
         for attempt in attempts:
             if attempt.job.id == job_id:
-                self.worker.reporter.end(attempt, Outcome.CANCELLED)
+                self.reporter.end(attempt, Outcome.CANCELLED)
 
     def _enforce_timeout(self, limit: float) -> None:
-        w = self.worker
-        for attempt in list(w.inflight.values()):
+        for attempt in self.shared.attempts():
             if attempt.ending is None and attempt.running_for() > limit:
-                w.reporter.end(attempt, Outcome.TIMEOUT, error_entry(
+                self.reporter.end(attempt, Outcome.TIMEOUT, error_entry(
                     "JobTimeout", f"attempt ran past job_timeout_seconds ({limit:g} s) and was "
                                   "stopped", "timeout"))
+
+
+def newest_per_job(attempts: list[Attempt], reporter: Reporter) -> list[Attempt]:
+    """One attempt per job id, the newest claim; older ones are ended as lost.
+
+    Two attempts at one job happen when this worker was paused past its lease and claimed the
+    job again. Each claim issues a new token, so the older token is stale for certain; it is
+    ended here because heartbeat.lua answers lost leases by job id alone.
+    """
+    newest: dict[str, Attempt] = {}
+    for attempt in attempts:
+        held = newest.get(attempt.job.id)
+        if held is None or attempt.claimed_monotonic >= held.claimed_monotonic:
+            if held is not None:
+                reporter.end(held, Outcome.LOST)
+            newest[attempt.job.id] = attempt
+        else:
+            reporter.end(attempt, Outcome.LOST)
+    return list(newest.values())

@@ -6,7 +6,12 @@ Threads, each with one job and its own Redis connection from the shared pool:
 - lease keeper: renews every lease this worker holds and enforces the job timeout. Being a thread
   of its own, a handler that blocks the event loop or burns the CPU cannot starve it;
 - reaper (optional): recovers other workers' expired leases.
-Handlers run in a runner (threads or child processes, see ``runners``).
+Handlers run in a runner (threads or child processes, see ``runners``). The loop, the reporter
+and the lease keeper share one ``InFlight`` (see ``inflight``), never the worker itself.
+
+``run()`` returns 0 after a stop, and EXIT_UNHEALTHY when the worker took itself down: a
+background thread died, or every thread slot is stuck in a handler that ignores its stop. A
+worker in either state would hold on to jobs it cannot settle or run; a fresh process can.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from ingestq.core.queue import Queue
 from ingestq.logs import get_logger
 from ingestq.worker.attempt import Attempt, Outcome
 from ingestq.worker.handlers import JobContext, Registry, default_registry
+from ingestq.worker.inflight import InFlight
 from ingestq.worker.leases import LeaseKeeper
 from ingestq.worker.outbox import Reporter
 from ingestq.worker.reaper import ReaperThread
@@ -34,10 +40,11 @@ from ingestq.worker.runners import ProcessRunner, ThreadRunner
 from ingestq.worker.settings import WorkerSettings
 
 log = get_logger("ingestq.worker")
+EXIT_UNHEALTHY = 70  # EX_SOFTWARE: the worker stopped itself; restart it
 
 
 class Worker:
-    """One worker process's job loop. ``run()`` returns the exit code (0 after any stop)."""
+    """One worker process's job loop. ``run()`` returns the exit code."""
 
     def __init__(self, queue: Queue, handlers: Registry = default_registry, *,
                  concurrency: int | None = None, kinds: list[str] | None = None,
@@ -61,18 +68,19 @@ class Worker:
         self.modules = modules or []
         self.run_reaper = ws.run_reaper if run_reaper is None else run_reaper
         self.id = registry.new_worker_id()
-        self.inflight: dict[str, Attempt] = {}
-        self.changed = threading.Condition()
-        self.stopping = threading.Event()
+        self.shared = InFlight(queue, self.id, revive=self.revive_server, fatal=self.fail)
+        self.stopping = self.shared.stopping
         self.hard_stop = threading.Event()
-        self.reporter = Reporter(self)
-        self.keeper = LeaseKeeper(self)
+        self.exit_code = 0
+        self.stuck_slots = 0
+        self.reporter = Reporter(self.shared)
+        self.keeper = LeaseKeeper(self.shared, self.reporter)
         self._runners: dict[str, Any] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def run(self) -> int:
-        """Work until stopped (or, in burst mode, until nothing is left); always exits 0."""
+        """Work until stopped (or, in burst mode, until nothing is left); the exit code."""
         previous = {}
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -80,7 +88,7 @@ class Worker:
         self._start_runners()
         registry.publish(self.queue, self.id, concurrency=self.concurrency, kinds=self.kinds,
                          isolation=self.isolation)
-        reaper = ReaperThread(self.queue) if (
+        reaper = ReaperThread(self.queue, self.fail) if (
             self.run_reaper and self.queue.settings.queue_recovery.enabled) else None
         for thread in (self.reporter, self.keeper, reaper):
             if thread is not None:
@@ -93,15 +101,22 @@ class Worker:
             self._shutdown(reaper)
             for signum, handler in previous.items():  # an embedding program gets its own back
                 signal.signal(signum, handler)
-        return 0
+        return self.exit_code
 
     def request_stop(self) -> None:
         """First call: graceful stop. Second call: release everything and exit now."""
         if self.stopping.is_set():
             self.hard_stop.set()
         self.stopping.set()
-        with self.changed:
-            self.changed.notify_all()
+        self.shared.notify()
+
+    def fail(self, reason: str) -> None:
+        """Take the worker down now: hand every job back and exit with EXIT_UNHEALTHY."""
+        log.error("worker unhealthy: stopping", worker=self.id, reason=reason,
+                  exit_code=EXIT_UNHEALTHY)
+        self.exit_code = EXIT_UNHEALTHY
+        self.request_stop()
+        self.request_stop()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         log.info("signal received", signal=signal.Signals(signum).name,
@@ -125,12 +140,14 @@ class Worker:
         ws = self.settings
         errors = 0
         while not self.stopping.is_set():
-            with self.changed:
-                while len(self.inflight) >= self.capacity() and not self.stopping.is_set():
-                    self.changed.wait(0.5)
+            self._tend_slots()
+            with self.shared.changed:
+                if len(self.shared) >= self.capacity() and not self.stopping.is_set():
+                    self.shared.changed.wait(0.5)
+                    continue
             if self.stopping.is_set():
                 return
-            free = self.capacity() - len(self.inflight)
+            free = self.capacity() - len(self.shared)
             try:
                 batch = self.queue.claim(self.id, min(free, ws.claim_batch), kinds=self.kinds)
                 errors = 0
@@ -147,24 +164,58 @@ class Worker:
                 self._recover_connection(exc, errors)
 
     def capacity(self) -> int:
-        """Jobs this worker may hold: its slots, plus a prefetch while recent jobs are short.
+        """Jobs this worker may claim up to: usable slots, plus a prefetch while jobs are short.
 
         Short jobs make the claim round trip the bottleneck, so a buffer of claimed jobs keeps
         every slot busy; long jobs gain nothing from it and a buffer would only keep them from
-        idle workers, so the prefetch is dropped when attempts take longer.
+        idle workers, so the prefetch is dropped when attempts take longer. A slot held by an
+        abandoned handler is not usable: claiming for it would hoard a job nothing can start.
         """
         ws = self.settings
+        usable = self._usable_slots()
         recent = self.reporter.recent_seconds
         short = recent is not None and recent < ws.prefetch_below_seconds
-        return self.concurrency + (ws.prefetch if short else 0)
+        return usable + (ws.prefetch if short and usable else 0)
+
+    def _usable_slots(self) -> int:
+        return max(0, self.concurrency - len(self._runners["thread"].abandoned()))
+
+    def _tend_slots(self) -> None:
+        """Give back what stuck slots cannot start; publish them; stop when all are stuck."""
+        self._give_back()
+        stuck = self._runners["thread"].stuck(self.queue.settings.queue_recovery.lease_seconds)
+        if stuck != self.stuck_slots:
+            log.warning("stuck slots", worker=self.id, stuck=stuck, slots=self.concurrency)
+            try:
+                registry.report_stuck(self.queue, self.id, stuck)
+                self.stuck_slots = stuck
+            except RedisError as exc:
+                log.warning("could not publish stuck slots", error=str(exc))
+        if stuck >= self.concurrency:
+            self.fail(f"every slot ({stuck}) is stuck in a handler that ignored its stop")
+
+    def _give_back(self) -> None:
+        """Release the newest claims not started beyond usable slots plus prefetch.
+
+        Only abandoned slots shrink that limit, so a worker never churns its prefetch when
+        jobs merely get longer; released jobs (no attempt charged) go to the front of pending,
+        where another worker takes them at once instead of after this worker's stuck handlers.
+        """
+        usable = self._usable_slots()
+        limit = usable + (self.settings.prefetch if usable else 0)
+        excess = len(self.shared) - limit
+        if excess > 0:
+            waiting = [a for a in self.shared.attempts()
+                       if a.started_monotonic is None and a.ending is None]
+            for attempt in waiting[::-1][:excess]:
+                self.reporter.end(attempt, Outcome.RELEASED)
 
     def _dispatch(self, job: Any) -> None:
         attempt = Attempt(job, JobContext(job.id, job.kind, job.payload, job.attempt))
         attempt.context.progress_sink = attempt.set_progress
         spec = self.handlers.get(job.kind)
         mode = (spec.isolation if spec and spec.isolation else self.isolation)
-        with self.changed:
-            self.inflight[job.id] = attempt
+        self.shared.add(attempt)
         log.debug("claim", job_id=job.id, kind=job.kind, attempt=job.attempt,
                   age=round(time.time() - job.enqueued_at, 3), action="claim")
         self._runners[mode if mode in self._runners else "thread"].submit(attempt)
@@ -175,7 +226,7 @@ class Worker:
         if next_due_ms is not None:
             now = reads.server_time_ms(self.queue)
             timeout = min(timeout, max(0.01, (next_due_ms - now) / 1000.0))
-        if len(self.inflight) >= self.capacity():
+        if len(self.shared) >= self.capacity():
             return
         reads.wait_for_wake(self.queue, timeout)
 
@@ -186,7 +237,7 @@ class Worker:
         Jobs in flight elsewhere count: if their worker died they come back after the lease.
         Pending jobs of a paused kind do not: this worker could not take them.
         """
-        return not self.inflight and reads.drained(self.queue, self.kinds)
+        return not len(self.shared) and reads.drained(self.queue, self.kinds)
 
     def _recover_connection(self, exc: Exception, errors: int) -> None:
         log.warning("redis unavailable", error=str(exc), retry_in=min(errors * 0.2, 2.0))
@@ -208,19 +259,15 @@ class Worker:
         grace = self.settings.shutdown_grace_seconds
         deadline = time.monotonic() + grace
         # jobs claimed but not started yet go back at once
-        for attempt in list(self.inflight.values()):
+        for attempt in self.shared.attempts():
             if attempt.started_monotonic is None:
                 self.reporter.end(attempt, Outcome.RELEASED)
-        with self.changed:
-            while (self.inflight and time.monotonic() < deadline
-                   and not self.hard_stop.is_set()):
-                self.changed.wait(0.1)
-        for attempt in list(self.inflight.values()):
+        self._wait_settled(deadline, self.hard_stop)
+        for attempt in self.shared.attempts():
             self.reporter.end(attempt, Outcome.RELEASED)
-        with self.changed:
-            end = time.monotonic() + 10
-            while self.inflight and time.monotonic() < end:
-                self.changed.wait(0.1)
+        self._wait_settled(time.monotonic() + 10, None)
+        if not self.reporter.is_alive():
+            self._release_directly()
         if reaper is not None:
             reaper.stop()
         self.keeper.stop()
@@ -231,4 +278,22 @@ class Worker:
             registry.withdraw(self.queue, self.id)
         except RedisError as exc:
             log.warning("could not withdraw worker record", error=str(exc))
-        log.info("worker stopped", worker=self.id, left_in_flight=len(self.inflight))
+        log.info("worker stopped", worker=self.id, left_in_flight=len(self.shared),
+                 exit_code=self.exit_code)
+
+    def _wait_settled(self, deadline: float, cut_short: threading.Event | None) -> None:
+        """Wait until every attempt was reported (never for a dead reporter)."""
+        with self.shared.changed:
+            while (len(self.shared) and time.monotonic() < deadline
+                   and self.reporter.is_alive()
+                   and not (cut_short is not None and cut_short.is_set())):
+                self.shared.changed.wait(0.1)
+
+    def _release_directly(self) -> None:
+        """The reporter died: hand back what it never settled, so nothing waits for a lease."""
+        leases = [a.lease for a in self.shared.attempts()]
+        try:
+            self.queue.release_many(leases)
+        except RedisError as exc:
+            log.warning("could not release jobs; they return when their leases run out",
+                        error=str(exc), jobs=len(leases))

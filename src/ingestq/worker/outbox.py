@@ -7,9 +7,8 @@ first. A refused ack (lease lost) is logged and never retried: the job belongs t
 from __future__ import annotations
 
 import queue as stdqueue
-import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -17,9 +16,7 @@ from ingestq.core.job import ErrorEntry, error_entry
 from ingestq.errors import IngestqError
 from ingestq.logs import get_logger
 from ingestq.worker.attempt import Attempt, Ending, Outcome
-
-if TYPE_CHECKING:
-    from ingestq.worker.loop import Worker
+from ingestq.worker.inflight import Guarded, InFlight
 
 log = get_logger("ingestq.worker")
 BATCH = 200
@@ -27,12 +24,11 @@ FAIL_MODE = {Outcome.ERROR: "retry", Outcome.TIMEOUT: "retry", Outcome.PERMANENT
              Outcome.CRASH: "crash"}
 
 
-class Reporter(threading.Thread):
+class Reporter(Guarded):
     """Owns the outbox of finished attempts."""
 
-    def __init__(self, worker: Worker) -> None:
-        super().__init__(name="ingestq-reporter", daemon=True)
-        self.worker = worker
+    def __init__(self, shared: InFlight) -> None:
+        super().__init__("ingestq-reporter", shared)
         self.outbox: stdqueue.Queue[Attempt | None] = stdqueue.Queue()
         # moving average of attempt run times: decides whether prefetching pays (see capacity);
         # None until the first attempt ends, so a fresh worker never hoards jobs of unknown length
@@ -54,7 +50,7 @@ class Reporter(threading.Thread):
         self.outbox.put(None)
         self.join(10)
 
-    def run(self) -> None:
+    def work(self) -> None:
         """Drain the outbox in batches until stopped."""
         while True:
             first = self.outbox.get()
@@ -82,24 +78,20 @@ class Reporter(threading.Thread):
                 errors += 1
                 log.warning("cannot report attempts yet", error=str(exc), jobs=len(batch))
                 time.sleep(min(0.2 * errors, 2.0))
-                self.worker.revive_server()
+                self.shared.revive()
         for attempt in batch:
             ran = attempt.running_for()
             prev = self.recent_seconds
             self.recent_seconds = ran if prev is None else prev + 0.1 * (ran - prev)
-        w = self.worker
-        with w.changed:
-            for attempt in batch:
-                w.inflight.pop(attempt.job.id, None)
-            w.changed.notify_all()
+        self.shared.settle(batch)
 
     def _send(self, batch: list[Attempt]) -> None:
-        q = self.worker.queue
+        q = self.shared.queue
         by: dict[Outcome, list[Attempt]] = {}
         for attempt in batch:
             assert attempt.ending is not None
             by.setdefault(attempt.ending.outcome, []).append(attempt)
-        level = "info" if self.worker.stopping.is_set() else "debug"
+        level = "info" if self.shared.stopping.is_set() else "debug"
         acked = by.get(Outcome.OK, [])
         released = by.get(Outcome.RELEASED, [])
         codes = {Outcome.OK: q.ack_many([a.lease for a in acked],
@@ -128,7 +120,7 @@ class Reporter(threading.Thread):
         assert attempt.ending is not None
         entry = attempt.ending.error or error_entry("Error", "", attempt.ending.outcome.value)
         try:
-            out = self.worker.queue.fail(attempt.job.id, attempt.job.token, entry, mode=mode)
+            out = self.shared.queue.fail(attempt.job.id, attempt.job.token, entry, mode=mode)
         except IngestqError as exc:
             log.warning("fail refused", **_fields(attempt), error=str(exc))
             return

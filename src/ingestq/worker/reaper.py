@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
 from ingestq.core import queries as reads
+from ingestq.core.connection import revive_embedded
 from ingestq.core.queue import Queue
 from ingestq.logs import get_logger
 
@@ -52,23 +54,60 @@ def reap_once(queue: Queue, *, dry_run: bool = False) -> PassResult:
     return result
 
 
+def reap_until_stopped(queue: Queue, stop: threading.Event, *, once: bool = False,
+                       dry_run: bool = False) -> Iterator[PassResult]:
+    """Yield one pass every ``reaper_interval_seconds`` until ``stop`` is set.
+
+    A Redis error does not end the loop: like a worker, the reaper waits (0.2 s more per
+    failure in a row, at most 2 s), restarts the embedded server if that is what it uses, and
+    tries again. With ``once`` the first error is raised: the caller asked for one pass.
+    """
+    interval = queue.settings.queue_recovery.reaper_interval_seconds
+    errors = 0
+    while True:
+        try:
+            result = reap_once(queue, dry_run=dry_run)
+        except RedisError as exc:
+            if once:
+                raise
+            errors += 1
+            pause = min(0.2 * errors, 2.0)
+            log.warning("redis unavailable", error=str(exc), retry_in=pause)
+            if stop.wait(pause):
+                return
+            revive_embedded(queue.settings)
+            continue
+        if errors:
+            log.info("redis reachable again", failures=errors)
+            errors = 0
+        yield result
+        if once or stop.wait(interval):
+            return
+
+
 class ReaperThread(threading.Thread):
     """Reaps every ``reaper_interval_seconds`` until stopped; Redis errors are logged, not fatal."""
 
-    def __init__(self, queue: Queue) -> None:
+    def __init__(self, queue: Queue, fatal: Callable[[str], None] | None = None) -> None:
         super().__init__(name="ingestq-reaper", daemon=True)
         self.queue = queue
+        self.fatal = fatal  # told when the loop dies of anything but a Redis error
         self.stopped = threading.Event()
 
     def run(self) -> None:
         """The loop."""
         interval = self.queue.settings.queue_recovery.reaper_interval_seconds
-        while not self.stopped.is_set():
-            try:
-                reap_once(self.queue)
-            except RedisError as exc:
-                log.warning("reaper pass failed", error=str(exc))
-            self.stopped.wait(interval)
+        try:
+            while not self.stopped.is_set():
+                try:
+                    reap_once(self.queue)
+                except RedisError as exc:
+                    log.warning("reaper pass failed", error=str(exc))
+                self.stopped.wait(interval)
+        except Exception as exc:
+            log.exception("reaper thread died", error=repr(exc))
+            if self.fatal is not None:
+                self.fatal(f"thread {self.name} died: {exc!r}")
 
     def stop(self) -> None:
         """Ask the loop to end after the current pass."""

@@ -41,26 +41,51 @@ def describe_error(exc: BaseException) -> Ending:
 
 
 class ThreadRunner:
-    """Runs handlers on daemon threads; async handlers on one shared event loop thread."""
+    """Runs handlers on daemon threads; async handlers on one shared event loop thread.
+
+    A sync handler that ignores its stop request keeps its thread after its attempt was ended
+    (timed out, lease lost): that slot is *abandoned* until the handler returns, and *stuck*
+    once it has not returned for a while. The worker claims only for slots not abandoned.
+    """
 
     def __init__(self, registry: Registry, slots: int, done: Done) -> None:
         self.registry = registry
         self.done = done
         self.inbox: stdqueue.Queue[Attempt | None] = stdqueue.Queue()
         self.loop = asyncio.new_event_loop()
+        self._running: dict[int, Attempt] = {}  # slot index -> attempt its thread runs
+        self._lock = threading.Lock()
         threading.Thread(target=self.loop.run_forever, name="ingestq-async",
                          daemon=True).start()
         for i in range(slots):
-            threading.Thread(target=self._serve, name=f"ingestq-slot-{i}", daemon=True).start()
+            threading.Thread(target=self._serve, args=(i,), name=f"ingestq-slot-{i}",
+                             daemon=True).start()
 
     def submit(self, attempt: Attempt) -> None:
         """Queue an attempt for the next free thread."""
         self.inbox.put(attempt)
 
-    def _serve(self) -> None:
+    def abandoned(self) -> list[Attempt]:
+        """Attempts ended from outside whose handler still holds its thread."""
+        with self._lock:
+            return [a for a in self._running.values() if a.ended_from_outside()]
+
+    def stuck(self, after: float) -> int:
+        """Slots whose abandoned handler has not returned ``after`` seconds after its stop."""
+        now = time.monotonic()
+        return sum(1 for a in self.abandoned()
+                   if a.ended_monotonic is not None and now - a.ended_monotonic > after)
+
+    def _serve(self, index: int) -> None:
         while (attempt := self.inbox.get()) is not None:
             if attempt.ending is None:
-                self._run(attempt)
+                with self._lock:
+                    self._running[index] = attempt
+                try:
+                    self._run(attempt)
+                finally:
+                    with self._lock:
+                        del self._running[index]
             self.done(attempt)
 
     def _run(self, attempt: Attempt) -> None:

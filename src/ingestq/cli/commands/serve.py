@@ -7,7 +7,7 @@ from redis import Redis
 
 from ingestq.cli.context import err, state
 from ingestq.config import is_loopback
-from ingestq.core.connection import connect, deferred_client
+from ingestq.core.connection import EmbeddedKeeper, connect, deferred_client
 from ingestq.core.queue import Queue
 from ingestq.errors import ConnectionFailed
 
@@ -47,6 +47,8 @@ def serve(
     settings = state.config.ingest
     bind, bind_port = host or settings.service.host, port or settings.service.port
     app = create_app(Queue(_client(), settings), host=bind)
+    if not settings.redis.url:
+        EmbeddedKeeper(settings).start()  # no other process may be left to restart it
     if not is_loopback(bind) and not settings.service.token:
         err.print(f"[yellow]warning:[/yellow] serving on {bind}, beyond loopback, with no "
                   "token: every mutating route is refused"

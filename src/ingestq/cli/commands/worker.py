@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import typer
-from redis.exceptions import RedisError
 from rich.table import Table
 
-from ingestq.cli.context import err, out, print_json, state
+from ingestq.cli.context import out, print_json, state
 from ingestq.core import worker_registry as registry
 from ingestq.worker.handlers import default_registry, load_modules
 
@@ -78,24 +77,14 @@ def reaper(
     import signal
     import threading
 
-    from ingestq.worker.reaper import reap_once
+    from ingestq.worker.reaper import reap_until_stopped
 
     q = state.queue
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    interval = q.settings.queue_recovery.reaper_interval_seconds
-    while True:
-        try:
-            result = reap_once(q, dry_run=dry_run or False)
-        except RedisError as exc:
-            if once or dry_run:
-                raise
-            # a long-running reaper rides out a restart or failover like a worker does
-            err.print(f"[yellow]reaper pass failed, retrying:[/yellow] {exc}", highlight=False)
-            if stop.wait(interval):
-                return
-            continue
+    for result in reap_until_stopped(q, stop, once=once or dry_run or False,
+                                     dry_run=dry_run or False):
         if as_json:
             print_json({"dry_run": result.dry_run, "total": result.total,
                         "actions": result.actions, "seconds": round(result.seconds, 6),
@@ -103,8 +92,6 @@ def reaper(
         elif once or result.total:
             out.print(f"{'would reap' if dry_run else 'reaped'} {result.total} job(s) "
                       f"{result.actions or ''} in {result.seconds * 1000:.1f} ms")
-        if once or dry_run or stop.wait(interval):
-            return
 
 
 def workers(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
