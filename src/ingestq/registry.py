@@ -23,10 +23,13 @@ class WorkerInfo:
     started: float
     version: str
     concurrency: int
-    kinds: str
+    kinds: list[str]  # published as a comma string; a list here as in the logs
     isolation: str
     current_jobs: int
     last_beat: float
+    # Handler slots whose handler ignored its stop signal (published by the worker when it
+    # tracks them; 0 until then). Read by the snapshot for status, doctor and /metrics.
+    stuck_slots: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the documented shape of `workers --json`)."""
@@ -76,17 +79,19 @@ def live_workers(queue: Queue) -> list[WorkerInfo]:
     pipe = queue.client.pipeline(transaction=False)
     for wid in ids:
         pipe.hgetall(queue.keys.worker(wid))
-    out = []
-    for h in pipe.execute():
-        if not h:
-            continue
-        out.append(WorkerInfo(
-            id=h["id"], host=h.get("host", ""), pid=int(h.get("pid", 0)),
-            started=int(h.get("started", 0)) / 1000.0, version=h.get("version", ""),
-            concurrency=int(h.get("concurrency", 0)), kinds=h.get("kinds", ""),
-            isolation=h.get("isolation", ""), current_jobs=int(h.get("current_jobs", 0)),
-            last_beat=int(h.get("last_beat", 0)) / 1000.0))
-    return out
+    return [parse_worker(h) for h in pipe.execute() if h]
+
+
+def parse_worker(h: dict[str, str]) -> WorkerInfo:
+    """A worker record as stored (see :func:`publish`)."""
+    return WorkerInfo(
+        id=h["id"], host=h.get("host", ""), pid=int(h.get("pid", 0)),
+        started=int(h.get("started", 0)) / 1000.0, version=h.get("version", ""),
+        concurrency=int(h.get("concurrency", 0)),
+        kinds=[k for k in h.get("kinds", "").split(",") if k],
+        isolation=h.get("isolation", ""), current_jobs=int(h.get("current_jobs", 0)),
+        last_beat=int(h.get("last_beat", 0)) / 1000.0,
+        stuck_slots=int(h.get("stuck_slots", 0)))
 
 
 def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:

@@ -7,10 +7,11 @@ import json
 import typer
 
 from ingestq import reads
-from ingestq.cli.context import out, print_json, state
+from ingestq.cli.context import err, out, print_json, state
 from ingestq.cli.render import job_table, print_job
 from ingestq.job import Job, JobState
-from ingestq.queue import JobSpec
+from ingestq.queue import JobSpec, Queue
+from ingestq.snapshot import unserved_kinds
 
 jobs_app = typer.Typer(help="Look at jobs in any state.", no_args_is_help=True)
 
@@ -34,6 +35,7 @@ def enqueue(
     with enqueue_span(kind) as carry:  # OTLP export only when an endpoint is configured
         results = q.enqueue_many([JobSpec(kind, {**data, **carry}, dedupe_key)
                                   for _ in range(count)])
+    warn_unserved(q, [kind])
     if as_json:
         print_json([{"id": r.id, "created": r.created} for r in results])
         return
@@ -42,6 +44,15 @@ def enqueue(
               + (f", {len(results) - created} deduplicated" if created < len(results) else "")
               + (f": {results[0].id}" if len(results) == 1 else
                  f": ids {results[0].id}..{results[-1].id}"))
+
+
+def warn_unserved(q: Queue, kinds: list[str]) -> None:
+    """A line on stderr when no live worker takes a kind just enqueued: such a job is accepted
+    (a worker for it may start later) but would otherwise wait silently."""
+    for kind in unserved_kinds(q, kinds):
+        err.print(f"[yellow]warning:[/yellow] no live worker takes kind {kind!r}: the job waits "
+                  f"until one does (`ingestctl worker --kinds {kind}`, with --import for your "
+                  "own handlers; `ingestctl workers` lists what runs)", highlight=False)
 
 
 @jobs_app.command("list")

@@ -12,12 +12,12 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from ingestq import reads, registry
+from ingestq import health
 from ingestq.config import IngestSettings
 from ingestq.connection import EVICTING_SAFE, redact
 from ingestq.embedded import EmbeddedServer
-from ingestq.ops.status import REAPER_SILENT_INTERVALS, reaper_silent, reaper_view
 from ingestq.queue import Queue
+from ingestq.snapshot import take
 
 MAX_SKEW_SECONDS = 2.0  # beyond this, ages read against local time mislead operators
 MEMORY_ATTENTION = 0.8  # share of maxmemory in use that deserves a look before writes fail
@@ -127,28 +127,10 @@ def check_clock(client: Redis) -> Check:
 
 
 def check_liveness(queue: Queue) -> list[Check]:
-    """Workers while jobs wait; a reaper while jobs are in flight."""
-    counts = reads.counts(queue)
-    live = registry.live_workers(queue)
-    waiting = counts["pending"] + counts["scheduled"]
-    out = [Check("workers", bool(live) or not waiting,
-                 f"{len(live)} live, {waiting} job(s) waiting, {counts['processing']} in flight",
-                 None if live or not waiting else "start workers: ingestctl worker (or up)")]
-    view = reaper_view(queue, reads.server_time_ms(queue) / 1000.0)
-    last = ("never ran" if view.seconds_since_last_run is None
-            else f"last pass {view.seconds_since_last_run:.1f} s ago, reaped {view.last_reaped}")
-    if not view.enabled:
-        out.append(Check("reaper", False, "disabled (ingest.queue_recovery.enabled: false)",
-                         "enable it, or recover expired leases by hand with ingestctl clean"))
-    elif reaper_silent(view) and (counts["processing"] or live):
-        out.append(Check("reaper", False, f"{last}: silent for more than "
-                         f"{REAPER_SILENT_INTERVALS} intervals of {view.interval_seconds:g} s "
-                         "while work is in flight", "run ingestctl reaper, or workers with "
-                         "ingest.worker.run_reaper: true"))
-    else:
-        out.append(Check("reaper", True, last + ("" if counts["processing"] or live
-                                                  else " (nothing in flight to recover)")))
-    return out
+    """The shared health rules (workers, reaper, stale leases, unserved kinds, stuck slots) on
+    one snapshot: the same verdicts `status`, `/readyz` and `/metrics` give."""
+    findings = health.assess(take(queue), queue.settings.queue_recovery)
+    return [Check(f.name, f.ok, f.detail, f.fix) for f in findings]
 
 
 def config_problems(settings: IngestSettings) -> list[str]:

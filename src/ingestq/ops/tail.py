@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ingestq import reads, registry
+from ingestq import reads
 from ingestq.job import Job, JobState
 from ingestq.queue import Queue
+from ingestq.snapshot import unserved_kinds
 
 BLOCK_MS = 500  # one XREAD wait; short so liveness checks and Ctrl-C stay responsive
 CHECK_SECONDS = 1.0  # how often the followed job's record and the live workers are re-read
@@ -110,12 +111,18 @@ def _terminal(job_id: str, job: Job | None) -> TailOutcome | None:
     return None
 
 
+def _served(queue: Queue, kind: str) -> bool:
+    """Some live worker takes this kind (a worker of other kinds will never run the job)."""
+    return not unserved_kinds(queue, [kind])
+
+
 def follow_job(queue: Queue, job_id: str, *, no_worker_timeout: float,
                on_event: Callable[[Event], None]) -> TailOutcome:
     """Stream this job's events until it is done or dead.
 
-    Gives up with ``no_worker`` once no live worker has been seen for ``no_worker_timeout``
-    seconds while the job is still active. Raises JobNotFound when the job does not exist.
+    Gives up with ``no_worker`` once no live worker that takes the job's kind has been seen for
+    ``no_worker_timeout`` seconds while the job is still active. Raises JobNotFound when the
+    job does not exist.
     """
     reader = EventReader(queue)  # positioned before the first look, so no event is lost
     ended = _terminal(job_id, reads.get_job(queue, job_id))
@@ -140,13 +147,14 @@ def follow_job(queue: Queue, job_id: str, *, no_worker_timeout: float,
         ended = _terminal(job_id, found[0] if found else None)
         if ended:
             return ended  # the stream may have been trimmed past the job's last event
-        if registry.live_workers(queue):
+        if found and _served(queue, found[0].kind):
             alone_since = None
             continue
         alone_since = alone_since if alone_since is not None else now
         if now - alone_since >= no_worker_timeout:
             state = found[0].state.value if found else "unknown"
+            kind = found[0].kind if found else "?"
             return TailOutcome("no_worker", found[0] if found else None,
-                               f"no live worker for {no_worker_timeout:g} s while job {job_id} "
-                               f"is {state}: nothing will run it; start one with "
-                               "`ingestctl worker`")
+                               f"no live worker takes kind {kind!r} for {no_worker_timeout:g} s "
+                               f"while job {job_id} is {state}: nothing will run it; start one "
+                               f"with `ingestctl worker --kinds {kind}`")

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingestq import reads
@@ -15,6 +15,7 @@ from ingestq.job import JobState
 from ingestq.ops.dead import DeadFilter, SelectionError, purge_dead, retry_dead, select_dead
 from ingestq.queue import JobSpec, Queue
 from ingestq.service.guards import require_token
+from ingestq.snapshot import unserved_kinds
 from ingestq.tracing import enqueue_span
 
 router = APIRouter()
@@ -60,14 +61,21 @@ def queue_of(request: Request) -> Queue:
 
 
 @router.post("/jobs", status_code=201, dependencies=[Depends(require_token)])
-def create_jobs(body: NewJob, request: Request) -> dict[str, Any]:
-    """Enqueue ``count`` jobs; a dedupe key returns the live job instead of a copy."""
+def create_jobs(body: NewJob, request: Request, response: Response) -> dict[str, Any]:
+    """Enqueue ``count`` jobs; a dedupe key returns the live job instead of a copy.
+
+    When no live worker takes the kind, the jobs are still accepted (one may start later) and
+    the ``X-Ingestq-Warning`` header says so.
+    """
     q = queue_of(request)
     with enqueue_span(body.kind, request.headers) as carry:
         payload = {**body.payload, **carry}
         spec = JobSpec(body.kind, payload, body.dedupe_key, body.max_retries,
                        body.delay_seconds)
         results = q.enqueue_many([spec] * body.count)
+    if unserved_kinds(q, [body.kind]):
+        response.headers["X-Ingestq-Warning"] = (
+            f"no live worker takes kind {body.kind!r}: the job waits until one does")
     jobs = [{"id": r.id, "created": r.created} for r in results]
     return jobs[0] if body.count == 1 else {"jobs": jobs}
 
