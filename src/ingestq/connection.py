@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
@@ -22,11 +24,13 @@ def no_retries() -> Retry:
 
 
 def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
-            warn_risks: bool = True) -> Redis:
+            warn_risks: bool = True, on_start: Callable[[str], None] | None = None) -> Redis:
     """A checked client: the configured URL, else the embedded server (started if needed).
 
     On a configured server, each risk to the jobs (evicting memory policy, no persistence) is
-    logged as a warning at start.
+    logged as a warning when ``warn_risks`` (long-running processes; `status` and `doctor`
+    report them in their output instead). ``on_start`` hears a line when this call started the
+    embedded server.
     """
     url = settings.redis.url
     where = url or "the embedded Valkey server"
@@ -36,7 +40,9 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
                                     socket_connect_timeout=5, retry=no_retries())
         else:
             server = EmbeddedServer(settings.data_dir)
-            server.ensure_running()
+            if server.ensure_running() and on_start is not None:
+                on_start(f"started the embedded Valkey server in {server.dir} (it keeps running "
+                         "for later commands; `ingestctl server stop` stops it)")
             client = server.client(socket_timeout=socket_timeout, retry=no_retries())
         info = client.info("server")
     except ValueError as exc:

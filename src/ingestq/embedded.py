@@ -80,21 +80,27 @@ class EmbeddedServer:
             return None
         return pid if b"valkey-server" in cmdline else None
 
-    def ensure_running(self, timeout: float = 15.0) -> None:
-        """Attach to the running server, or start one (recovering stale files) and wait for it."""
+    def ensure_running(self, timeout: float = 15.0) -> bool:
+        """Attach to the running server, or start one (recovering stale files) and wait for it.
+
+        Returns True when this call started the server (callers tell the operator so: it keeps
+        running after they exit, until `ingestctl server stop`).
+        """
         if self.ping():
-            return
+            return False
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.lockfile, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if self.ping():
-                return
-            if self.pid() is None:
+                return False
+            started = self.pid() is None
+            if started:
                 for stale in (self.pidfile, self.socket):
                     with contextlib.suppress(FileNotFoundError):
                         stale.unlink()
                 self._spawn()
             self._wait_ready(timeout)
+            return started
 
     def _spawn(self) -> None:
         args = [

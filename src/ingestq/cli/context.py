@@ -31,6 +31,9 @@ class State:
     config_path: str | None = None
     _loaded: LoadedConfig | None = None
     _queue: Queue | None = None
+    # Long-running commands (worker) log the server's risks at start; one-shot commands do not
+    # repeat them on every run: `status` and `doctor` show them.
+    warn_risks: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def reset(self, config_path: str | None) -> None:
@@ -38,6 +41,7 @@ class State:
         self.config_path = config_path
         self._loaded = None
         self._queue = None
+        self.warn_risks = False
         self.extra.clear()
 
     @property
@@ -51,7 +55,9 @@ class State:
     def queue(self) -> Queue:
         """The queue, connected (starting the embedded server when none is configured)."""
         if self._queue is None:
-            self._queue = Queue(connect(self.config.ingest), self.config.ingest)
+            client = connect(self.config.ingest, warn_risks=self.warn_risks,
+                             on_start=lambda line: err.print(line, highlight=False))
+            self._queue = Queue(client, self.config.ingest)
         return self._queue
 
 

@@ -18,6 +18,7 @@ from ingestq.cli import (
     ingest_cmds,
     jobs_cmds,
     serve_cmds,
+    server_cmds,
     status_cmd,
     tail_cmd,
     up_cmd,
@@ -84,6 +85,7 @@ tail_cmd.register(app)
 doctor_cmd.register(app)
 config_cmds.register(app)
 up_cmd.register(app)
+server_cmds.register(app)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
-from ingestq.job import Job, JobState
+from ingestq.job import Job
 from ingestq.ops.clean import describe_target
 
 SHORT = 60  # characters of an error message shown in a table cell
@@ -37,17 +37,6 @@ def timestamp(ts: float | None, now: float | None = None) -> str:
     return text if now is None else f"{text} ({duration(now - ts)} ago)"
 
 
-def job_age(job: Job, now: float) -> float | None:
-    """Age from the moment that matters for the job's state (as `jobs list --older-than`)."""
-    if job.state is JobState.PROCESSING:
-        anchor = job.claimed_at
-    elif job.state in (JobState.DONE, JobState.DEAD):
-        anchor = job.finished_at
-    else:
-        anchor = job.requeued_at or job.enqueued_at
-    return None if anchor is None else now - anchor
-
-
 def shorten(text: str | None, limit: int = SHORT) -> str:
     """One line, at most ``limit`` characters."""
     line = " ".join((text or "").split())
@@ -62,7 +51,7 @@ def job_table(jobs: Sequence[Job], now: float, title: str) -> Table:
         table.add_column(col, overflow="fold")
     for j in jobs:
         state = j.state.value + (f" ({j.dead_reason})" if j.dead_reason else "")
-        table.add_row(j.id, j.kind, state, duration(job_age(j, now)), str(j.attempts),
+        table.add_row(j.id, j.kind, state, duration(j.age(now)), str(j.attempts),
                       j.worker or "-", describe_target(j.payload), shorten(j.last_error))
     return table
 

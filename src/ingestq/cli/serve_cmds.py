@@ -42,6 +42,8 @@ def serve(
 ) -> None:
     """Run the HTTP service: jobs, dead letters, /metrics, /healthz, /readyz, /docs.
 
+    SIGTERM or Ctrl-C stops it gracefully (requests in progress finish) with exit 0.
+
     Example: ingestctl serve --port 8081   (set INGESTQ_SERVICE_TOKEN to allow mutating routes)
     """
     import uvicorn
@@ -52,7 +54,19 @@ def serve(
     app = create_app(Queue(_client(), settings))
     bind, bind_port = host or settings.service.host, port or settings.service.port
     err.print(f"ingestq service on http://{bind}:{bind_port} (docs at /docs)", highlight=False)
+    _graceful_signals_exit_zero()
     uvicorn.run(app, host=bind, port=bind_port, log_level="warning")
+    err.print("ingestq service stopped", highlight=False)
+
+
+def _graceful_signals_exit_zero() -> None:
+    """uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal under the handler
+    that was installed before it started, which by default kills the process (exit 143). A
+    graceful stop is a success, as for the worker: give it a handler that lets `serve` return."""
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _num, _frame: None)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,10 +8,11 @@ from collections.abc import Callable
 import typer
 import typer.main
 
-from ingestq.cli.context import err, state
+from ingestq.cli.context import EXIT_PROBLEM, err, state
 from ingestq.connection import redact
 from ingestq.embedded import EmbeddedServer
 from ingestq.ops.supervisor import Supervisor, child_env, default_grace, plan_up
+from ingestq.ops.up_lock import UpLock, UpRunning
 
 
 def _has_command(app: typer.Typer, name: str) -> bool:
@@ -31,7 +32,8 @@ def make_up(app: typer.Typer) -> Callable[..., None]:
                                     help="Seconds children get to stop (default: worker "
                                          "shutdown_grace_seconds + 5)."),
     ) -> None:
-        """Run everything under one supervisor until Ctrl-C or SIGTERM, then stop gracefully.
+        """Run everything under one supervisor until Ctrl-C, SIGTERM or SIGHUP, then stop
+        gracefully. Refuses (exit 1) while another `up` runs this queue.
 
         Starts the embedded server when no Redis URL is configured (it keeps running after
         `up` stops, for other processes), then N workers, one reaper and the HTTP service;
@@ -47,12 +49,23 @@ def make_up(app: typer.Typer) -> Callable[..., None]:
         with_service = service and _has_command(app, "serve")
         if service and not with_service:
             err.print("service: not started (this install has no `serve` command)")
+        lock = UpLock(settings.data_dir, settings.queue.name)
+        try:
+            lock.acquire()
+        except UpRunning as exc:
+            err.print(f"[red]refusing to start:[/red] {exc}", highlight=False)
+            raise typer.Exit(EXIT_PROBLEM) from None
         specs = plan_up(settings, workers=workers, with_service=with_service)
         sup = Supervisor(specs, grace_seconds=grace if grace is not None
                          else default_grace(settings),
-                         report=lambda line: err.print(line, highlight=False), env=child_env())
-        err.print(f"supervisor pid {os.getpid()}: Ctrl-C or SIGTERM stops everything")
-        raise typer.Exit(sup.run())
+                         report=lambda line: err.print(line, highlight=False), env=child_env(),
+                         on_spawn=lock.record)
+        err.print(f"supervisor pid {os.getpid()}: Ctrl-C, SIGTERM or SIGHUP stops everything")
+        try:
+            code = sup.run()
+        finally:
+            lock.release()
+        raise typer.Exit(code)
 
     return up
 

@@ -45,6 +45,7 @@ def worker(
     if isolation not in (None, "thread", "process"):
         raise typer.BadParameter("must be thread or process", param_hint="--isolation")
     load_modules(imports)
+    state.warn_risks = True  # a worker runs for long: say once, at start, what could lose jobs
     port = metrics_port or state.config.ingest.worker.metrics_port
     if port:
         from ingestq.service.metrics import start_worker_metrics_server
@@ -107,7 +108,7 @@ def workers(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 
     for w in live:
         table.add_row(w.id, w.host, str(w.pid), w.version, str(w.concurrency),
-                      str(w.current_jobs), w.kinds or "*",
+                      str(w.current_jobs), ",".join(w.kinds) or "*",
                       f"{max(0.0, time.time() - w.last_beat):.1f}s ago")
     out.print(table)
 
