@@ -20,8 +20,16 @@ from ingestq.queue import Queue
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
+# Piped output is for grep and scripts: no wrapping at 80 columns, no id cut to fit. Rich
+# tables only grow to their content, so a wide console prints each row whole on one line.
+WIDE = 4096
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else WIDE)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else WIDE)
+
+
+def widen() -> None:
+    """`--wide`: full-width rows on a terminal too (long ids and paths are never folded)."""
+    out.width = WIDE
 
 
 @dataclass

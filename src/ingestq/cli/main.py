@@ -24,7 +24,7 @@ from ingestq.cli import (
     up_cmd,
     worker_cmds,
 )
-from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, err, state
+from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, err, state, widen
 from ingestq.errors import ConfigError, ConnectionFailed, IngestqError, PayloadError
 from ingestq.logs import configure_logging
 
@@ -64,9 +64,13 @@ def root(
                                help="YAML config file (default ./ingestq.yaml)."),
     log_level: str = typer.Option("info", "--log-level",
                                   help="debug shows every claim and ack."),
+    wide: bool = typer.Option(False, "--wide",
+                              help="Never fold table cells (always so when stdout is piped)."),
 ) -> None:
     """Global options."""
     state.reset(config)
+    if wide:
+        widen()
     if config:
         # child processes (process-mode slots, local workers) and lazily opened pipelines load
         # the same file
