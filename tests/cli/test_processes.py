@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from promtool import free_port
 from procs import env_for, wait_for
+from promtool import free_port
 
 from ingestq import registry
 from ingestq.config import IngestSettings

@@ -155,8 +155,8 @@ def test_real_prometheus_scrapes_depth_stale_and_reaped_while_jobs_flow(
 
 def test_a_scrape_costs_three_round_trips_with_ten_thousand_jobs_in_flight(
         svc_queue: Queue) -> None:
-    from ingestq.queue import JobSpec
     from ingestq import snapshot
+    from ingestq.queue import JobSpec
 
     calls = []
     real = svc_queue.client.pipeline
