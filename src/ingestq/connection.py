@@ -11,7 +11,7 @@ from redis.retry import Retry
 
 from ingestq.config import IngestSettings
 from ingestq.embedded import EmbeddedServer
-from ingestq.errors import ConnectionFailed
+from ingestq.errors import ConfigError, ConnectionFailed
 from ingestq.logs import get_logger
 
 MIN_VERSION = (6, 2)
@@ -45,8 +45,9 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
                          "for later commands; `ingestctl server stop` stops it)")
             client = server.client(socket_timeout=socket_timeout, retry=no_retries())
         info = client.info("server")
-    except ValueError as exc:
-        raise ConnectionFailed(f"invalid Redis URL {url!r}: {exc}") from None
+    except ValueError as exc:  # a malformed URL is a configuration error, not an outage
+        raise ConfigError(f"ingest.redis.url (INGESTQ_REDIS_URL) {redact(url or '')!r} is not "
+                          f"a valid Redis URL: {exc}") from None
     except (RedisError, OSError) as exc:
         raise ConnectionFailed(f"cannot reach Redis at {redact(where)}: {exc}") from None
     version = str(info.get("valkey_version") or info.get("redis_version", "0"))

@@ -70,7 +70,7 @@ def clean(
         elif dry_run:
             out.print("dry run: nothing was changed")
         return
-    confirm_or_refuse(_question(plan), yes=yes, what=f"clean {n} job(s)")
+    confirm_or_refuse(_question(plan), yes=yes, what=f"clean {n} job(s)", as_json=as_json)
     result = apply_clean(state.queue, plan)
     if as_json:
         print_json(_summary(plan, result, False))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -72,24 +72,37 @@ class State:
 state = State()
 
 
+def usage_error(message: str, *, as_json: bool = False) -> NoReturn:
+    """One line (JSON under ``--json``) and exit 2: for usage errors found after parsing."""
+    if as_json:
+        print_json({"error": message})
+    else:
+        err.print(f"[red]usage error:[/red] {message}", highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
 def print_json(data: Any) -> None:
     """Pure JSON on stdout (logs go to stderr)."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     sys.stdout.flush()
 
 
-def confirm_or_refuse(question: str, *, yes: bool, what: str) -> None:
+def confirm_or_refuse(question: str, *, yes: bool, what: str, as_json: bool = False) -> None:
     """Ask before a change; without a terminal (and without --yes) refuse and change nothing.
 
     Exits 1 when refused or declined, so a script that forgot --yes fails loudly instead of
-    hanging on a prompt nobody sees or acting without consent.
+    hanging on a prompt nobody sees or acting without consent. Under ``--json`` the refusal is
+    JSON on stdout too (``{"refused": true, "error": ...}``), so a script parses every outcome.
     """
     if yes:
         return
     if not sys.stdin.isatty():
-        err.print(f"refusing to {what} without confirmation: no terminal to ask on. "
-                  "Nothing was changed. Re-run with --yes to proceed, or --dry-run to look.",
-                  highlight=False)
+        message = (f"refusing to {what} without confirmation: no terminal to ask on. "
+                   "Nothing was changed. Re-run with --yes to proceed, or --dry-run to look.")
+        if as_json:
+            print_json({"refused": True, "error": message})
+        else:
+            err.print(message, highlight=False)
         raise typer.Exit(EXIT_PROBLEM)
     if not typer.confirm(question, default=False, err=True):
         err.print("nothing was changed")

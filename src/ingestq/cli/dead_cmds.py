@@ -7,12 +7,12 @@ import typer
 from ingestq import reads
 from ingestq.cli.context import (
     EXIT_PROBLEM,
-    EXIT_USAGE,
     confirm_or_refuse,
     err,
     out,
     print_json,
     state,
+    usage_error,
 )
 from ingestq.cli.render import job_table, print_job
 from ingestq.job import DEAD_REASONS, JobState
@@ -20,6 +20,7 @@ from ingestq.ops.dead import (
     DeadFilter,
     DeadOutcome,
     SelectionError,
+    check_reason,
     purge_dead,
     retry_dead,
     select_dead,
@@ -41,6 +42,10 @@ def list_cmd(kind: str = KIND, reason: str = REASON, older_than: float = OLDER,
 
     Example: ingestctl dead list --reason poison --json
     """
+    try:
+        check_reason(reason)
+    except SelectionError as exc:
+        usage_error(str(exc), as_json=as_json)
     q = state.queue
     jobs = reads.list_jobs(q, JobState.DEAD, kind=kind, reason=reason, older_than=older_than,
                            limit=limit)
@@ -76,8 +81,9 @@ def _act(verb: str, selection: DeadFilter, dry_run: bool, yes: bool, as_json: bo
     try:
         ids = select_dead(q, selection)
     except SelectionError as exc:
-        err.print(f"{exc}")
-        raise typer.Exit(EXIT_USAGE) from None
+        usage_error(str(exc), as_json=as_json)
+    # nothing matching a valid filter changes nothing and is no error: exit 0, and the JSON
+    # says whether this was a dry run, as asked
     if dry_run or not ids:
         if as_json:
             print_json({"dry_run": dry_run, "selected": ids, "count": len(ids)})
@@ -89,7 +95,7 @@ def _act(verb: str, selection: DeadFilter, dry_run: bool, yes: bool, as_json: bo
     # a purge cannot be undone
     if verb == "purge" or selection.by_filter:
         confirm_or_refuse(f"{verb.capitalize()} {len(ids)} dead job(s)?", yes=yes,
-                          what=f"{verb} {len(ids)} dead job(s)")
+                          what=f"{verb} {len(ids)} dead job(s)", as_json=as_json)
     outcome: DeadOutcome = (retry_dead if verb == "retry" else purge_dead)(q, ids)
     if as_json:
         print_json(outcome.to_dict())

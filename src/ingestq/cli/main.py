@@ -30,7 +30,10 @@ from ingestq.logs import configure_logging
 
 
 def _fail(label: str, exc: BaseException, code: int) -> NoReturn:
-    err.print(f"[red]{label}:[/red] {exc}", markup=True, highlight=False)
+    text = str(exc)
+    # ConnectionFailed messages already say "cannot reach Redis at ..."; say it once
+    prefix = "" if text.startswith(label) else f"[red]{label}:[/red] "
+    err.print(f"{prefix}{text}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from ingestq import registry
-from ingestq.cli.context import out, print_json, state
+from ingestq.cli.context import out, print_json, state, usage_error
 from ingestq.handlers import default_registry, load_modules
 
 
@@ -44,7 +44,15 @@ def worker(
 
     if isolation not in (None, "thread", "process"):
         raise typer.BadParameter("must be thread or process", param_hint="--isolation")
-    load_modules(imports)
+    try:
+        load_modules(imports)
+    except ImportError as exc:
+        usage_error(f"--import: cannot import {exc.name or exc}: {exc}")
+    unknown = [k for k in kinds.split(",") if default_registry.get(k) is None] if kinds else []
+    if unknown:
+        usage_error(f"--kinds: no handler registered for {', '.join(unknown)}; known: "
+                    f"{', '.join(default_registry.kinds())} (--import the module that "
+                    "registers yours)")
     state.warn_risks = True  # a worker runs for long: say once, at start, what could lose jobs
     port = metrics_port or state.config.ingest.worker.metrics_port
     if port:
