@@ -169,13 +169,26 @@ def watch(
         while True:
             ready = watcher.scan(time.monotonic())
             if ready:
-                for r, path in zip(q.enqueue_many([job_spec(p) for p in ready]), ready,
-                                   strict=True):
-                    out.print(f"{'enqueued' if r.created else 'already queued'} {path} "
-                              f"(job {r.id})", highlight=False)
+                _enqueue_changed(q, ready)
             time.sleep(interval)
     except KeyboardInterrupt:
         err.print("stopped")
+
+
+def _enqueue_changed(q: Queue, ready: list[str]) -> None:
+    """Enqueue the settled files whose content changed: the same test as `ingest` (checksum and
+    embedder against the manifest), so starting `watch` on an ingested tree enqueues nothing."""
+    ingest_settings = state.config.ingest
+    sums = {p: checksum(p) for p in ready}
+    unchanged = unchanged_files(sums, ingest_settings.pipeline, Path(ingest_settings.data_dir))
+    todo = [p for p in ready if p not in unchanged]
+    for path in ready:
+        if path in unchanged:
+            out.print(f"unchanged {path} (not enqueued)", highlight=False)
+    specs = [job_spec(p, content_checksum=sums[p]) for p in todo]
+    for r, path in zip(q.enqueue_many(specs) if specs else [], todo, strict=True):
+        out.print(f"{'enqueued' if r.created else 'already queued'} {path} (job {r.id})",
+                  highlight=False)
 
 
 def _pipeline() -> Pipeline:

@@ -52,6 +52,8 @@ def tail(
         except KeyboardInterrupt:
             return
     outcome = follow_job(q, job_id, no_worker_timeout=timeout, on_event=show)
+    if as_json:
+        show(outcome.as_event(job_id))
     err.print(outcome.message, highlight=False)
     if outcome.end != "done":
         raise typer.Exit(EXIT_PROBLEM)

@@ -93,8 +93,10 @@ def reaper(
                         "actions": result.actions, "seconds": round(result.seconds, 6),
                         "jobs": [{"id": i, "action": a} for i, a in result.jobs]})
         elif once or result.total:
-            out.print(f"{'would reap' if dry_run else 'reaped'} {result.total} job(s) "
-                      f"{result.actions or ''} in {result.seconds * 1000:.1f} ms")
+            actions = ", ".join(f"{n} {a}" for a, n in sorted(result.actions.items()))
+            out.print(f"{'would reap' if dry_run else 'reaped'} {result.total} job(s)"
+                      f"{f' ({actions})' if actions else ''} in {result.seconds * 1000:.1f} ms",
+                      highlight=False)
         if once or dry_run or stop.wait(interval):
             return
 

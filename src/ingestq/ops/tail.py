@@ -30,9 +30,14 @@ class Event:
     fields: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (one line of `tail --json`)."""
-        return {"id": self.id, "type": self.type, "job": self.job, "kind": self.kind,
-                "t": self.t, "fields": self.fields}
+        """JSON-ready form (one line of `tail --json`): integer fields are numbers."""
+        return {"id": self.id or None, "type": self.type, "job": self.job, "kind": self.kind,
+                "t": self.t, "fields": {k: _typed(v) for k, v in self.fields.items()}}
+
+
+def _typed(value: str) -> int | str:
+    """Stream fields are strings on the wire; counts, attempts and tokens read as numbers."""
+    return int(value) if value.lstrip("-").isdigit() and len(value) < 19 else value
 
 
 ENTRY_FIELDS = ("type", "job", "kind", "t", "jobs", "kinds")
@@ -98,6 +103,14 @@ class TailOutcome:
     end: str
     job: Job | None
     message: str
+
+    def as_event(self, job_id: str) -> Event:
+        """The closing line of `tail JOB --json`: type ``end``, so a job that had already
+        finished (no event to stream) still yields one line saying how it ended."""
+        state = self.job.state.value if self.job else ("done" if self.end == "done" else "")
+        return Event(id="", type="end", job=job_id, kind=self.job.kind if self.job else "",
+                     t=self.job.finished_at if self.job else None,
+                     fields={"end": self.end, "state": state, "message": self.message})
 
 
 def _terminal(job_id: str, job: Job | None) -> TailOutcome | None:
