@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from ingestq.config import LoadedConfig, load_config
-from ingestq.connection import connect
-from ingestq.queue import Queue
+if TYPE_CHECKING:  # pydantic and redis load when a command needs them, never for --help
+    from ingestq.config import LoadedConfig
+    from ingestq.queue import Queue
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -56,6 +56,8 @@ class State:
     def config(self) -> LoadedConfig:
         """The validated configuration."""
         if self._loaded is None:
+            from ingestq.config import load_config
+
             self._loaded = load_config(self.config_path)
         return self._loaded
 
@@ -63,6 +65,9 @@ class State:
     def queue(self) -> Queue:
         """The queue, connected (starting the embedded server when none is configured)."""
         if self._queue is None:
+            from ingestq.connection import connect
+            from ingestq.queue import Queue
+
             client = connect(self.config.ingest, warn_risks=self.warn_risks,
                              on_start=lambda line: err.print(line, highlight=False))
             self._queue = Queue(client, self.config.ingest)

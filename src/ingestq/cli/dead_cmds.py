@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from ingestq import reads
 from ingestq.cli.context import (
     EXIT_PROBLEM,
     confirm_or_refuse,
@@ -16,17 +17,12 @@ from ingestq.cli.context import (
 )
 from ingestq.cli.render import job_table, print_job
 from ingestq.job import DEAD_REASONS, JobState
-from ingestq.ops.dead import (
-    DeadFilter,
-    DeadOutcome,
-    SelectionError,
-    check_reason,
-    purge_dead,
-    retry_dead,
-    select_dead,
-)
 
-dead_app = typer.Typer(help="Dead-letter jobs: list, show, retry, purge.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ingestq.ops.dead import DeadFilter
+
+dead_app = typer.Typer(help="Dead-letter jobs: list, show, retry, purge.", no_args_is_help=True,
+                       rich_markup_mode=None)
 
 KIND = typer.Option(None, "--kind", "-k", help="Only this kind.")
 REASON = typer.Option(None, "--reason", "-r", help=f"Only this reason: {', '.join(DEAD_REASONS)}.")
@@ -42,6 +38,9 @@ def list_cmd(kind: str = KIND, reason: str = REASON, older_than: float = OLDER,
 
     Example: ingestctl dead list --reason poison --json
     """
+    from ingestq import reads
+    from ingestq.ops.dead import SelectionError, check_reason
+
     try:
         check_reason(reason)
     except SelectionError as exc:
@@ -65,6 +64,8 @@ def show_cmd(job_id: str = typer.Argument(..., help="Job id."),
 
     Example: ingestctl dead show 42 --traceback
     """
+    from ingestq import reads
+
     q = state.queue
     job = reads.get_job(q, job_id)
     if as_json:
@@ -77,6 +78,8 @@ def show_cmd(job_id: str = typer.Argument(..., help="Job id."),
 
 
 def _act(verb: str, selection: DeadFilter, dry_run: bool, yes: bool, as_json: bool) -> None:
+    from ingestq.ops.dead import DeadOutcome, SelectionError, purge_dead, retry_dead, select_dead
+
     q = state.queue
     try:
         ids = select_dead(q, selection)
@@ -124,6 +127,8 @@ def retry_cmd(ids: list[str] = IDS, all_: bool = ALL, kind: str = KIND, reason: 
 
     Example: ingestctl dead retry --reason retries_exhausted --kind file --yes
     """
+    from ingestq.ops.dead import DeadFilter
+
     _act("retry", DeadFilter(tuple(ids or ()), all_, kind, reason, older_than), dry_run, yes,
          as_json)
 
@@ -136,6 +141,8 @@ def purge_cmd(ids: list[str] = IDS, all_: bool = ALL, kind: str = KIND, reason: 
 
     Example: ingestctl dead purge --older-than 604800 --dry-run
     """
+    from ingestq.ops.dead import DeadFilter
+
     _act("purge", DeadFilter(tuple(ids or ()), all_, kind, reason, older_than), dry_run, yes,
          as_json)
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, out, print_json, state
 from ingestq.errors import ConfigError, ConnectionFailed
-from ingestq.ops.doctor import Check, DoctorReport, run_doctor
+
+if TYPE_CHECKING:
+    from ingestq.ops.doctor import Check, DoctorReport
 
 
 def _fatal(check: Check, code: int, as_json: bool) -> None:
@@ -41,6 +45,8 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 
     Example: ingestctl doctor --json | jq '.checks[] | select(.ok == false)'
     """
+    from ingestq.ops.doctor import Check, run_doctor
+
     try:
         loaded = state.config
     except ConfigError as exc:

@@ -9,22 +9,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingestq import registry
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_USAGE, err, out, print_json, state
-from ingestq.follow import FollowResult, LocalWorkers, follow
-from ingestq.ingest.files import FILE_KIND, checksum, expand, job_spec, unchanged_files
-from ingestq.queue import Enqueued, JobSpec, Queue
 
-if TYPE_CHECKING:  # numpy, SQLite and the embedders: imported by the commands that use them
+if TYPE_CHECKING:  # redis, numpy, SQLite and the embedders: imported by the commands using them
+    from rich.progress import Progress
+
+    from ingestq.follow import FollowResult
     from ingestq.ingest.pipeline import Pipeline
+    from ingestq.queue import Enqueued, JobSpec, Queue
 
 BATCH = 500
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=err, transient=False)
 
@@ -32,6 +33,8 @@ def _progress() -> Progress:
 def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool,
                   checksums: dict[str, str] | None = None) -> list[Enqueued]:
     """Enqueue one ``file`` job per file, in batches, with a progress bar on stderr."""
+    from ingestq.ingest.files import job_spec
+
     results: list[Enqueued] = []
     sums = checksums or {}
     with _progress() as bar:
@@ -45,6 +48,8 @@ def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool,
 
 
 def _checksums(files: list[str], quiet: bool) -> dict[str, str]:
+    from ingestq.ingest.files import checksum
+
     sums: dict[str, str] = {}
     with _progress() as bar:
         task = bar.add_task("check", total=len(files), visible=not quiet)
@@ -55,6 +60,8 @@ def _checksums(files: list[str], quiet: bool) -> dict[str, str]:
 
 
 def _follow(q: Queue, ids: list[str], quiet: bool) -> FollowResult:
+    from ingestq.follow import follow
+
     with _progress() as bar:
         task = bar.add_task("ingest", total=len(ids), visible=not quiet)
         return follow(q, ids, on_progress=lambda n, total: bar.update(task, completed=n))
@@ -79,6 +86,10 @@ def ingest(
 
     Example: ingestctl ingest docs/ --glob '*.md' --wait
     """
+    from ingestq import registry
+    from ingestq.follow import LocalWorkers
+    from ingestq.ingest.files import FILE_KIND, expand, unchanged_files
+
     q = state.queue
     found = expand(paths, pattern)
     for missing in found.missing:
@@ -178,6 +189,8 @@ def watch(
 def _enqueue_changed(q: Queue, ready: list[str]) -> None:
     """Enqueue the settled files whose content changed: the same test as `ingest` (checksum and
     embedder against the manifest), so starting `watch` on an ingested tree enqueues nothing."""
+    from ingestq.ingest.files import checksum, job_spec, unchanged_files
+
     ingest_settings = state.config.ingest
     sums = {p: checksum(p) for p in ready}
     unchanged = unchanged_files(sums, ingest_settings.pipeline, Path(ingest_settings.data_dir))
@@ -233,6 +246,7 @@ def verify(
 
     Example: ingestctl verify --repair
     """
+    from ingestq.ingest.files import job_spec
     from ingestq.ingest.verify import verify as run_verify
 
     report = run_verify(_pipeline(), repair=repair)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import typer
 
-from ingestq import reads
 from ingestq.cli.context import err, out, print_json, state
 from ingestq.cli.render import job_table, print_job
 from ingestq.job import Job, JobState
-from ingestq.queue import JobSpec, Queue
-from ingestq.snapshot import unserved_kinds
 
-jobs_app = typer.Typer(help="Look at jobs in any state.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ingestq.queue import Queue
+
+jobs_app = typer.Typer(help="Look at jobs in any state.", no_args_is_help=True,
+                         rich_markup_mode=None)
 
 
 def enqueue(
@@ -28,6 +30,7 @@ def enqueue(
 
     Example: ingestctl enqueue sleep --payload '{"seconds": 2}' --count 10
     """
+    from ingestq.queue import JobSpec
     from ingestq.tracing import enqueue_span  # opentelemetry only for commands that trace
 
     q = state.queue
@@ -49,6 +52,8 @@ def enqueue(
 def warn_unserved(q: Queue, kinds: list[str]) -> None:
     """A line on stderr when no live worker takes a kind just enqueued: such a job is accepted
     (a worker for it may start later) but would otherwise wait silently."""
+    from ingestq.snapshot import unserved_kinds
+
     for kind in unserved_kinds(q, kinds):
         err.print(f"[yellow]warning:[/yellow] no live worker takes kind {kind!r}: the job waits "
                   f"until one does (`ingestctl worker --kinds {kind}`, with --import for your "
@@ -70,6 +75,8 @@ def list_cmd(
 
     Example: ingestctl jobs list --state processing --older-than 600 --json
     """
+    from ingestq import reads
+
     q = state.queue
     found: list[Job] = []
     for s in [job_state] if job_state else list(JobState):
@@ -95,6 +102,8 @@ def show_cmd(
 
     Example: ingestctl jobs show 42 --traceback
     """
+    from ingestq import reads
+
     q = state.queue
     job = reads.get_job(q, job_id)
     if as_json:

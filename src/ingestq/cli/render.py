@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from ingestq.job import Job
-from ingestq.ops.clean import describe_target
 
 SHORT = 60  # characters of an error message shown in a table cell
 
@@ -45,6 +44,8 @@ def shorten(text: str | None, limit: int = SHORT) -> str:
 
 def job_table(jobs: Sequence[Job], now: float, title: str) -> Table:
     """Jobs as a table: id, kind, state, age, attempts, worker, path or payload, last error."""
+    from ingestq.ops.clean import describe_target
+
     table = Table(title=title)
     for col in ("Job ID", "Kind", "State", "Age", "Attempts", "Worker", "Path or payload",
                 "Last error"):

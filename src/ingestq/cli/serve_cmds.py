@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from redis import Redis
 
 from ingestq.cli.context import err, state
-from ingestq.connection import connect, no_retries
 from ingestq.errors import ConnectionFailed
-from ingestq.queue import Queue
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 SERVICE_SOCKET_TIMEOUT = 3.0  # /metrics and /readyz must answer 503 quickly when Redis is gone
 # Under Prometheus' default 10 s scrape timeout even when the host drops packets silently.
@@ -16,6 +18,10 @@ SERVICE_CONNECT_TIMEOUT = 2.0
 
 
 def _client() -> Redis:
+    from redis import Redis
+
+    from ingestq.connection import connect, no_retries
+
     settings = state.config.ingest
     try:
         client = connect(settings, socket_timeout=SERVICE_SOCKET_TIMEOUT)
@@ -48,6 +54,7 @@ def serve(
     """
     import uvicorn
 
+    from ingestq.queue import Queue
     from ingestq.service.app import create_app
 
     settings = state.config.ingest

@@ -7,13 +7,13 @@ from typing import Any
 import typer
 
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_USAGE, err, out, print_json, state
-from ingestq.connection import redact
 
 server_app = typer.Typer(help="The embedded Valkey server: is it running, stop it.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode=None)
 
 
 def _embedded_or_exit(as_json: bool) -> Any:
+    from ingestq.connection import redact
     from ingestq.embedded import EmbeddedServer
 
     settings = state.config.ingest

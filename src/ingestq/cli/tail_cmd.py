@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 
 from ingestq.cli.context import EXIT_PROBLEM, err, out, state
 from ingestq.cli.render import timestamp
-from ingestq.ops.tail import Event, EventReader, follow_job
+
+if TYPE_CHECKING:
+    from ingestq.ops.tail import Event
 
 DEFAULT_NO_WORKER_TIMEOUT = 30.0
 
@@ -41,6 +44,8 @@ def tail(
 
     Example: ingestctl tail 42 --timeout 60 ; ingestctl tail --json | jq .type
     """
+    from ingestq.ops.tail import EventReader, follow_job
+
     q = state.queue
     show = _printer(as_json)
     if job_id is None:

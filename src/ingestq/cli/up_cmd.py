@@ -9,10 +9,6 @@ import typer
 import typer.main
 
 from ingestq.cli.context import EXIT_PROBLEM, err, state
-from ingestq.connection import redact
-from ingestq.embedded import EmbeddedServer
-from ingestq.ops.supervisor import Supervisor, child_env, default_grace, plan_up
-from ingestq.ops.up_lock import UpLock, UpRunning
 
 
 def _has_command(app: typer.Typer, name: str) -> bool:
@@ -41,6 +37,11 @@ def make_up(app: typer.Typer) -> Callable[..., None]:
 
         Example: ingestctl up --workers 4
         """
+        from ingestq.connection import redact
+        from ingestq.embedded import EmbeddedServer
+        from ingestq.ops.supervisor import Supervisor, child_env, default_grace, plan_up
+        from ingestq.ops.up_lock import UpLock, UpRunning
+
         settings = state.config.ingest
         state.queue.client.ping()  # starts the embedded server if needed; exit 3 if unreachable
         where = (redact(settings.redis.url) if settings.redis.url

@@ -5,9 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from ingestq import registry
 from ingestq.cli.context import out, print_json, state, usage_error
-from ingestq.handlers import default_registry, load_modules
 
 
 def worker(
@@ -40,6 +38,7 @@ def worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda num, _frame: early.append(num))
 
+    from ingestq.handlers import default_registry, load_modules
     from ingestq.worker import Worker
 
     if isolation not in (None, "thread", "process"):
@@ -107,6 +106,8 @@ def workers(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 
     Example: ingestctl workers --json
     """
+    from ingestq import registry
+
     live = registry.live_workers(state.queue)
     if as_json:
         print_json([w.to_dict() for w in live])
