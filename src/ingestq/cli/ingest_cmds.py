@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # redis, numpy, SQLite and the embedders: imported by the com
 
     from ingestq.follow import FollowResult
     from ingestq.ingest.pipeline import Pipeline
+    from ingestq.ingest.verify import VerifyReport
     from ingestq.queue import Enqueued, JobSpec, Queue
 
 BATCH = 500
@@ -67,6 +68,32 @@ def _follow(q: Queue, ids: list[str], quiet: bool) -> FollowResult:
         return follow(q, ids, on_progress=lambda n, total: bar.update(task, completed=n))
 
 
+def process_files(q: Queue, ids: list[str], *, wait: bool, workers: int, quiet: bool
+                  ) -> FollowResult | None:
+    """See file jobs through: on the embedded default with no live worker, run ``workers``
+    local ones and follow the jobs; with a configured Redis and none, warn that they wait.
+    Follows (and returns the outcome) when ``wait`` or when local workers run them."""
+    from ingestq import registry
+    from ingestq.follow import LocalWorkers
+    from ingestq.ingest.files import FILE_KIND
+
+    local = None
+    # Nothing enqueued: nothing to follow (an empty follow returns at once), no worker to start.
+    if ids and not registry.live_workers(q):
+        if q.settings.redis.url:
+            err.print("[yellow]warning:[/yellow] no live worker: the jobs wait until one starts "
+                      "(ingestctl worker)")
+        else:
+            cfg = state.config.file
+            local = LocalWorkers(workers, kinds=FILE_KIND, config_file=str(cfg) if cfg else None)
+            wait = True
+    try:
+        return _follow(q, ids, quiet=quiet) if wait else None
+    finally:
+        if local is not None:
+            local.stop()
+
+
 def ingest(
     paths: list[str] = typer.Argument(..., help="Files, directories (recursive) or globs."),
     pattern: str = typer.Option(None, "--glob", "-g",
@@ -86,9 +113,7 @@ def ingest(
 
     Example: ingestctl ingest docs/ --glob '*.md' --wait
     """
-    from ingestq import registry
-    from ingestq.follow import LocalWorkers
-    from ingestq.ingest.files import FILE_KIND, expand, unchanged_files
+    from ingestq.ingest.files import expand, unchanged_files
 
     q = state.queue
     found = expand(paths, pattern)
@@ -105,22 +130,8 @@ def ingest(
                                     Path(ingest_settings.data_dir))
     todo = [f for f in found.files if f not in unchanged]
     results = enqueue_files(q, todo, force=force, quiet=as_json, checksums=sums) if todo else []
-    ids = [r.id for r in results]
-    local = None
-    # Nothing enqueued: nothing to follow (an empty follow returns at once), no worker to start.
-    if ids and not registry.live_workers(q):
-        if q.settings.redis.url:
-            err.print("[yellow]warning:[/yellow] no live worker: the jobs wait until one starts "
-                      "(ingestctl worker)")
-        else:
-            cfg = state.config.file
-            local = LocalWorkers(workers, kinds=FILE_KIND, config_file=str(cfg) if cfg else None)
-            wait = True
-    try:
-        outcome = _follow(q, ids, quiet=as_json) if wait else None
-    finally:
-        if local is not None:
-            local.stop()
+    outcome = process_files(q, [r.id for r in results], wait=wait, workers=workers,
+                            quiet=as_json)
     _report(found.files, results, outcome, as_json, found.duplicates, len(unchanged))
     if outcome is not None and outcome.dead:
         raise typer.Exit(EXIT_PROBLEM)
@@ -239,10 +250,14 @@ def search(
 
 def verify(
     repair: bool = typer.Option(False, "--repair",
-                                help="Enqueue re-ingestion of drifted documents; delete extras."),
+                                help="Re-ingest drifted documents and delete extras; on the "
+                                     "embedded default with no live worker, run them here."),
+    workers: int = typer.Option(min(2, os.cpu_count() or 1), "--workers",
+                                help="Local workers for --repair when none is alive (embedded)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable report."),
 ) -> None:
-    """Compare every store with the source files; exit 1 when drift is found.
+    """Compare every store with the source files; exit 1 when drift is found (with --repair:
+    when the repair failed).
 
     Example: ingestctl verify --repair
     """
@@ -251,9 +266,12 @@ def verify(
 
     report = run_verify(_pipeline(), repair=repair)
     enqueued: list[Enqueued] = []
+    outcome = None
     if repair and report.reingest_paths:
-        enqueued = state.queue.enqueue_many(
-            [job_spec(p, force=True) for p in report.reingest_paths])
+        q = state.queue
+        enqueued = q.enqueue_many([job_spec(p, force=True) for p in report.reingest_paths])
+        outcome = process_files(q, [e.id for e in enqueued], wait=False, workers=workers,
+                                quiet=as_json)
     if as_json:
         print_json({"ok": report.ok, "checked_documents": report.checked_documents,
                      "drift": [dataclasses.asdict(d) for d in report.drift],
@@ -261,24 +279,33 @@ def verify(
                      "delete_ids": list(report.delete_ids), "unreadable": list(report.unreadable),
                      "deleted": report.deleted, "enqueued": [e.id for e in enqueued]})
     else:
-        out.print(f"checked {report.checked_documents} document(s): "
-                  f"{'no drift' if report.ok else f'{len(report.drift)} drift(s)'}")
-        if report.drift:
-            table = Table()
-            for col in ("store", "kind", "document", "detail"):
-                table.add_column(col)
-            for d in report.drift:
-                table.add_row(d.store, d.kind, d.source_path or d.document_id, d.detail)
-            out.print(table)
-        for line in report.unreadable:
-            err.print(f"[yellow]unreadable:[/yellow] {line}", highlight=False)
-        if repair:
-            out.print(f"repair: {len(enqueued)} re-ingest job(s) enqueued, "
-                      f"{report.deleted} extra document(s) deleted")
-        elif not report.ok:
-            out.print("run `ingestctl verify --repair` to fix it")
-    if not report.ok:
+        _render_verify(report, repair, len(enqueued), outcome)
+    failed = outcome is not None and bool(outcome.dead)
+    if failed or (not repair and not report.ok):
         raise typer.Exit(EXIT_PROBLEM)
+
+
+def _render_verify(report: VerifyReport, repair: bool, enqueued: int,
+                   outcome: FollowResult | None) -> None:
+    out.print(f"checked {report.checked_documents} document(s): "
+              f"{'no drift' if report.ok else f'{len(report.drift)} drift(s)'}")
+    if report.drift:
+        table = Table()
+        for col in ("store", "kind", "document", "detail"):
+            table.add_column(col)
+        for d in report.drift:
+            table.add_row(d.store, d.kind, d.source_path or d.document_id, d.detail)
+        out.print(table)
+    for line in report.unreadable:
+        err.print(f"[yellow]unreadable:[/yellow] {line}", highlight=False)
+    if not repair:
+        if not report.ok:
+            out.print("run `ingestctl verify --repair` to fix it")
+        return
+    ran = ("" if outcome is None else
+           f": {outcome.done} done, {len(outcome.dead)} dead" if enqueued else "")
+    out.print(f"repair: {enqueued} re-ingest job(s) enqueued{ran}, {report.deleted} extra "
+              "document(s) deleted")
 
 
 def register(app: typer.Typer) -> None:
