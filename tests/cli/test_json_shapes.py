@@ -80,7 +80,7 @@ def run_json(invoke: Invoke, *args: str, ok: tuple[int, ...] = (0,), **env: obje
     result = invoke(*args, **env)
     assert result.exit_code in ok, (args, result.exit_code, result.stdout, result.stderr)
     lines = result.stdout.strip().splitlines()
-    return json.loads(result.stdout) if not args[0] == "tail" else json.loads(lines[0])
+    return json.loads(result.stdout) if args[0] != "tail" else json.loads(lines[0])
 
 
 def stale_job(q: Queue) -> str:
