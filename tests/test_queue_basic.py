@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ingestq import reads, snapshot
+from ingestq.core import queries as reads
+from ingestq.core import snapshot
+from ingestq.core.job import JobState
+from ingestq.core.queue import ManualClock, Queue, error_entry
 from ingestq.errors import JobNotFound, LeaseLost, PayloadError
-from ingestq.job import JobState
-from ingestq.queue import ManualClock, Queue, error_entry
 
 
 def entry(msg: str = "boom") -> dict[str, object]:

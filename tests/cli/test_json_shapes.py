@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import typer.main
 
-from ingestq import registry
 from ingestq.cli.main import app
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core import worker_registry as registry
+from ingestq.core.queue import Queue
 
 from .conftest import Invoke, make_dead
 

@@ -4,7 +4,7 @@ and a one-shot command does not log the server's risks on every run."""
 from __future__ import annotations
 
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core.queue import Queue
 
 from .conftest import run_ingestctl
 

@@ -15,9 +15,9 @@ import pytest
 from procs import env_for, wait_for
 from promtool import free_port
 
-from ingestq import registry
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core import worker_registry as registry
+from ingestq.core.queue import Queue
 
 from .conftest import run_ingestctl
 

@@ -9,7 +9,7 @@ import time
 from procs import env_for, ingestctl, stop
 
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core.queue import Queue
 
 from .conftest import Invoke, make_dead
 
@@ -80,7 +80,7 @@ def test_tail_json_on_a_finished_job_prints_its_end_and_fields_are_typed(
     assert line["type"] == "end" and line["job"] == job and line["id"] is None
     assert line["fields"]["end"] == "done" and line["fields"]["state"] == "done"
     assert set(line) == {"id", "type", "job", "kind", "t", "fields"}
-    from ingestq.ops.tail import events_of
+    from ingestq.core.events import events_of
 
     (event,) = events_of("1-0", {"type": "claimed", "job": "4", "kind": "noop", "t": "1000",
                                  "attempt": "2", "worker": "h:1:ab"})
@@ -90,7 +90,7 @@ def test_tail_json_on_a_finished_job_prints_its_end_and_fields_are_typed(
 def test_workers_json_gives_kinds_as_a_list(invoke: Invoke, live_queue: Queue) -> None:
     import json
 
-    from ingestq import registry
+    from ingestq.core import worker_registry as registry
 
     registry.publish(live_queue, "h:1:ab", concurrency=2, kinds=["file", "noop"],
                      isolation="thread")

@@ -9,9 +9,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from procs import env_for, ingestctl, stop, wait_for
 
-from ingestq import registry
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core import worker_registry as registry
+from ingestq.core.queue import Queue
 from ingestq.service.app import create_app
 
 from .conftest import Invoke, parse, run_ingestctl

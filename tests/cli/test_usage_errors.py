@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core.queue import Queue
 
 from .conftest import Invoke, make_dead, run_ingestctl
 

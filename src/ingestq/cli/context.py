@@ -16,7 +16,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:  # pydantic and redis load when a command needs them, never for --help
     from ingestq.config import LoadedConfig
-    from ingestq.queue import Queue
+    from ingestq.core.queue import Queue
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -65,8 +65,8 @@ class State:
     def queue(self) -> Queue:
         """The queue, connected (starting the embedded server when none is configured)."""
         if self._queue is None:
-            from ingestq.connection import connect
-            from ingestq.queue import Queue
+            from ingestq.core.connection import connect
+            from ingestq.core.queue import Queue
 
             client = connect(self.config.ingest, warn_risks=self.warn_risks,
                              on_start=lambda line: err.print(line, highlight=False))

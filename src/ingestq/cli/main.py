@@ -8,20 +8,7 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from ingestq.cli import (
-    clean_cmd,
-    config_cmds,
-    dead_cmds,
-    doctor_cmd,
-    ingest_cmds,
-    jobs_cmds,
-    serve_cmds,
-    server_cmds,
-    status_cmd,
-    tail_cmd,
-    up_cmd,
-    worker_cmds,
-)
+from ingestq.cli.commands import COMMANDS
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, err, state, widen
 from ingestq.errors import ConfigError, ConnectionFailed, IngestqError, PayloadError
 from ingestq.logs import set_level
@@ -99,18 +86,8 @@ def root(
     set_level(log_level)
 
 
-jobs_cmds.register(app)
-status_cmd.register(app)
-ingest_cmds.register(app)
-worker_cmds.register(app)
-clean_cmd.register(app)
-dead_cmds.register(app)
-serve_cmds.register(app)
-tail_cmd.register(app)
-doctor_cmd.register(app)
-config_cmds.register(app)
-up_cmd.register(app)
-server_cmds.register(app)
+for command in COMMANDS:
+    command.register(app)
 
 
 def main() -> None:

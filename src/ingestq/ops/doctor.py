@@ -12,12 +12,12 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from ingestq import health
 from ingestq.config import IngestSettings
-from ingestq.connection import EVICTING_SAFE, redact
-from ingestq.embedded import EmbeddedServer
-from ingestq.queue import Queue
-from ingestq.snapshot import take
+from ingestq.core.connection import EVICTING_SAFE, redact
+from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.queue import Queue
+from ingestq.core.snapshot import take
+from ingestq.ops import health
 
 MAX_SKEW_SECONDS = 2.0  # beyond this, ages read against local time mislead operators
 MEMORY_ATTENTION = 0.8  # share of maxmemory in use that deserves a look before writes fail

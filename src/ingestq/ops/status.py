@@ -1,6 +1,6 @@
 """`status`: the whole queue on one screen, with the warnings an operator must act on.
 
-Figures come from one :func:`ingestq.snapshot.take`, warnings from :mod:`ingestq.health` (the
+Figures come from one :func:`ingestq.core.snapshot.take`, warnings from :mod:`ingestq.ops.health` (the
 rules `doctor`, `/readyz` and `/metrics` share), throughput from the events stream.
 """
 
@@ -11,12 +11,12 @@ from typing import Any, cast
 
 from redis.exceptions import RedisError
 
-from ingestq import health
-from ingestq.connection import server_risks
-from ingestq.job import DEAD_REASONS, REAP_ACTIONS
-from ingestq.ops.tail import event_count
-from ingestq.queue import Queue
-from ingestq.snapshot import Snapshot, take
+from ingestq.core.connection import server_risks
+from ingestq.core.events import event_count
+from ingestq.core.job import DEAD_REASONS, REAP_ACTIONS
+from ingestq.core.queue import Queue
+from ingestq.core.snapshot import Snapshot, take
+from ingestq.ops import health
 
 THROUGHPUT_WINDOW_SECONDS = 60.0
 THROUGHPUT_TYPES = ("enqueued", "claimed", "completed", "retry_scheduled", "dead", "reaped")

@@ -13,8 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingestq import __version__
 from ingestq.config import IngestSettings
+from ingestq.core.queue import Queue
 from ingestq.errors import ConnectionFailed, IngestqError, JobNotFound, LeaseLost, PayloadError
-from ingestq.queue import Queue
 from ingestq.service import health, routes
 from ingestq.service.guards import BodyLimit
 from ingestq.service.metrics import RequestCounter

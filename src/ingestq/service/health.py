@@ -1,7 +1,7 @@
 """Liveness, readiness and /metrics. When Redis is down they answer 503 with the reason, fast.
 
 Readiness is Redis only; what needs attention (workers, reaper, stale leases, unserved kinds)
-comes from :mod:`ingestq.health` and is reported, not enforced, here.
+comes from :mod:`ingestq.ops.health` and is reported, not enforced, here.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
-from ingestq import health
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core.queue import Queue
+from ingestq.core.snapshot import Snapshot, take
+from ingestq.ops import health
 from ingestq.service import metrics
-from ingestq.snapshot import Snapshot, take
 
 router = APIRouter()
 

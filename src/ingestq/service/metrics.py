@@ -26,9 +26,9 @@ from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingestq import health
-from ingestq.job import DEAD_REASONS, REAP_ACTIONS
-from ingestq.snapshot import Snapshot
+from ingestq.core.job import DEAD_REASONS, REAP_ACTIONS
+from ingestq.core.snapshot import Snapshot
+from ingestq.ops import health
 
 DEPTH_STATES = {"queued": "pending", "processing": "processing", "scheduled": "scheduled",
                 "dlq": "dead"}

@@ -9,13 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingestq import reads
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import JobSpec, Queue
+from ingestq.core.snapshot import unserved_kinds
 from ingestq.errors import JobNotFound
-from ingestq.job import JobState
 from ingestq.ops.dead import DeadFilter, SelectionError, purge_dead, retry_dead, select_dead
-from ingestq.queue import JobSpec, Queue
 from ingestq.service.guards import require_token
-from ingestq.snapshot import unserved_kinds
 from ingestq.tracing import enqueue_span
 
 router = APIRouter()
@@ -136,7 +136,7 @@ def dead_purge(body: DeadSelection, request: Request) -> dict[str, Any]:
 def ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
     """Enqueue file jobs for paths inside the configured roots."""
     from ingestq.ingest.files import expand, job_spec
-    from ingestq.ingest.parse import normalise_path
+    from ingestq.ingest.parsing.parse import normalise_path
 
     roots = [normalise_path(r) for r in request.app.state.settings.pipeline.roots]
     if not roots:

@@ -1,0 +1,158 @@
+"""Read-only views of a queue: job records, listings, counts and counters.
+
+Nothing here changes state, so plain commands (pipelined) are enough; every read costs a fixed
+number of round trips or is bounded by the limit asked for.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Sequence
+from typing import cast
+
+from ingestq.core.job import Job, JobState
+from ingestq.core.queue import Queue
+from ingestq.errors import JobNotFound
+
+PAGE = 500
+
+
+def server_time_ms(queue: Queue) -> int:
+    """The queue clock: the hand-set test clock, else the server's TIME."""
+    ms = queue.clock.now_ms()
+    if ms is not None:
+        return ms
+    sec, usec = queue.client.time()
+    return int(sec) * 1000 + int(usec) // 1000
+
+
+def get_job(queue: Queue, job_id: str) -> Job:
+    """One job record; raises JobNotFound."""
+    h = cast(dict[str, str], queue.client.hgetall(queue.keys.job(job_id)))
+    if not h:
+        raise JobNotFound(f"job {job_id} does not exist (never enqueued, trimmed or purged)")
+    return Job.from_hash(h)
+
+
+def get_jobs(queue: Queue, ids: Sequence[str]) -> list[Job]:
+    """Records for these ids, in order, skipping ids whose record is gone."""
+    pipe = queue.client.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hgetall(queue.keys.job(job_id))
+    return [Job.from_hash(h) for h in pipe.execute() if h]
+
+
+def kinds(queue: Queue) -> list[str]:
+    """Every kind that has had a pending list."""
+    return sorted(cast(set[str], queue.client.smembers(queue.keys.kinds)))
+
+
+def counts(queue: Queue) -> dict[str, int]:
+    """Number of jobs per state (two round trips whatever the number of jobs)."""
+    k = queue.keys
+    names = kinds(queue)
+    pipe = queue.client.pipeline(transaction=False)
+    for kind in names:
+        pipe.llen(k.pending(kind))
+    for key in (k.scheduled, k.processing, k.done, k.dead):
+        pipe.zcard(key)
+    res = [int(x) for x in pipe.execute()]
+    pending = sum(res[: len(names)])
+    scheduled, processing, done, dead = res[len(names):]
+    return {"pending": pending, "scheduled": scheduled, "processing": processing,
+            "done": done, "dead": dead}
+
+
+def stats(queue: Queue) -> dict[str, float]:
+    """The shared counters (see docs/architecture.md for each name)."""
+    raw = cast(dict[str, str], queue.client.hgetall(queue.keys.stats))
+    return {name: float(v) if "." in v else int(v) for name, v in raw.items()}
+
+
+def _zset_ids(queue: Queue, key: str, max_score: float | str) -> Iterator[str]:
+    start = 0
+    while True:
+        page = cast(list[str], queue.client.zrangebyscore(key, "-inf", max_score,
+                                                          start=start, num=PAGE))
+        yield from page
+        if len(page) < PAGE:
+            return
+        start += PAGE
+
+
+def _kind_pending_ids(queue: Queue, kind: str) -> Iterator[str]:
+    start = 0
+    while True:
+        page = cast(list[str], queue.client.lrange(queue.keys.pending(kind), start,
+                                                   start + PAGE - 1))
+        yield from page
+        if len(page) < PAGE:
+            return
+        start += PAGE
+
+
+def _pending_ids(queue: Queue, kind: str | None) -> Iterator[str]:
+    """Pending ids in enqueue order (ids grow with each enqueue) across kinds: each kind's list
+    is already in that order from its head, so a lazy merge reads only the pages it needs."""
+    names = [kind] if kind else kinds(queue)
+    return heapq.merge(*(_kind_pending_ids(queue, name) for name in names), key=_id_order)
+
+
+def _id_order(job_id: str) -> tuple[int, str]:
+    return (int(job_id), "") if job_id.isdigit() else (0, job_id)
+
+
+def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
+              reason: str | None = None, older_than: float | None = None,
+              limit: int = 100) -> list[Job]:
+    """Jobs in one state, oldest first, filtered by kind, dead reason and age.
+
+    Pending jobs come in enqueue order across kinds, so ``limit=1`` is the oldest waiting job.
+
+    Age is measured from the moment that matters for the state: this attempt's start for
+    processing, death or completion for dead and done, enqueue for pending and scheduled.
+    """
+    k = queue.keys
+    now = server_time_ms(queue) / 1000.0
+    ids: Iterator[str]
+    if state is JobState.PENDING:
+        ids = _pending_ids(queue, kind)
+    else:
+        key = {JobState.SCHEDULED: k.scheduled, JobState.PROCESSING: k.processing,
+               JobState.DONE: k.done, JobState.DEAD: k.dead}[state]
+        cutoff: float | str = "+inf"
+        if older_than is not None and state in (JobState.DONE, JobState.DEAD):
+            cutoff = (now - older_than) * 1000
+        ids = _zset_ids(queue, key, cutoff)
+    out: list[Job] = []
+    batch: list[str] = []
+
+    def take(batch: list[str]) -> None:
+        for job in get_jobs(queue, batch):
+            if kind and job.kind != kind:
+                continue
+            if reason and job.dead_reason != reason:
+                continue
+            age = job.age(now)
+            if older_than is not None and (age is None or age < older_than):
+                continue
+            if job.state is state and len(out) < limit:
+                out.append(job)
+
+    for job_id in ids:
+        batch.append(job_id)
+        if len(batch) == PAGE:
+            take(batch)
+            batch = []
+            if len(out) >= limit:
+                return out
+    take(batch)
+    return out
+
+
+def expired_jobs(queue: Queue, limit: int = 1000) -> list[Job]:
+    """Jobs whose lease has run out and that no reaper has handled yet (for dry runs)."""
+    now = server_time_ms(queue)
+    ids = cast(list[str], queue.client.zrangebyscore(queue.keys.processing, "-inf", now,
+                                                     start=0, num=limit))
+    return [j for j in get_jobs(queue, ids) if j.state is JobState.PROCESSING]
