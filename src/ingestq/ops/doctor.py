@@ -18,20 +18,11 @@ from ingestq.core.embedded import EmbeddedServer
 from ingestq.core.queue import Queue
 from ingestq.core.snapshot import take
 from ingestq.ops import health
+from ingestq.ops.health import Finding as Check  # a doctor check is a finding: one shape
 
 MAX_SKEW_SECONDS = 2.0  # beyond this, ages read against local time mislead operators
 MEMORY_ATTENTION = 0.8  # share of maxmemory in use that deserves a look before writes fail
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One finding: ``ok`` False means it needs attention, and ``fix`` says what to do."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,8 +120,7 @@ def check_clock(client: Redis) -> Check:
 def check_liveness(queue: Queue) -> list[Check]:
     """The shared health rules (workers, reaper, stale leases, unserved kinds, stuck slots) on
     one snapshot: the same verdicts `status`, `/readyz` and `/metrics` give."""
-    findings = health.assess(take(queue), queue.settings.queue_recovery)
-    return [Check(f.name, f.ok, f.detail, f.fix) for f in findings]
+    return health.assess(take(queue), queue.settings.queue_recovery)
 
 
 def config_problems(settings: IngestSettings) -> list[str]:

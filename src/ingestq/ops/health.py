@@ -1,4 +1,4 @@
-"""The health rules: what in a :class:`~ingestq.core.snapshot.Snapshot` needs an operator's attention.
+"""The health rules: what in a :class:`~ingestq.core.snapshot.Snapshot` needs attention.
 
 One definition of "workers missing", "reaper late", "stale leases", "pending of kinds no live
 worker takes" and "stuck handler slots", used by `status` (its warnings), `doctor` (its checks),

@@ -1,7 +1,8 @@
 """`status`: the whole queue on one screen, with the warnings an operator must act on.
 
-Figures come from one :func:`ingestq.core.snapshot.take`, warnings from :mod:`ingestq.ops.health` (the
-rules `doctor`, `/readyz` and `/metrics` share), throughput from the events stream.
+Figures come from one :func:`ingestq.core.snapshot.take`, warnings from
+:mod:`ingestq.ops.health` (the rules `doctor`, `/readyz` and `/metrics` share), throughput
+from the events stream.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ at ``/docs``.
 - Bodies over ``ingest.service.max_body_bytes`` get 413, by Content-Length or while a chunked
   body streams. Every error is ``{"error": "...", "detail": ...}``.
 - ``/metrics`` and ``/readyz`` read one snapshot of Redis (three round trips whatever the number
-  of jobs, see :mod:`ingestq.core.snapshot`) and answer 503 with the reason when Redis cannot be read.
+  of jobs, see :mod:`ingestq.core.snapshot`) and answer 503 with the reason when Redis cannot be
+  read.
 - Tracing: see :mod:`ingestq.tracing` (OTLP export when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set).
 - Worker processes may serve their own process metrics with
   :func:`ingestq.service.metrics.start_worker_metrics_server` (``ingestctl worker

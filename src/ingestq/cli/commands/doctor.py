@@ -11,7 +11,8 @@ from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, out,
 from ingestq.errors import ConfigError, ConnectionFailed
 
 if TYPE_CHECKING:
-    from ingestq.ops.doctor import Check, DoctorReport
+    from ingestq.ops.doctor import DoctorReport
+    from ingestq.ops.health import Finding as Check
 
 
 def _fatal(check: Check, code: int, as_json: bool) -> None:
@@ -45,7 +46,8 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 
     Example: ingestctl doctor --json | jq '.checks[] | select(.ok == false)'
     """
-    from ingestq.ops.doctor import Check, run_doctor
+    from ingestq.ops.doctor import run_doctor
+    from ingestq.ops.health import Finding as Check
 
     try:
         loaded = state.config
