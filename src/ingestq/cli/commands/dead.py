@@ -15,8 +15,9 @@ from ingestq.cli.context import (
     state,
     usage_error,
 )
-from ingestq.cli.render import job_table, print_job
+from ingestq.cli.render import job_table, print_job, print_unreadable
 from ingestq.core.job import DEAD_REASONS, JobState
+from ingestq.errors import BadRecord
 
 if TYPE_CHECKING:
     from ingestq.ops.dead import DeadFilter
@@ -46,8 +47,10 @@ def list_cmd(kind: str = KIND, reason: str = REASON, older_than: float = OLDER,
     except SelectionError as exc:
         usage_error(str(exc), as_json=as_json)
     q = state.queue
+    bad: list[BadRecord] = []
     jobs = reads.list_jobs(q, JobState.DEAD, kind=kind, reason=reason, older_than=older_than,
-                           limit=limit)
+                           limit=limit, unreadable=bad)
+    print_unreadable(err, bad)
     if as_json:
         print_json([j.to_dict() for j in jobs])
         return

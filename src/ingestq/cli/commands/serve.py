@@ -54,12 +54,18 @@ def serve(
     """
     import uvicorn
 
+    from ingestq.config import is_loopback
     from ingestq.core.queue import Queue
     from ingestq.service.app import create_app
 
     settings = state.config.ingest
-    app = create_app(Queue(_client(), settings))
     bind, bind_port = host or settings.service.host, port or settings.service.port
+    app = create_app(Queue(_client(), settings), host=bind)
+    if not is_loopback(bind) and not settings.service.token:
+        err.print(f"[yellow]warning:[/yellow] serving on {bind}, beyond loopback, with no "
+                  "token: every mutating route is refused"
+                  + ("" if settings.service.read_auth == "open" else " and so are job reads")
+                  + "; set INGESTQ_SERVICE_TOKEN", highlight=False)
     err.print(f"ingestq service on http://{bind}:{bind_port} (docs at /docs)", highlight=False)
     _graceful_signals_exit_zero()
     uvicorn.run(app, host=bind, port=bind_port, log_level="warning")

@@ -13,8 +13,8 @@ server_app = typer.Typer(help="The embedded Valkey server: is it running, stop i
 
 
 def _embedded_or_exit(as_json: bool) -> Any:
-    from ingestq.core.connection import redact
     from ingestq.core.embedded import EmbeddedServer
+    from ingestq.redaction import redact
 
     settings = state.config.ingest
     if settings.redis.url:

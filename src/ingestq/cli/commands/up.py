@@ -37,10 +37,10 @@ def make_up(app: typer.Typer) -> Callable[..., None]:
 
         Example: ingestctl up --workers 4
         """
-        from ingestq.core.connection import redact
         from ingestq.core.embedded import EmbeddedServer
         from ingestq.ops.supervisor import Supervisor, child_env, default_grace, plan_up
         from ingestq.ops.up_lock import UpLock, UpRunning
+        from ingestq.redaction import redact
 
         settings = state.config.ingest
         state.queue.client.ping()  # starts the embedded server if needed; exit 3 if unreachable
