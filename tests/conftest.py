@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from ingestq.config import IngestSettings, QueueSettings, load_config
+from ingestq.config import IngestSettings, load_config
 from ingestq.core.connection import connect
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.core.queue import ManualClock, Queue
+from ingestq.core.settings import QueueSettings
 
 
 @pytest.fixture(scope="session")

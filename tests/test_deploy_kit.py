@@ -1,7 +1,7 @@
 """Checks of the operations kit under deploy/ and of docker-compose.yml.
 
 promtool validates the rules, their unit tests, the Prometheus config and every dashboard query;
-a real Prometheus scrapes a sample exposition to prove tests/promtool.py works end to end.
+a real Prometheus scrapes a sample exposition to prove tests/support/promtool.py works end to end.
 The compose file and the Kubernetes manifests are parsed and checked for the settings the queue
 relies on (persistence flags, grace periods, probes), and their ingestq config is validated by
 ingestq's own loader.
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from promtool import PrometheusBinaries, PrometheusServer, require_binaries, run_promtool
+from support.promtool import PrometheusBinaries, PrometheusServer, require_binaries, run_promtool
 
 ROOT = Path(__file__).resolve().parents[1]
 PROM = ROOT / "deploy" / "prometheus"
@@ -206,6 +206,7 @@ def test_compose_wires_prometheus_grafana_and_jaeger_to_files_that_exist() -> No
                 assert (ROOT / source).exists(), f"{name} mounts missing {source}"
 
 
+@pytest.mark.slow
 def test_compose_config_is_accepted_by_docker_compose_when_available() -> None:
     if shutil.which("docker-compose"):
         command = ["docker-compose", "-f", str(COMPOSE), "config", "-q"]
@@ -257,6 +258,7 @@ def test_k8s_service_probes_health_endpoints_and_carries_scrape_annotations() ->
         "command"] == ["ingestctl", "reaper"]
 
 
+@pytest.mark.slow
 def test_k8s_manifests_render_with_kustomize_when_kubectl_is_available() -> None:
     if not shutil.which("kubectl"):
         pytest.skip("kubectl is not installed")

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from ingestq.config import LoadedConfig, Settings, load_config
+    from ingestq.core.connection import connect
     from ingestq.core.queue import Queue
     from ingestq.errors import (
         ConfigError,
@@ -36,6 +37,7 @@ _WHERE = {
     "default_registry": "worker.handlers",
     "handler": "worker.handlers",
     "Queue": "core.queue",
+    "connect": "core.connection",
 }
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "Settings",
     "TransientError",
     "__version__",
+    "connect",
     "default_registry",
     "handler",
     "load_config",

@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
+from ingestq.core.settings import Block, CoreSettings
 from ingestq.errors import ConfigError
 from ingestq.ingest.settings import PipelineSettings
 from ingestq.redaction import masked
+from ingestq.worker.settings import WorkerSettings
 
 ENV_PREFIX = "INGESTQ_"
 ENV_ALIASES = {
@@ -39,89 +41,9 @@ ENV_ALIASES = {
 }
 ENV_NOT_SETTINGS = {"INGESTQ_CONFIG"}
 DEFAULT_FILE = "ingestq.yaml"
-# Longest duration any setting may hold: a year. Longer is a typo (or .inf), and would overflow
-# the millisecond arithmetic of the scripts or never fire at all.
-MAX_SECONDS = 366 * 86_400.0
 
 
-def seconds(default: float, *, positive: bool = True) -> Any:
-    """A duration field: finite (no .inf, no NaN), at most :data:`MAX_SECONDS`."""
-    if positive:
-        return Field(default, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
-    return Field(default, ge=0, le=MAX_SECONDS, allow_inf_nan=False)
-
-
-class _Block(BaseModel):
-    # strict: a string where a number belongs is an error, not a coercion; unknown keys are errors.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class QueueRecovery(_Block):
-    """The established recovery block, plus the lease keys that replace age-based reaping."""
-
-    enabled: bool = True  # kill switch for the reaper (workers' and standalone)
-    job_timeout_seconds: float = seconds(600.0)  # hard cap on one attempt's run time
-    # 2 s, not the old 30 s: a pass now costs O(expired leases), so it can run often, and a dead
-    # worker's job is back within lease + interval.
-    reaper_interval_seconds: float = seconds(2.0)
-    max_retries: int = Field(3, ge=0)  # handler failures retried before the job is dead
-    stale_job_action: Literal["requeue", "fail", "dlq"] = "requeue"
-    # 10 s: long enough to ride out a GC pause or a slow Redis, short enough that a killed
-    # worker's job returns within seconds. Healthy jobs of any length keep renewing it.
-    lease_seconds: float = seconds(10.0)
-    heartbeat_seconds: float = seconds(3.0)  # about lease/3: two beats may be missed safely
-    # A job whose lease expires more than this many times kills its workers: dead, reason poison.
-    max_crash_recoveries: int = Field(3, ge=0)
-
-
-class RetryBackoff(_Block):
-    """Delay before a failed attempt is retried: min(cap, base * 2^(failures-1)), minus jitter."""
-
-    base_seconds: float = seconds(1.0, positive=False)  # first retry after about a second
-    cap_seconds: float = seconds(300.0, positive=False)  # never wait longer than five minutes
-    # fraction of the delay randomised, to spread herds
-    jitter: float = Field(0.5, ge=0, le=1, allow_inf_nan=False)
-
-
-class WorkerSettings(_Block):
-    """How a worker process runs handlers."""
-
-    concurrency: int = Field(8, ge=1)  # jobs in flight per worker process
-    # thread: handlers share the worker process (fast); process: each slot is a child process,
-    # so a segfault, OOM kill or os._exit is seen at once and a stuck handler can be killed.
-    isolation: Literal["thread", "process"] = "thread"
-    claim_batch: int = Field(100, ge=1)  # most jobs taken per claim round trip
-    # Extra jobs claimed ahead while recent attempts are short (so round trips, not handlers,
-    # would bound throughput); 0 turns it off. Long jobs are never hoarded: see below.
-    prefetch: int = Field(32, ge=0)
-    # "short": moving average under 50 ms
-    prefetch_below_seconds: float = seconds(0.05, positive=False)
-    shutdown_grace_seconds: float = seconds(25.0, positive=False)  # fits Kubernetes' default 30 s
-    run_reaper: bool = True  # every worker also reaps, so no separate reaper process is required
-    metrics_port: int | None = Field(None, ge=1, le=65535)  # per-process metrics; off by default
-    # loopback by default (security); 0.0.0.0 in a container scraped from outside
-    metrics_addr: str = "127.0.0.1"
-
-
-class QueueSettings(_Block):
-    """Queue identity and record keeping."""
-
-    name: str = Field("ingest", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    max_payload_bytes: int = Field(1_048_576, ge=64)  # 1 MiB: payloads name files, not hold them
-    # finished jobs kept a day for look-ups
-    done_retention_seconds: float = seconds(86_400.0, positive=False)
-    done_retention_count: int = Field(10_000, ge=0)  # and never more than this many
-    error_history: int = Field(10, ge=1)  # errors kept per job record
-    events_max: int = Field(10_000, ge=100)  # lifecycle events kept for `tail`
-
-
-class RedisSettings(_Block):
-    """Where the queue lives. No URL: an embedded Valkey server in the data directory."""
-
-    url: str | None = None  # redis://, rediss://, unix:// ; None starts the embedded server
-
-
-class ServiceSettings(_Block):
+class ServiceSettings(Block):
     """The HTTP service."""
 
     host: str = "127.0.0.1"  # loopback unless an operator opens it on purpose
@@ -143,20 +65,23 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: assume it resolves beyond loopback
 
 
-class IngestSettings(_Block):
-    """Everything under the top-level ``ingest:`` key."""
+class IngestSettings(CoreSettings):
+    """Everything under the top-level ``ingest:`` key: the core's settings plus the worker, the
+    service and the pipeline."""
 
-    data_dir: str = ".ingestq"  # embedded server, its log, and the embedded stores
-    queue_recovery: QueueRecovery = QueueRecovery()
-    retry_backoff: RetryBackoff = RetryBackoff()
     worker: WorkerSettings = WorkerSettings()
-    queue: QueueSettings = QueueSettings()
-    redis: RedisSettings = RedisSettings()
     service: ServiceSettings = ServiceSettings()
     pipeline: PipelineSettings = PipelineSettings()  # parsing, embedder and stores of `file` jobs
 
+    @classmethod
+    def extending(cls, core: CoreSettings) -> IngestSettings:
+        """``core`` when it already is the application's settings, else it plus the defaults."""
+        if isinstance(core, cls):
+            return core
+        return cls(**{name: getattr(core, name) for name in CoreSettings.model_fields})
 
-class Settings(_Block):
+
+class Settings(Block):
     """The whole configuration file."""
 
     ingest: IngestSettings = IngestSettings()

@@ -20,6 +20,14 @@ def set_level(level: str) -> None:
         configure_logging(level)
 
 
+def _stderr_logger(*_args: Any) -> Any:
+    # sys.stderr as it is when a line is written, not when logging was set up: an embedding
+    # program (or a test runner) may replace it, and the old one may be closed by then.
+    import structlog
+
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure_logging(level: str | None = None, json: bool | None = None) -> None:
     """Set up structlog once per process; logs go to stderr so stdout stays for --json output."""
     import structlog
@@ -39,7 +47,7 @@ def configure_logging(level: str | None = None, json: bool | None = None) -> Non
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     _configured = True

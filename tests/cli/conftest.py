@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from procs import env_for
 from redis import Redis
+from support.procs import env_for
 from typer.testing import CliRunner, Result
 
 from ingestq.cli.main import app
 from ingestq.config import IngestSettings
-from ingestq.core.queue import Queue, error_entry
+from ingestq.core.job import error_entry
+from ingestq.core.queue import Queue
 from ingestq.logs import configure_logging
 
 INGESTCTL = str(Path(sys.executable).parent / "ingestctl")
@@ -42,7 +43,7 @@ def invoke(settings: IngestSettings) -> Invoke:
         try:
             return runner.invoke(app, list(args), env=cli_env(settings, **env), input=input)
         finally:
-            # the runner's stderr is gone after the call: later loggers must not write to it
+            # back to the default level (a command may have set --log-level)
             configure_logging()
 
     return run
@@ -72,7 +73,6 @@ def make_dead(queue: Queue, kind: str, n: int = 1, *, permanent: bool = True) ->
     ids = [queue.enqueue(kind, {"path": f"/docs/{kind}-{i}.md"}).id for i in range(n)]
     batch = queue.claim("test-worker", n, kinds=[kind])
     for c in batch.jobs:
-        queue.fail(c.id, c.token, error_entry(None, reason="permanent",
-                                              message=f"{kind} cannot be parsed"),
+        queue.fail(c.id, c.token, error_entry("Error", f"{kind} cannot be parsed", "permanent"),
                    mode="permanent" if permanent else "retry")
     return ids

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import pty
 import subprocess
-import time
 
-from procs import env_for
+import pytest
+from support.procs import env_for, wait_for, wait_for_expired_leases
 
 from ingestq.config import IngestSettings
 from ingestq.core import queries as reads
@@ -29,7 +29,7 @@ def stale_and_live(queue: Queue) -> tuple[str, str, str]:
     live_id = queue.enqueue("noop", {"path": "/docs/live.md"}).id
     queue.claim("healthy-worker", 1, lease_seconds=60)
     pending_id = queue.enqueue("noop", {}).id
-    time.sleep(0.3)
+    wait_for_expired_leases(queue, 1)
     return stale_id, live_id, pending_id
 
 
@@ -66,7 +66,10 @@ def test_clean_selects_an_attempt_running_longer_than_the_job_timeout(
         invoke: Invoke, live_queue: Queue) -> None:
     job_id = live_queue.enqueue("noop", {}).id
     live_queue.claim("slow-worker", 1, lease_seconds=60)
-    time.sleep(0.3)
+    claimed_at = reads.get_job(live_queue, job_id).claimed_at
+    assert claimed_at is not None
+    wait_for(lambda: reads.server_time_ms(live_queue) / 1000 - claimed_at > 0.3, 10,
+             "the attempt to outrun a 0.2 s timeout")
     data = parse(invoke("clean", "--dry-run", "--json",
                         queue_recovery__job_timeout_seconds=0.2))
     assert [(j["id"], j["why"], j["alive"]) for j in data["jobs"]] == [(job_id, "timeout",
@@ -95,7 +98,7 @@ def test_clean_dead_letters_an_attempt_whose_retry_budget_is_spent(
         invoke: Invoke, live_queue: Queue) -> None:
     job_id = live_queue.enqueue("noop", {}, max_retries=0).id
     live_queue.claim("dead-worker", 1, lease_seconds=0.1)
-    time.sleep(0.2)
+    wait_for_expired_leases(live_queue, 1)
     data = parse(invoke("clean", "--yes", "--json"))
     assert (data["requeued"], data["dead_lettered"]) == (0, 1)
     job = reads.get_job(live_queue, job_id)
@@ -111,6 +114,7 @@ def test_clean_without_a_terminal_and_without_yes_refuses_and_changes_nothing(
     assert state_of(live_queue, stale_id)[0] is JobState.PROCESSING
 
 
+@pytest.mark.slow
 def test_the_installed_ingestctl_refuses_to_clean_from_a_script_without_yes(
         settings: IngestSettings, live_queue: Queue) -> None:
     stale_id, _, _ = stale_and_live(live_queue)
@@ -149,6 +153,7 @@ def answer_on_a_terminal(settings: IngestSettings, answer: str, *args: str) -> t
     return proc.returncode, seen.decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_on_a_terminal_clean_asks_naming_the_live_jobs_and_a_no_changes_nothing(
         settings: IngestSettings, live_queue: Queue) -> None:
     _, live_id, _ = stale_and_live(live_queue)
@@ -158,6 +163,7 @@ def test_on_a_terminal_clean_asks_naming_the_live_jobs_and_a_no_changes_nothing(
     assert state_of(live_queue, live_id)[0] is JobState.PROCESSING
 
 
+@pytest.mark.slow
 def test_on_a_terminal_a_yes_to_the_question_cleans(settings: IngestSettings,
                                                    live_queue: Queue) -> None:
     stale_id, _, _ = stale_and_live(live_queue)

@@ -54,6 +54,7 @@ def test_doctor_passes_on_the_embedded_default(invoke: Invoke,
             "reaper", "config"} <= names
 
 
+@pytest.mark.slow
 def test_doctor_fails_on_an_evicting_server_and_says_what_to_do(
         settings: IngestSettings, evicting_server: str) -> None:
     proc = run_ingestctl(settings, "doctor", "--json", redis_url=evicting_server)

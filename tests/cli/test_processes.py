@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from procs import env_for, wait_for
-from promtool import free_port
+from support.procs import env_for, wait_for
+from support.promtool import free_port
 
 from ingestq.config import IngestSettings
 from ingestq.core import worker_registry as registry

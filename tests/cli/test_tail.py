@@ -6,7 +6,8 @@ import json
 import select
 import time
 
-from procs import env_for, ingestctl, stop
+import pytest
+from support.procs import env_for, ingestctl, stop
 
 from ingestq.config import IngestSettings
 from ingestq.core.queue import Queue
@@ -14,6 +15,7 @@ from ingestq.core.queue import Queue
 from .conftest import Invoke, make_dead
 
 
+@pytest.mark.slow
 def test_tail_follows_a_job_run_by_a_real_worker_and_exits_0_when_it_is_done(
         invoke: Invoke, settings: IngestSettings, live_queue: Queue) -> None:
     job_id = live_queue.enqueue("sleep", {"seconds": 1.0}).id
@@ -49,6 +51,7 @@ def test_tail_of_a_dead_job_exits_1_at_once_with_its_reason(invoke: Invoke,
     assert "dead (permanent)" in result.stderr
 
 
+@pytest.mark.slow
 def test_tail_without_a_job_streams_every_new_event_as_json_lines(
         settings: IngestSettings, live_queue: Queue) -> None:
     proc = ingestctl(env_for(settings), "tail", "--json")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from procs import env_for, ingestctl, stop, wait_for
+from support.procs import env_for, ingestctl, stop, wait_for
 
 from ingestq.config import IngestSettings
 from ingestq.core import worker_registry as registry

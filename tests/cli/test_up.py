@@ -9,11 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from procs import env_for, wait_for
+import pytest
+from support.procs import env_for, wait_for
 
 from ingestq.config import IngestSettings
 from ingestq.core import worker_registry as registry
 from ingestq.core.queue import Queue
+
+pytestmark = pytest.mark.slow  # every test here starts real processes
 
 
 def alive(pid: int) -> bool:

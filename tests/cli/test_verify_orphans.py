@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from procs import env_for
-from tests_support import fast_settings
+from support.procs import env_for
+from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
 

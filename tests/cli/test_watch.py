@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from procs import env_for, wait_for
-from tests_support import fast_settings
+from support.procs import env_for, wait_for
+from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
 

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from procs import wait_for
+from support.procs import wait_for
 
 from ingestq.ingest.embedders.base import Vectors
 from ingestq.ingest.embedders.coalesce import Coalescer

@@ -13,8 +13,8 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from bounded import within
-from procs import env_for, ingestctl, stop
+from support.bounded import within
+from support.procs import env_for, ingestctl, stop
 
 from ingestq.config import IngestSettings
 from ingestq.errors import PermanentError

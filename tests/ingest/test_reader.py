@@ -164,6 +164,7 @@ def test_os_errors_about_the_path_itself_are_permanent(code: int) -> None:
     assert isinstance(error, PermanentError)
 
 
+@pytest.mark.slow
 def test_running_out_of_file_descriptors_raises_a_transient_error(tmp_path: Path) -> None:
     path = write(tmp_path / "doc.md", b"# Doc\n")
     # A child process, so exhausting descriptors cannot disturb this test session.

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from promtool import free_port
 from redis import Redis
-from tests_auth import TOKEN
+from support.auth import TOKEN
+from support.promtool import free_port
 
 from ingestq.config import IngestSettings, ServiceSettings
 from ingestq.core.queue import Queue

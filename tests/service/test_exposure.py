@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from procs import env_for, ingestctl, stop, wait_for
-from promtool import free_port
-from tests_auth import AUTH
+from support.auth import AUTH
+from support.procs import env_for, ingestctl, stop, wait_for
+from support.promtool import free_port
 
 from ingestq.config import IngestSettings, ServiceSettings, is_loopback
 from ingestq.core.queue import Queue

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
-from tests_auth import AUTH
+from support.auth import AUTH
 
 from ingestq.config import IngestSettings
 from ingestq.core import queries as reads

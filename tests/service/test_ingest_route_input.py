@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from bounded import within
 from fastapi.testclient import TestClient
-from tests_auth import AUTH
+from support.auth import AUTH
+from support.bounded import within
 
 from ingestq.config import IngestSettings
 from ingestq.core import queries as reads

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from procs import env_for, ingestctl, wait_for
-from promtool import free_port
-from tests_auth import AUTH, TOKEN
+import pytest
+from support.auth import AUTH, TOKEN
+from support.procs import env_for, ingestctl, wait_for
+from support.promtool import free_port
 
 from ingestq.core import queries as reads
 from ingestq.core.queue import Queue
@@ -44,6 +45,7 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(
     assert res.status_code == 413 and "max_body_bytes" in res.json()["error"]
 
 
+@pytest.mark.slow
 def test_ingestctl_serve_binds_loopback_and_takes_the_token_from_the_environment(
         svc_queue: Queue, tmp_path: Path) -> None:
     port = free_port()

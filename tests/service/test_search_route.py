@@ -85,7 +85,7 @@ def test_the_cli_asks_a_running_service_of_its_store_and_searches_itself_otherwi
 def test_beyond_loopback_the_route_needs_the_token_like_the_job_reads(client: Redis,
                                                                       store_settings):
     from fastapi.testclient import TestClient
-    from tests_auth import TOKEN
+    from support.auth import TOKEN
 
     from ingestq.service.app import create_app
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
-from tests_auth import AUTH
+from support.auth import AUTH
 
 from ingestq.core import queries as reads
 from ingestq.core.queue import Queue
@@ -50,7 +50,7 @@ def run_burst_worker(queue: Queue) -> None:
     from ingestq.worker.handlers import default_registry, load_modules
     from ingestq.worker.loop import Worker
 
-    load_modules([])
+    load_modules(["ingestq.tracing"])
     Worker(queue, default_registry, kinds=["noop"], burst=True, run_reaper=False).run()
 
 
@@ -102,6 +102,7 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+@pytest.mark.slow
 def test_the_queue_and_workers_run_without_opentelemetry() -> None:
     # The service needs FastAPI, which itself depends on opentelemetry-api; queue, workers
     # and the CLI's other commands must not.
@@ -143,6 +144,7 @@ EXPORT_SCRIPT = (
     "print(t._configured, type(trace.get_tracer_provider()).__name__, bool(carry))\n")
 
 
+@pytest.mark.slow
 def test_spans_are_exported_over_otlp_only_when_an_endpoint_is_set() -> None:
     OtlpSink.received = []
     sink = HTTPServer(("127.0.0.1", 0), OtlpSink)
@@ -164,10 +166,11 @@ def test_spans_are_exported_over_otlp_only_when_an_endpoint_is_set() -> None:
     assert b"enqueue noop" in body and b"ingestq" in body
 
 
+@pytest.mark.slow
 def test_ingestctl_enqueue_starts_the_trace_that_the_job_carries(svc_queue: Queue) -> None:
     import json
 
-    from procs import env_for
+    from support.procs import env_for
 
     OtlpSink.received = []
     sink = HTTPServer(("127.0.0.1", 0), OtlpSink)

@@ -6,9 +6,12 @@ import socket
 import urllib.request
 from pathlib import Path
 
-from procs import env_for, ingestctl, stop, wait_for
+import pytest
+from support.procs import env_for, ingestctl, stop, wait_for
 
 from ingestq.config import IngestSettings
+
+pytestmark = pytest.mark.slow  # every test here starts real processes
 
 
 def free_port() -> int:

@@ -9,8 +9,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
-from ingestq.config import IngestSettings
 from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.settings import CoreSettings
 from ingestq.errors import ConfigError, ConnectionFailed
 from ingestq.logs import get_logger
 from ingestq.redaction import redact
@@ -28,14 +28,16 @@ def no_retries() -> Retry:
     return Retry(NoBackoff(), 0)
 
 
-def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
-            warn_risks: bool = True, on_start: Callable[[str], None] | None = None) -> Redis:
+def connect(settings: CoreSettings, *, socket_timeout: float | None = 30.0,
+            warn_risks: bool = True, reconnect_timeout: float | None = None,
+            on_start: Callable[[str], None] | None = None) -> Redis:
     """A checked client: the configured URL, else the embedded server (started if needed).
 
     On a configured server, each risk to the jobs (evicting memory policy, no persistence) is
     logged as a warning when ``warn_risks`` (long-running processes; `status` and `doctor`
-    report them in their output instead). ``on_start`` hears a line when this call started the
-    embedded server.
+    report them in their output instead). ``reconnect_timeout`` bounds how long later reconnects
+    of the client's pool may take to dial (the first dial allows 5 s). ``on_start`` hears a line
+    when this call started the embedded server.
     """
     url = settings.redis.url
     where = url or "the embedded Valkey server"
@@ -70,7 +72,25 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
         for risk in server_risks(client):
             get_logger("ingestq.connection").warning("server risk", server=redact(url),
                                                      risk=risk)
+    if reconnect_timeout is not None:
+        client.connection_pool.connection_kwargs["socket_connect_timeout"] = reconnect_timeout
     return client
+
+
+def deferred_client(url: str, *, socket_timeout: float, connect_timeout: float) -> Redis:
+    """A client for a configured server that cannot be reached yet: it dials on first use."""
+    return Redis.from_url(url, decode_responses=True, socket_timeout=socket_timeout,
+                          socket_connect_timeout=connect_timeout, retry=no_retries())
+
+
+def revive_embedded(settings: CoreSettings) -> None:
+    """Restart the embedded server if it is down (a no-op on a configured URL); never raises."""
+    if settings.redis.url:
+        return
+    try:
+        EmbeddedServer(settings.data_dir).ensure_running(timeout=5)
+    except Exception as exc:
+        get_logger("ingestq.connection").warning("embedded server restart failed", error=str(exc))
 
 
 def server_risks(client: Redis) -> list[str]:

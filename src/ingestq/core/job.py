@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import traceback as tb
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 
 class JobState(StrEnum):
@@ -19,11 +20,42 @@ class JobState(StrEnum):
     DEAD = "dead"
 
 
-ACTIVE = frozenset({JobState.PENDING, JobState.SCHEDULED, JobState.PROCESSING})
 TERMINAL = frozenset({JobState.DONE, JobState.DEAD})
 
 DEAD_REASONS = ("permanent", "retries_exhausted", "poison", "stale")
 REAP_ACTIONS = ("requeue", "fail", "dlq", "poison")  # what a reap pass did with an expired lease
+
+ERROR_TEXT_MAX = 2000  # characters of a message, and of a traceback's tail, kept per entry
+
+
+class _ErrorFields(TypedDict):
+    type: str
+    message: str
+    traceback: str
+    reason: str
+
+
+class ErrorEntry(_ErrorFields, total=False):
+    """One failed attempt as ``fail.lua`` takes it (ARGV[7]); the script adds attempt, worker
+    and at before appending it to the job's ``errors``."""
+
+    exit_code: int | None  # a crashed child process's exit code (negative: the signal)
+
+
+def error_entry(type_name: str, message: str, reason: str, *, traceback: str = "",
+                exit_code: int | None = None) -> ErrorEntry:
+    """The one builder of error history entries (message and traceback tail bounded)."""
+    entry = ErrorEntry(type=type_name, message=message[:ERROR_TEXT_MAX],
+                       traceback=traceback[-ERROR_TEXT_MAX:], reason=reason)
+    if exit_code is not None:
+        entry["exit_code"] = exit_code
+    return entry
+
+
+def exception_entry(exc: BaseException, reason: str) -> ErrorEntry:
+    """The entry for an exception: its type, message and the tail of its traceback."""
+    text = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+    return error_entry(type(exc).__name__, str(exc), reason, traceback=text)
 
 
 def _ms(value: str | None) -> float | None:

@@ -176,7 +176,38 @@ def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
 
 def expired_jobs(queue: Queue, limit: int = 1000) -> list[Job]:
     """Jobs whose lease has run out and that no reaper has handled yet (for dry runs)."""
-    now = server_time_ms(queue)
-    ids = cast(list[str], queue.client.zrangebyscore(queue.keys.processing, "-inf", now,
-                                                     start=0, num=limit))
+    ids = lease_expired_ids(queue, server_time_ms(queue), limit)
     return [j for j in get_jobs(queue, ids) if j.state is JobState.PROCESSING]
+
+
+def lease_expired_ids(queue: Queue, now_ms: float, limit: int) -> list[str]:
+    """Ids of up to ``limit`` jobs whose lease deadline is at or before ``now_ms``."""
+    return cast(list[str], queue.client.zrangebyscore(queue.keys.processing, "-inf", now_ms,
+                                                      start=0, num=limit))
+
+
+def claimed_before_ids(queue: Queue, cutoff_ms: float, limit: int) -> list[str]:
+    """Ids of up to ``limit`` jobs in flight that were claimed at or before ``cutoff_ms``."""
+    return cast(list[str], queue.client.zrangebyscore(queue.keys.claimed, "-inf", cutoff_ms,
+                                                      start=0, num=limit))
+
+
+def drained(queue: Queue, kinds: Sequence[str]) -> bool:
+    """Nothing of these kinds pending, and nothing scheduled or in flight (of any kind)."""
+    k = queue.keys
+    pipe = queue.client.pipeline(transaction=False)
+    for kind in kinds:
+        pipe.llen(k.pending(kind))
+    pipe.zcard(k.processing)
+    pipe.zcard(k.scheduled)
+    return not any(int(n) for n in pipe.execute())
+
+
+def wait_for_wake(queue: Queue, timeout: float) -> None:
+    """Block until a transition signals new work (a wake token) or ``timeout`` seconds pass."""
+    queue.client.blpop([queue.keys.wake], timeout=timeout)
+
+
+def ping(queue: Queue) -> None:
+    """Reach the server once (raises the client's connection error when it cannot)."""
+    queue.client.ping()

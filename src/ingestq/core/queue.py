@@ -10,7 +10,6 @@ import json
 import math
 import random
 import re
-import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,10 +17,10 @@ from typing import Any, Protocol
 from redis import Redis
 from redis.exceptions import OutOfMemoryError, ResponseError
 
-from ingestq.config import MAX_SECONDS, IngestSettings
-from ingestq.core.job import Claimed, JobState
+from ingestq.core.job import Claimed, ErrorEntry, JobState
 from ingestq.core.keys import QueueKeys
 from ingestq.core.scripts import register_all
+from ingestq.core.settings import MAX_SECONDS, CoreSettings
 from ingestq.errors import (
     IngestqError,
     InvalidTransition,
@@ -112,20 +111,6 @@ class FailOutcome:
     dead_reason: str | None = None
 
 
-def error_entry(exc: BaseException | None, *, reason: str, message: str | None = None,
-                type_name: str | None = None) -> dict[str, Any]:
-    """An error history entry: type, message, traceback tail and reason."""
-    tb = ""
-    if exc is not None:
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-2000:]
-    return {
-        "type": type_name or (type(exc).__name__ if exc is not None else "Error"),
-        "message": (message if message is not None else str(exc))[:2000],
-        "traceback": tb,
-        "reason": reason,
-    }
-
-
 def encode_result(result: Any) -> str:
     """A handler's return value as stored in the job record ('' for None)."""
     if result is None:
@@ -187,7 +172,7 @@ def _decode_claimed(flat: list[Any]) -> list[Claimed]:
 class Queue:
     """A named queue on one Redis/Valkey server."""
 
-    def __init__(self, client: Redis, settings: IngestSettings,
+    def __init__(self, client: Redis, settings: CoreSettings,
                  clock: Clock | None = None) -> None:
         self.client = client
         self.settings = settings
@@ -309,7 +294,8 @@ class Queue:
         """Claim up to ``count`` jobs (oldest first), each with a fresh fencing token."""
         k = self.keys
         lease = lease_seconds or self.settings.queue_recovery.lease_seconds
-        res = self._run("claim", [k.kinds, k.scheduled, k.processing, k.stats, k.events],
+        res = self._run("claim", [k.kinds, k.scheduled, k.processing, k.stats, k.events,
+                                  k.claimed],
                         [k.prefix, self._now(), self.settings.queue.events_max, count,
                          int(lease * 1000), worker_id, ",".join(kinds)])
         n, nxt = int(res[0]), int(res[1])
@@ -343,19 +329,19 @@ class Queue:
         for i, (job_id, token) in enumerate(leases):
             args.extend((job_id, token, encode_result(results[i] if results else None)))
         return [int(c) for c in self._run("ack", [k.processing, k.done, k.dedupe, k.stats,
-                                                  k.events], args)]
+                                                  k.events, k.claimed], args)]
 
     def ack(self, job_id: str, token: str, result: Any = None) -> None:
         """Complete one attempt; raises LeaseLost when the token is stale."""
         check_code(self.ack_many([(job_id, token)], [result])[0], job_id)
 
-    def fail(self, job_id: str, token: str, entry: dict[str, Any], *,
+    def fail(self, job_id: str, token: str, entry: ErrorEntry, *,
              mode: str = "retry") -> FailOutcome:
         """End a failed attempt: mode retry, permanent or crash (see fail.lua)."""
         k = self.keys
         s = self.settings
         res = self._run("fail", [k.processing, k.scheduled, k.dead, k.dedupe, k.stats,
-                                 k.events, k.kinds, k.wake],
+                                 k.events, k.kinds, k.wake, k.claimed],
                         [k.prefix, self._now(), s.queue.events_max, job_id, token, mode,
                          json.dumps(entry), *self._backoff_args(),
                          s.queue_recovery.max_crash_recoveries, s.queue.error_history])
@@ -376,7 +362,7 @@ class Queue:
         for job_id, token in leases:
             args.extend((job_id, token))
         return [int(c) for c in self._run("release", [k.processing, k.stats, k.events,
-                                                      k.kinds, k.wake], args)]
+                                                      k.kinds, k.wake, k.claimed], args)]
 
     def release(self, job_id: str, token: str) -> None:
         """Hand one attempt back; raises LeaseLost when the token is stale."""
@@ -395,7 +381,7 @@ class Queue:
         for job_id, token in pairs:
             args.extend((job_id, token))
         res = self._run("reap", [k.processing, k.scheduled, k.dead, k.dedupe, k.stats,
-                                 k.events, k.kinds, k.wake, k.reaper], args)
+                                 k.events, k.kinds, k.wake, k.reaper, k.claimed], args)
         return [(str(res[i]), str(res[i + 1])) for i in range(0, len(res), 2)]
 
     def reap(self, limit: int = 1000) -> list[tuple[str, str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -93,12 +92,3 @@ def parse_worker(h: dict[str, str]) -> WorkerInfo:
         last_beat=int(h.get("last_beat", 0)) / 1000.0,
         stuck_slots=int(h.get("stuck_slots", 0)))
 
-
-def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
-    """Poll ``predicate`` until true or timeout (used by tests and the CLI's waits)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from ingestq.core import queries as reads
 from ingestq.core.job import Job, JobState
@@ -76,11 +76,6 @@ def describe_target(payload: dict[str, Any]) -> str:
     return text if len(text) <= TARGET_MAX else text[:TARGET_MAX - 1] + "…"
 
 
-def _ids_below(queue: Queue, key: str, max_score: float) -> list[str]:
-    return cast(list[str], queue.client.zrangebyscore(key, "-inf", max_score, start=0,
-                                                      num=SELECT_LIMIT))
-
-
 def _candidate(job: Job, now: float, timeout: float, older_than: float | None
                ) -> CleanCandidate | None:
     if job.state is not JobState.PROCESSING or job.claimed_at is None:
@@ -109,12 +104,11 @@ def plan_clean(queue: Queue, older_than: float | None = None) -> CleanPlan:
         raise ValueError(f"older_than must be >= 0 seconds, got {older_than}")
     now_ms = reads.server_time_ms(queue)
     timeout = queue.settings.queue_recovery.job_timeout_seconds
-    k = queue.keys
     if older_than is None:
-        ids = _ids_below(queue, k.processing, now_ms)  # lease deadline passed
-        ids += _ids_below(queue, k.claimed, now_ms - timeout * 1000)  # ran past the timeout
+        ids = reads.lease_expired_ids(queue, now_ms, SELECT_LIMIT)
+        ids += reads.claimed_before_ids(queue, now_ms - timeout * 1000, SELECT_LIMIT)  # timed out
     else:
-        ids = _ids_below(queue, k.claimed, now_ms - older_than * 1000)
+        ids = reads.claimed_before_ids(queue, now_ms - older_than * 1000, SELECT_LIMIT)
     jobs = reads.get_jobs(queue, list(dict.fromkeys(ids)))
     found = [_candidate(j, now_ms / 1000.0, timeout, older_than) for j in jobs]
     chosen = sorted((c for c in found if c is not None), key=lambda c: -c.age_seconds)

@@ -158,7 +158,7 @@ def run_doctor(queue: Queue, config_file: str | None = None) -> DoctorReport:
             checks.append(Check(probe.__name__.removeprefix("check_"), False,
                                 f"could not check: {exc}", "grant INFO, CONFIG GET and TIME"))
     checks.extend(check_liveness(queue))
-    problems = config_problems(s)
+    problems = config_problems(IngestSettings.extending(s))
     source = config_file or "defaults and environment"
     checks.append(Check("config", not problems, f"valid ({source})" if not problems
                         else "; ".join(problems),

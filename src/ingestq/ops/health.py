@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingestq.config import QueueRecovery
+from ingestq.core.settings import QueueRecovery
 from ingestq.core.snapshot import Snapshot
 
 # A reaper silent for longer than this many intervals is missing (the ReaperLate alert uses the

@@ -50,7 +50,7 @@ def create_app(queue: Queue, *, host: str | None = None) -> FastAPI:
     ``host``: the address it will be bound to (default ``service.host``); job reads need the
     token beyond loopback unless ``service.read_auth`` says otherwise.
     """
-    settings: IngestSettings = queue.settings
+    settings = IngestSettings.extending(queue.settings)
     app = FastAPI(title="ingestq", version=__version__, description=DESCRIPTION)
     app.state.queue = queue
     app.state.settings = settings

@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
-from ingestq.config import IngestSettings
 from ingestq.core.queue import Queue
+from ingestq.core.settings import CoreSettings
 from ingestq.core.snapshot import Snapshot, take
 from ingestq.ops import health
 from ingestq.service import metrics
@@ -28,7 +28,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def readiness_details(settings: IngestSettings, snap: Snapshot) -> dict[str, dict[str, Any]]:
+def readiness_details(settings: CoreSettings, snap: Snapshot) -> dict[str, dict[str, Any]]:
     """Redis, then each health rule by name: ok and why. Only ``redis`` decides readiness; the
     rest is for the operator reading the probe (and the alert rules read /metrics)."""
     checks: dict[str, dict[str, Any]] = {"redis": {"ok": True, "detail": "reachable"}}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ingestq.core.job import Claimed
+from ingestq.core.job import Claimed, ErrorEntry
 from ingestq.worker.handlers import JobContext
 
 
@@ -35,7 +35,7 @@ class Ending:
     """The winning outcome of an attempt, with its error details."""
 
     outcome: Outcome
-    error: dict[str, Any] | None = None
+    error: ErrorEntry | None = None
     result: Any = None  # the handler's return value, stored with the ack
 
 

@@ -75,9 +75,12 @@ handler = default_registry.handler
 
 
 def load_modules(modules: list[str]) -> None:
-    """Import the modules that register handlers (the built-ins and ``file`` always first)."""
+    """Import the modules that register handlers and hooks (the built-in kinds always first).
+
+    The application decides what else a worker carries (``ingestctl worker`` adds the ``file``
+    kind and tracing, see :data:`ingestq.cli.commands.worker.APP_MODULES`); the worker runtime
+    knows nothing of them.
+    """
     importlib.import_module("ingestq.worker.builtin")
-    importlib.import_module("ingestq.ingest.file_kind")
-    importlib.import_module("ingestq.tracing")  # attempt spans, when opentelemetry is installed
     for name in modules:
         importlib.import_module(name)

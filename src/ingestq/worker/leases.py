@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
+from ingestq.core.job import error_entry
 from ingestq.logs import get_logger
 from ingestq.worker.attempt import Outcome
 
@@ -67,7 +68,6 @@ class LeaseKeeper(threading.Thread):
         w = self.worker
         for attempt in list(w.inflight.values()):
             if attempt.ending is None and attempt.running_for() > limit:
-                w.reporter.end(attempt, Outcome.TIMEOUT, {
-                    "type": "JobTimeout", "reason": "timeout", "traceback": "",
-                    "message": f"attempt ran past job_timeout_seconds ({limit:g} s) and was "
-                               "stopped"})
+                w.reporter.end(attempt, Outcome.TIMEOUT, error_entry(
+                    "JobTimeout", f"attempt ran past job_timeout_seconds ({limit:g} s) and was "
+                                  "stopped", "timeout"))

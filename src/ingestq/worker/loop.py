@@ -14,13 +14,15 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from redis.exceptions import RedisError
 
 from ingestq.core import queries as reads
 from ingestq.core import worker_registry as registry
-from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.connection import revive_embedded
 from ingestq.core.queue import Queue
 from ingestq.logs import get_logger
 from ingestq.worker.attempt import Attempt, Outcome
@@ -29,6 +31,7 @@ from ingestq.worker.leases import LeaseKeeper
 from ingestq.worker.outbox import Reporter
 from ingestq.worker.reaper import ReaperThread
 from ingestq.worker.runners import ProcessRunner, ThreadRunner
+from ingestq.worker.settings import WorkerSettings
 
 log = get_logger("ingestq.worker")
 
@@ -39,9 +42,13 @@ class Worker:
     def __init__(self, queue: Queue, handlers: Registry = default_registry, *,
                  concurrency: int | None = None, kinds: list[str] | None = None,
                  isolation: str | None = None, burst: bool = False,
-                 modules: list[str] | None = None, run_reaper: bool | None = None) -> None:
-        ws = queue.settings.worker
+                 modules: list[str] | None = None, run_reaper: bool | None = None,
+                 settings: WorkerSettings | None = None,
+                 revive: Callable[[], None] | None = None) -> None:
+        ws = self.settings = settings or WorkerSettings()
         self.queue = queue
+        # what to do when Redis fails: by default restart the embedded server if that is the one
+        self._revive = revive or partial(revive_embedded, queue.settings)
         self.handlers = handlers
         self.concurrency = concurrency or ws.concurrency
         self.kinds = kinds or handlers.kinds()
@@ -114,7 +121,7 @@ class Worker:
     # -- main loop -----------------------------------------------------------------------
 
     def _loop(self) -> None:
-        ws = self.queue.settings.worker
+        ws = self.settings
         errors = 0
         while not self.stopping.is_set():
             with self.changed:
@@ -145,7 +152,7 @@ class Worker:
         every slot busy; long jobs gain nothing from it and a buffer would only keep them from
         idle workers, so the prefetch is dropped when attempts take longer.
         """
-        ws = self.queue.settings.worker
+        ws = self.settings
         recent = self.reporter.recent_seconds
         short = recent is not None and recent < ws.prefetch_below_seconds
         return self.concurrency + (ws.prefetch if short else 0)
@@ -168,22 +175,14 @@ class Worker:
             timeout = min(timeout, max(0.01, (next_due_ms - now) / 1000.0))
         if len(self.inflight) >= self.capacity():
             return
-        self.queue.client.blpop([self.queue.keys.wake], timeout=timeout)
+        reads.wait_for_wake(self.queue, timeout)
 
     def _drained(self) -> bool:
         """Nothing of this worker's kinds pending, nothing scheduled or in flight anywhere.
 
         Jobs in flight elsewhere count: if their worker died they come back after the lease.
         """
-        if self.inflight:
-            return False
-        k = self.queue.keys
-        pipe = self.queue.client.pipeline(transaction=False)
-        for kind in self.kinds:
-            pipe.llen(k.pending(kind))
-        pipe.zcard(k.processing)
-        pipe.zcard(k.scheduled)
-        return not any(int(n) for n in pipe.execute())
+        return not self.inflight and reads.drained(self.queue, self.kinds)
 
     def _recover_connection(self, exc: Exception, errors: int) -> None:
         log.warning("redis unavailable", error=str(exc), retry_in=min(errors * 0.2, 2.0))
@@ -197,17 +196,12 @@ class Worker:
         keeper and the reporter, because a worker with every slot busy does not claim and would
         otherwise leave a killed server down until its leases ran out.
         """
-        if self.queue.settings.redis.url:
-            return
-        try:
-            EmbeddedServer(self.queue.settings.data_dir).ensure_running(timeout=5)
-        except Exception as start_exc:
-            log.warning("embedded server restart failed", error=str(start_exc))
+        self._revive()
 
     # -- shutdown ------------------------------------------------------------------------
 
     def _shutdown(self, reaper: ReaperThread | None) -> None:
-        grace = self.queue.settings.worker.shutdown_grace_seconds
+        grace = self.settings.shutdown_grace_seconds
         deadline = time.monotonic() + grace
         # jobs claimed but not started yet go back at once
         for attempt in list(self.inflight.values()):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from ingestq.core.job import ErrorEntry, error_entry
 from ingestq.errors import IngestqError
 from ingestq.logs import get_logger
 from ingestq.worker.attempt import Attempt, Ending, Outcome
@@ -42,7 +43,7 @@ class Reporter(threading.Thread):
         if attempt.take_report():
             self.outbox.put(attempt)
 
-    def end(self, attempt: Attempt, outcome: Outcome, error: dict[str, Any] | None = None
+    def end(self, attempt: Attempt, outcome: Outcome, error: ErrorEntry | None = None
             ) -> None:
         """End an attempt from outside (timeout, lost lease, release) and report it now."""
         if attempt.finish(Ending(outcome, error)):
@@ -122,7 +123,7 @@ class Reporter(threading.Thread):
 
     def _fail(self, attempt: Attempt, mode: str) -> None:
         assert attempt.ending is not None
-        entry = attempt.ending.error or {"type": "Error", "message": "", "traceback": ""}
+        entry = attempt.ending.error or error_entry("Error", "", attempt.ending.outcome.value)
         try:
             out = self.worker.queue.fail(attempt.job.id, attempt.job.token, entry, mode=mode)
         except IngestqError as exc:

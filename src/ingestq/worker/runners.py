@@ -18,11 +18,11 @@ import queue as stdqueue
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from ingestq.core.job import error_entry, exception_entry
 from ingestq.core.queue import encode_result
 from ingestq.errors import PermanentError
 from ingestq.worker.attempt import Attempt, Ending, Outcome
@@ -35,9 +35,7 @@ Done = Callable[[Attempt], None]
 def describe_error(exc: BaseException) -> Ending:
     """The ending for a handler that raised."""
     outcome = Outcome.PERMANENT if isinstance(exc, PermanentError) else Outcome.ERROR
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-2000:]
-    return Ending(outcome, {"type": type(exc).__name__, "message": str(exc)[:2000],
-                            "traceback": tb, "reason": outcome.value})
+    return Ending(outcome, exception_entry(exc, outcome.value))
 
 
 class ThreadRunner:
@@ -174,9 +172,8 @@ class ProcessSlot:
         code = self.proc.exitcode
         how = (f"killed by signal {signal.Signals(-code).name}" if code is not None and code < 0
                else f"exited with code {code}")
-        attempt.finish(Ending(Outcome.CRASH, {
-            "type": "ChildCrashed", "message": f"handler process {self.proc.pid} {how}",
-            "traceback": "", "reason": "crash", "exit_code": code}))
+        attempt.finish(Ending(Outcome.CRASH, error_entry(
+            "ChildCrashed", f"handler process {self.proc.pid} {how}", "crash", exit_code=code)))
         self.proc = None
 
 
@@ -208,9 +205,3 @@ class ProcessRunner:
         for slot in self.slots:
             slot.kill()
 
-
-def describe(spec: HandlerSpec | None) -> dict[str, Any]:
-    """Short description of a handler, for logs."""
-    if spec is None:
-        return {}
-    return {"kind": spec.kind, "async": spec.is_async, "isolation": spec.isolation}

@@ -18,27 +18,20 @@ SERVICE_CONNECT_TIMEOUT = 2.0
 
 
 def _client() -> Redis:
-    from redis import Redis
-
-    from ingestq.core.connection import connect, no_retries
+    from ingestq.core.connection import connect, deferred_client
 
     settings = state.config.ingest
     try:
-        client = connect(settings, socket_timeout=SERVICE_SOCKET_TIMEOUT)
-        # connect() dials with 5 s; later reconnects of this pool use the shorter limit.
-        client.connection_pool.connection_kwargs["socket_connect_timeout"] = (
-            SERVICE_CONNECT_TIMEOUT)
-        return client
+        return connect(settings, socket_timeout=SERVICE_SOCKET_TIMEOUT,
+                       reconnect_timeout=SERVICE_CONNECT_TIMEOUT)
     except ConnectionFailed as exc:
         if not settings.redis.url:
             raise
         # a configured server may come back: start anyway, /readyz says 503 until it does
         err.print(f"[yellow]warning:[/yellow] {exc}; serving, /readyz answers 503 until it "
                   "is reachable", highlight=False)
-        return Redis.from_url(settings.redis.url, decode_responses=True,
-                              socket_timeout=SERVICE_SOCKET_TIMEOUT,
-                              socket_connect_timeout=SERVICE_CONNECT_TIMEOUT,
-                              retry=no_retries())
+        return deferred_client(settings.redis.url, socket_timeout=SERVICE_SOCKET_TIMEOUT,
+                               connect_timeout=SERVICE_CONNECT_TIMEOUT)
 
 
 def serve(

@@ -7,6 +7,11 @@ from rich.table import Table
 
 from ingestq.cli.context import out, print_json, state, usage_error
 
+# What every `ingestctl worker` carries besides the built-in kinds and its --import modules: the
+# pipeline's `file` kind and attempt spans (when opentelemetry is installed). Process-mode slots
+# import the same list.
+APP_MODULES = ("ingestq.ingest.file_kind", "ingestq.tracing")
+
 
 def worker(
     concurrency: int = typer.Option(None, "--concurrency", "-n", min=1,
@@ -43,8 +48,9 @@ def worker(
 
     if isolation not in (None, "thread", "process"):
         raise typer.BadParameter("must be thread or process", param_hint="--isolation")
+    modules = [*APP_MODULES, *imports]
     try:
-        load_modules(imports)
+        load_modules(modules)
     except ImportError as exc:
         usage_error(f"--import: cannot import {exc.name or exc}: {exc}")
     unknown = [k for k in kinds.split(",") if default_registry.get(k) is None] if kinds else []
@@ -60,7 +66,8 @@ def worker(
         start_worker_metrics_server(port, metrics_addr or state.config.ingest.worker.metrics_addr)
     w = Worker(state.queue, default_registry, concurrency=concurrency,
                kinds=kinds.split(",") if kinds else None, isolation=isolation, burst=burst,
-               modules=imports, run_reaper=False if no_reaper else None)
+               modules=modules, run_reaper=False if no_reaper else None,
+               settings=state.config.ingest.worker)
     for _ in early:
         w.request_stop()
     raise typer.Exit(w.run())

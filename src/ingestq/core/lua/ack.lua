@@ -5,6 +5,7 @@ KEYS[2] done        zset id -> finished ms
 KEYS[3] dedupe
 KEYS[4] stats
 KEYS[5] events
+KEYS[6] claimed     zset id -> claimed ms (in-flight ages)
 
 ARGV[1] prefix
 ARGV[2] now override ('' = server TIME)
@@ -27,7 +28,7 @@ local codes = {}
 local ids, kinds, claimed_ats, finished = {}, {}, {}, {}
 for i = 6, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local jobkey = prefix .. 'job:' .. id
+  local jobkey = job_key(prefix, id)
   local kind, code, claimed_at, dkey = held(jobkey, token)
   if kind then
     record_duration(kind, now - (tonumber(claimed_at) or now))
@@ -50,7 +51,7 @@ for i = 6, #ARGV, 3 do
 end
 -- the batch leaves processing in a few variadic commands (leave_processing, for many jobs)
 if #ids > 0 then
-  leave_processing_many(prefix, KEYS[1], ids, claimed_ats)
+  leave_processing_many(KEYS[1], KEYS[6], ids, claimed_ats)
   call_many('ZADD', KEYS[2], finished)
   emit_batch(KEYS[5], maxlen, now, 'completed', ids, kinds, {})
 end
@@ -62,7 +63,7 @@ bump('completed', #ids)
 local function drop(victims)
   if #victims == 0 then return end
   local jobkeys = {}
-  for i, id in ipairs(victims) do jobkeys[i] = prefix .. 'job:' .. id end
+  for i, id in ipairs(victims) do jobkeys[i] = job_key(prefix, id) end
   call_many('DEL', false, jobkeys)
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, #victims - 1)
   bump('trimmed', #victims)

@@ -8,6 +8,7 @@ KEYS[2] scheduled   zset id -> due ms
 KEYS[3] processing  zset id -> lease deadline ms
 KEYS[4] stats
 KEYS[5] events
+KEYS[6] claimed     zset id -> claimed ms (in-flight ages)
 
 ARGV[1] prefix
 ARGV[2] now override ('' = server TIME)
@@ -36,12 +37,12 @@ local now_s, until_s = string.format('%d', now), string.format('%d', now + lease
 -- promote due retries (bounded per call; the rest go on the next claim)
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
-  local jobkey = prefix .. 'job:' .. id
+  local jobkey = job_key(prefix, id)
   local kind = redis.call('HGET', jobkey, 'kind')
   redis.call('ZREM', KEYS[2], id)
   if kind then
     redis.call('HSET', jobkey, 'state', 'pending')
-    redis.call('RPUSH', prefix .. 'pending:' .. kind, id)
+    redis.call('RPUSH', pending_key(prefix, kind), id)
     redis.call('SADD', KEYS[1], kind)
     emit(KEYS[5], maxlen, now, 'promoted', id, kind)
   end
@@ -57,7 +58,7 @@ end
 
 local heads = {}
 for _, k in ipairs(kinds) do
-  local h = redis.call('LINDEX', prefix .. 'pending:' .. k, 0)
+  local h = redis.call('LINDEX', pending_key(prefix, k), 0)
   if h then heads[k] = tonumber(h) end
 end
 
@@ -78,7 +79,7 @@ while n < count do
     end
   end
   if best == nil then break end
-  local list = prefix .. 'pending:' .. best
+  local list = pending_key(prefix, best)
   local want = count - n
   local peek = redis.call('LRANGE', list, 0, want)  -- one more than wanted: the next head
   local take = 0
@@ -89,7 +90,7 @@ while n < count do
   if peek[take + 1] then heads[best] = tonumber(peek[take + 1]) else heads[best] = nil end
   for i = 1, take do
     local id = peek[i]
-    local jobkey = prefix .. 'job:' .. id
+    local jobkey = job_key(prefix, id)
     local f = redis.call('HMGET', jobkey, 'state', 'payload', 'attempts', 'failures',
       'crash_recoveries', 'enqueued_at', 'token', 'started_at')
     if f[1] == 'pending' then
@@ -122,7 +123,7 @@ for i = n, 1, -1 do
   table.insert(claims, now_s); table.insert(claims, ids[i])
 end
 call_many('ZADD', KEYS[3], leases)
-call_many('ZADD', prefix .. 'claimed', claims)
+call_many('ZADD', KEYS[6], claims)
 emit_batch(KEYS[5], maxlen, now, 'claimed', ids, kinds_of, {{'attempt', attempts_of}},
   'worker', worker)
 bump('claimed', n)

@@ -21,7 +21,7 @@ local codes = {}
 local purged = 0
 for i = 4, #ARGV do
   local id = ARGV[i]
-  local jobkey = prefix .. 'job:' .. id
+  local jobkey = job_key(prefix, id)
   local f = redis.call('HMGET', jobkey, 'state', 'kind')
   if f[1] == false then
     table.insert(codes, -1)

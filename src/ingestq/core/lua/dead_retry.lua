@@ -23,7 +23,7 @@ local maxlen = ARGV[3]
 local codes = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
-  local jobkey = prefix .. 'job:' .. id
+  local jobkey = job_key(prefix, id)
   local f = redis.call('HMGET', jobkey, 'state', 'kind', 'dedupe_key')
   if f[1] == false then
     table.insert(codes, -1)

@@ -33,7 +33,7 @@ for i = 0, n - 1 do
   if dkey ~= '' then
     existing = redis.call('HGET', KEYS[3], dkey)
     if existing then
-      local state = redis.call('HGET', prefix .. 'job:' .. existing, 'state')
+      local state = redis.call('HGET', job_key(prefix, existing), 'state')
       if state ~= 'pending' and state ~= 'scheduled' and state ~= 'processing' then
         existing = false
       end
@@ -45,7 +45,7 @@ for i = 0, n - 1 do
     table.insert(out, 0)
   else
     local id = tostring(redis.call('INCR', KEYS[1]))
-    local jobkey = prefix .. 'job:' .. id
+    local jobkey = job_key(prefix, id)
     redis.call('HSET', jobkey, 'id', id, 'kind', kind, 'payload', payload,
       'state', 'pending', 'attempts', 0, 'failures', 0, 'crash_recoveries', 0,
       'max_retries', max_retries, 'enqueued_at', now, 'token', 0, 'dedupe_key', dkey)

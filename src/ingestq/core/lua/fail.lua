@@ -14,6 +14,7 @@ KEYS[5] stats
 KEYS[6] events
 KEYS[7] kinds
 KEYS[8] wake
+KEYS[9] claimed
 
 ARGV[1] prefix
 ARGV[2] now override ('' = server TIME)
@@ -38,58 +39,59 @@ local prefix = ARGV[1]
 local now = now_ms(ARGV[2])
 local maxlen = ARGV[3]
 local id, token, mode = ARGV[4], ARGV[5], ARGV[6]
-local jobkey = prefix .. 'job:' .. id
-local kind, code, claimed_at = held(jobkey, token)
-if not kind then return {code, ''} end
-
-local f = redis.call('HMGET', jobkey, 'attempts', 'worker', 'max_retries')
 local entry = cjson.decode(ARGV[7])
-entry['attempt'] = tonumber(f[1])
-entry['worker'] = f[2]
-entry['at'] = now
-push_error(jobkey, cjson.encode(entry), tonumber(ARGV[12]))
-redis.call('HSET', jobkey, 'last_error', (entry['type'] or 'Error') .. ': ' .. (entry['message'] or ''))
-leave_processing(prefix, KEYS[1], id, claimed_at)
-record_duration(kind, now - (tonumber(claimed_at) or now))
+local backoff_base, backoff_cap, jitter = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local crash_budget = tonumber(ARGV[11])
+local history = tonumber(ARGV[12])
+local jobkey = job_key(prefix, id)
 
-if mode == 'crash' then
-  local crashes = redis.call('HINCRBY', jobkey, 'crash_recoveries', 1)
-  bump('crashed')
-  bump('outcome:' .. kind .. ':crashed')
-  if crashes > tonumber(ARGV[11]) then
-    to_dead(prefix, KEYS[3], KEYS[4], KEYS[5], jobkey, id, kind, 'poison', now)
-    emit(KEYS[6], maxlen, now, 'dead', id, kind, 'reason', 'poison')
-    flush_counters(KEYS[5])
-    return {2, 'poison'}
+-- What the failure leads to, once the attempt has left processing: {code, detail}.
+local function settle(kind, max_retries)
+  if mode == 'crash' then
+    local crashes = redis.call('HINCRBY', jobkey, 'crash_recoveries', 1)
+    bump('crashed')
+    bump('outcome:' .. kind .. ':crashed')
+    if crashes > crash_budget then
+      to_dead(KEYS[3], KEYS[4], KEYS[6], maxlen, jobkey, id, kind, 'poison', now)
+      return {2, 'poison'}
+    end
+    requeue(prefix, KEYS[7], jobkey, id, kind, now, false)
+    emit(KEYS[6], maxlen, now, 'crashed', id, kind, 'crash_recoveries', crashes)
+    return {3, ''}
   end
-  redis.call('HSET', jobkey, 'state', 'pending', 'requeued_at', now)
-  redis.call('HDEL', jobkey, 'lease_until')
-  to_pending(prefix, KEYS[7], id, kind, false, false)
-  emit(KEYS[6], maxlen, now, 'crashed', id, kind, 'crash_recoveries', crashes)
-  flush_counters(KEYS[5])
-  flush_wakes(KEYS[8])
-  return {3, ''}
+  bump('failed')
+  bump('outcome:' .. kind .. ':failed')
+  if mode == 'permanent' then
+    to_dead(KEYS[3], KEYS[4], KEYS[6], maxlen, jobkey, id, kind, 'permanent', now)
+    return {2, 'permanent'}
+  end
+  local failures = redis.call('HINCRBY', jobkey, 'failures', 1)
+  if failures > max_retries then
+    to_dead(KEYS[3], KEYS[4], KEYS[6], maxlen, jobkey, id, kind, 'retries_exhausted', now)
+    return {2, 'retries_exhausted'}
+  end
+  local delay = to_scheduled(KEYS[2], jobkey, id, failures, backoff_base, backoff_cap, jitter,
+    now)
+  bump('retried')
+  bump('outcome:' .. kind .. ':retried')
+  emit(KEYS[6], maxlen, now, 'retry_scheduled', id, kind, 'delay_ms', delay)
+  return {1, delay}
 end
 
-bump('failed')
-bump('outcome:' .. kind .. ':failed')
-if mode == 'permanent' then
-  to_dead(prefix, KEYS[3], KEYS[4], KEYS[5], jobkey, id, kind, 'permanent', now)
-  emit(KEYS[6], maxlen, now, 'dead', id, kind, 'reason', 'permanent')
-  flush_counters(KEYS[5])
-  return {2, 'permanent'}
+local kind, code, claimed_at = held(jobkey, token)
+local result = {code, ''}
+if kind then
+  local f = redis.call('HMGET', jobkey, 'attempts', 'worker', 'max_retries')
+  entry['attempt'] = tonumber(f[1])
+  entry['worker'] = f[2]
+  entry['at'] = now
+  push_error(jobkey, cjson.encode(entry), history)
+  redis.call('HSET', jobkey, 'last_error',
+    (entry['type'] or 'Error') .. ': ' .. (entry['message'] or ''))
+  leave_processing(KEYS[1], KEYS[9], id, claimed_at)
+  record_duration(kind, now - (tonumber(claimed_at) or now))
+  result = settle(kind, tonumber(f[3]))
 end
-local failures = redis.call('HINCRBY', jobkey, 'failures', 1)
-if failures > tonumber(f[3]) then
-  to_dead(prefix, KEYS[3], KEYS[4], KEYS[5], jobkey, id, kind, 'retries_exhausted', now)
-  emit(KEYS[6], maxlen, now, 'dead', id, kind, 'reason', 'retries_exhausted')
-  flush_counters(KEYS[5])
-  return {2, 'retries_exhausted'}
-end
-local delay = to_scheduled(KEYS[2], jobkey, id, failures, tonumber(ARGV[8]),
-  tonumber(ARGV[9]), tonumber(ARGV[10]), now)
-bump('retried')
-bump('outcome:' .. kind .. ':retried')
-emit(KEYS[6], maxlen, now, 'retry_scheduled', id, kind, 'delay_ms', delay)
 flush_counters(KEYS[5])
-return {1, delay}
+flush_wakes(KEYS[8])
+return result

@@ -23,7 +23,7 @@ local lost = {}
 local held_count = 0
 for i = 6, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local jobkey = prefix .. 'job:' .. id
+  local jobkey = job_key(prefix, id)
   local kind = held(jobkey, token)
   if kind then
     redis.call('ZADD', KEYS[1], 'XX', now + lease, id)

@@ -20,6 +20,7 @@ KEYS[6] events
 KEYS[7] kinds
 KEYS[8] wake
 KEYS[9] reaper      hash: last pass time and result
+KEYS[10] claimed    zset id -> claimed ms
 
 ARGV[1] prefix
 ARGV[2] now override ('' = server TIME)
@@ -57,19 +58,12 @@ end
 
 local function finish(jobkey, id, kind, action, reason)
   if reason then
-    to_dead(prefix, KEYS[3], KEYS[4], KEYS[5], jobkey, id, kind, reason, now)
-    emit(KEYS[6], maxlen, now, 'dead', id, kind, 'reason', reason)
+    to_dead(KEYS[3], KEYS[4], KEYS[6], maxlen, jobkey, id, kind, reason, now)
   end
   bump('reaped:' .. action)
   emit(KEYS[6], maxlen, now, 'reaped', id, kind, 'action', action)
   table.insert(out, id)
   table.insert(out, action)
-end
-
-local function requeue(jobkey, id, kind)
-  redis.call('HSET', jobkey, 'state', 'pending', 'requeued_at', now)
-  redis.call('HDEL', jobkey, 'lease_until')
-  to_pending(prefix, KEYS[7], id, kind, false, false)
 end
 
 local budget = tonumber(ARGV[7])
@@ -79,7 +73,7 @@ local reason = mode == 'clean' and 'cleaned' or 'lease_expired'
 
 for _, t in ipairs(targets) do
   local id, token = t[1], t[2]
-  local jobkey = prefix .. 'job:' .. id
+  local jobkey = job_key(prefix, id)
   local f = redis.call('HMGET', jobkey, 'state', 'token', 'kind', 'worker', 'attempts',
     'failures', 'max_retries', 'crash_recoveries', 'claimed_at')
   local kind = f[3]
@@ -87,10 +81,10 @@ for _, t in ipairs(targets) do
     -- a record that is gone or not processing has no business in the zset: drop the entry
     if mode == 'expired' then
       redis.call('ZREM', KEYS[1], id)
-      redis.call('ZREM', prefix .. 'claimed', id)
+      redis.call('ZREM', KEYS[10], id)
     end
   elseif token == nil or token == f[2] then
-    leave_processing(prefix, KEYS[1], id, f[9])
+    leave_processing(KEYS[1], KEYS[10], id, f[9])
     push_error(jobkey, cjson.encode({type = 'LeaseExpired',
       message = why .. ' (' .. (f[4] or '?') .. ')', reason = reason,
       attempt = tonumber(f[5]), worker = f[4], at = now}), tonumber(ARGV[11]))
@@ -109,7 +103,7 @@ for _, t in ipairs(targets) do
       if failures > max_retries then
         finish(jobkey, id, kind, 'dlq', 'retries_exhausted')
       else
-        requeue(jobkey, id, kind)
+        requeue(prefix, KEYS[7], jobkey, id, kind, now, false)
         finish(jobkey, id, kind, 'requeue', nil)
       end
     elseif crashes > budget then
@@ -125,7 +119,7 @@ for _, t in ipairs(targets) do
         finish(jobkey, id, kind, 'fail', nil)
       end
     else
-      requeue(jobkey, id, kind)
+      requeue(prefix, KEYS[7], jobkey, id, kind, now, false)
       finish(jobkey, id, kind, 'requeue', nil)
     end
   end

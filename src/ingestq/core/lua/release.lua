@@ -6,6 +6,7 @@ KEYS[2] stats
 KEYS[3] events
 KEYS[4] kinds
 KEYS[5] wake
+KEYS[6] claimed
 
 ARGV[1] prefix
 ARGV[2] now override ('' = server TIME)
@@ -25,14 +26,12 @@ local released = 0
 local npairs = (#ARGV - 3) / 2
 for p = npairs, 1, -1 do
   local id, token = ARGV[2 + 2 * p], ARGV[3 + 2 * p]
-  local jobkey = prefix .. 'job:' .. id
+  local jobkey = job_key(prefix, id)
   local kind, code, claimed_at = held(jobkey, token)
   if kind then
-    leave_processing(prefix, KEYS[1], id, claimed_at)
+    leave_processing(KEYS[1], KEYS[6], id, claimed_at)
     redis.call('HINCRBY', jobkey, 'attempts', -1)
-    redis.call('HSET', jobkey, 'state', 'pending', 'requeued_at', now)
-    redis.call('HDEL', jobkey, 'lease_until')
-    to_pending(prefix, KEYS[4], id, kind, true, false)
+    requeue(prefix, KEYS[4], jobkey, id, kind, now, true)
     bump('outcome:' .. kind .. ':released')
     emit(KEYS[3], maxlen, now, 'released', id, kind)
     released = released + 1

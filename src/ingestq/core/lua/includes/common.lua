@@ -1,6 +1,15 @@
 -- Shared helpers, inlined by the loader into every script that says `--!include common.lua`.
 -- Time always comes from the server (TIME) unless a test passes an explicit clock value.
 
+-- The per-job and per-kind key names, built from the queue's prefix (ARGV[1] of every script;
+-- the fixed keys come in KEYS). Same layout as core/keys.py.
+local function job_key(prefix, id)
+  return prefix .. 'job:' .. id
+end
+local function pending_key(prefix, kind)
+  return prefix .. 'pending:' .. kind
+end
+
 local function now_ms(override)
   if override ~= nil and override ~= '' then return tonumber(override) end
   local t = redis.call('TIME')
@@ -18,7 +27,7 @@ end
 -- A single job gets the single-event form above. A batch entry has `jobs` (comma list), `kind`
 -- (every job's kind) or `kinds` (comma list aligned with `jobs`), `t`, then `each:<name>` (comma
 -- list aligned with `jobs`) for each per-job field, then the shared fields. Ids, kinds and these
--- values never contain commas. Readers expand it into one event per job (ops/tail.py).
+-- values never contain commas. Readers expand it into one event per job (core/events.py).
 local function emit_batch(events, maxlen, now, typ, ids, kinds, each, ...)
   local n = #ids
   if n == 0 then return end
@@ -93,7 +102,7 @@ end
 
 -- Put a job on its kind's pending list (its kind is already in the kinds set unless `new_kind`).
 local function to_pending(prefix, kinds, id, kind, front, new_kind)
-  local list = prefix .. 'pending:' .. kind
+  local list = pending_key(prefix, kind)
   if front then redis.call('LPUSH', list, id) else redis.call('RPUSH', list, id) end
   if new_kind then redis.call('SADD', kinds, kind) end
   wake()
@@ -130,8 +139,16 @@ local function record_duration(kind, ms)
   bump('dur_ms:' .. kind, ms)
 end
 
--- Move a job to the dead set with a reason; its dedupe key is freed for a new copy.
-local function to_dead(prefix, dead, dedupe, stats, jobkey, id, kind, reason, now)
+-- Back to pending at once (to the front of its list when `front`), without its lease.
+local function requeue(prefix, kinds, jobkey, id, kind, now, front)
+  redis.call('HSET', jobkey, 'state', 'pending', 'requeued_at', now)
+  redis.call('HDEL', jobkey, 'lease_until')
+  to_pending(prefix, kinds, id, kind, front, false)
+end
+
+-- Move a job to the dead set with a reason, and say so on the events stream; its dedupe key is
+-- freed for a new copy.
+local function to_dead(dead, dedupe, events, maxlen, jobkey, id, kind, reason, now)
   redis.call('ZADD', dead, now, id)
   redis.call('HSET', jobkey, 'state', 'dead', 'dead_reason', reason, 'finished_at', now,
     'failed_at', now)
@@ -143,6 +160,7 @@ local function to_dead(prefix, dead, dedupe, stats, jobkey, id, kind, reason, no
   bump('dead')
   bump('dead:' .. reason)
   bump('outcome:' .. kind .. ':dead')
+  emit(events, maxlen, now, 'dead', id, kind, 'reason', reason)
 end
 
 -- Schedule a retry after exponential backoff: min(cap, base * 2^(failures-1)) * jitter_factor.
@@ -167,17 +185,16 @@ end
 
 -- Leaving `processing`: drop the lease, the claim-time index and its share of the running sum
 -- of claim times (which lets metrics compute in-flight ages without reading every job).
-local function leave_processing(prefix, processing, id, claimed_at)
+local function leave_processing(processing, claimed, id, claimed_at)
   redis.call('ZREM', processing, id)
-  if redis.call('ZREM', prefix .. 'claimed', id) == 1 then
+  if redis.call('ZREM', claimed, id) == 1 then
     bump('inflight_claimed_ms', -(tonumber(claimed_at) or 0))
   end
 end
 
 -- The same for a batch (aligned lists of ids and claim times): ZMSCORE tells which ids the
 -- claim-time index holds, then one ZREM per zset.
-local function leave_processing_many(prefix, processing, ids, claimed_ats)
-  local claimed = prefix .. 'claimed'
+local function leave_processing_many(processing, claimed, ids, claimed_ats)
   for c = 1, #ids, 1000 do
     local last = math.min(c + 999, #ids)
     local present = redis.call('ZMSCORE', claimed, unpack(ids, c, last))

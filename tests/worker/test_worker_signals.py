@@ -8,14 +8,16 @@ import time
 from pathlib import Path
 
 import pytest
-from procs import env_for, ingestctl, stop, wait_for
 from redis import Redis
-from tests_support import fast_settings
+from support.procs import env_for, ingestctl, stop, wait_for, wait_for_expired_leases
+from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
 from ingestq.core import queries as reads
 from ingestq.core.job import JobState
 from ingestq.core.queue import Queue
+
+pytestmark = pytest.mark.slow  # every test here starts real processes
 
 
 @pytest.fixture
@@ -68,7 +70,9 @@ def test_stopped_worker_cannot_ack_after_its_lease_went_to_another(
         assert other.wait(30) == 0
         assert state_of(q, job_id) is JobState.DONE
         zombie.send_signal(signal.SIGCONT)
-        time.sleep(2.0)  # the zombie's handler finishes and its heartbeat/ack hits the fence
+        # the zombie's handler finishes and its heartbeat or ack hits the fence
+        wait_for(lambda: "lease lost" in (tmp_path / "zombie.log").read_text(), 15,
+                 "the zombie to find its lease lost")
         zombie.send_signal(signal.SIGTERM)
         assert zombie.wait(15) == 0
         assert reads.stats(q)["completed"] == 1
@@ -127,7 +131,8 @@ def test_second_sigterm_releases_everything_and_exits(
     try:
         wait_for(lambda: reads.counts(q)["processing"] == 3, 15, "three claims")
         w.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        wait_for(lambda: "signal received" in (tmp_path / "w.log").read_text(), 10,
+                 "the first SIGTERM to be taken")
         started = time.monotonic()
         w.send_signal(signal.SIGTERM)
         assert w.wait(15) == 0
@@ -159,8 +164,8 @@ def test_crash_job_in_process_mode_is_seen_at_once_then_poison(
 
 
 @pytest.mark.parametrize(("kind", "args"), [
-    ("burn", []), ("block_loop", ["--import", "sample_handlers"]),
-    ("stubborn", ["--import", "sample_handlers"])])
+    ("burn", []), ("block_loop", ["--import", "support.sample_handlers"]),
+    ("stubborn", ["--import", "support.sample_handlers"])])
 def test_handler_hogging_cpu_or_loop_for_three_leases_keeps_its_job(
         client: Redis, fast: IngestSettings, tmp_path: Path, kind: str, args: list[str]
         ) -> None:
@@ -190,7 +195,7 @@ def test_ten_reapers_at_once_reap_each_expired_lease_exactly_once(
     claimed = 0
     while claimed < 1000:
         claimed += len(q.claim("gone", 500, lease_seconds=0.2).jobs)
-    time.sleep(0.4)
+    wait_for_expired_leases(q, 1000)
     env = env_for(fast)
     reapers = [ingestctl(env, "reaper", "--once", "--json") for _ in range(10)]
     totals = []
@@ -211,7 +216,7 @@ def test_job_running_past_timeout_is_stopped_and_retried_with_reason_timeout(
     settings = fast_settings(base_settings, job_timeout_seconds=1.0)
     q = Queue(client, settings)
     job_id = q.enqueue("stubborn", {"seconds": 30}, max_retries=0).id
-    w = ingestctl(env_for(settings), "worker", "--import", "sample_handlers",
+    w = ingestctl(env_for(settings), "worker", "--import", "support.sample_handlers",
                   log=tmp_path / "w.log")
     try:
         wait_for(lambda: state_of(q, job_id) is JobState.DEAD, 20, "timeout to dead")
@@ -229,7 +234,7 @@ def test_sigterm_during_start_up_is_held_and_the_worker_exits_zero(
     job_id = q.enqueue("noop", {}).id
     marker = tmp_path / "importing"
     env = {**env_for(fast), "SLOW_START_MARKER": str(marker), "SLOW_START_SECONDS": "2"}
-    w = ingestctl(env, "worker", "--import", "slow_start_handlers", log=tmp_path / "w.log")
+    w = ingestctl(env, "worker", "--import", "support.slow_start_handlers", log=tmp_path / "w.log")
     try:
         wait_for(marker.exists, 30, "the worker to start importing its handler module")
         w.send_signal(signal.SIGTERM)  # before the worker's own handlers exist

@@ -5,13 +5,16 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from procs import env_for, ingestctl, stop, wait_for
+import pytest
 from redis import Redis
-from tests_support import fast_settings
+from support.procs import env_for, ingestctl, stop, wait_for
+from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
 from ingestq.core import worker_registry as registry
 from ingestq.core.queue import Queue
+
+pytestmark = pytest.mark.slow  # every test here starts real processes
 
 
 def test_worker_publishes_itself_and_vanishes_after_kill_9(

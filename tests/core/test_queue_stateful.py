@@ -14,11 +14,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from redis import Redis
-from tests_support import fast_settings
+from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
 from ingestq.core import queries as reads
-from ingestq.core.queue import ManualClock, Queue, error_entry
+from ingestq.core.job import error_entry, exception_entry
+from ingestq.core.queue import ManualClock, Queue
 from ingestq.errors import JobNotFound, LeaseLost
 
 KINDS = ("a", "b", "c")
@@ -61,7 +62,7 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(data=st.data(), mode=st.sampled_from(["retry", "permanent", "crash"]))
     def fail(self, data: st.DataObject, mode: str) -> None:
         self._with_lease(data, lambda i, t: self.q.fail(
-            i, t, error_entry(RuntimeError("x"), reason="error"), mode=mode))
+            i, t, exception_entry(RuntimeError("x"), "error"), mode=mode))
 
     @rule(data=st.data())
     def release(self, data: st.DataObject) -> None:
@@ -112,8 +113,7 @@ class QueueMachine(RuleBasedStateMachine):
         else:
             call: dict[str, Any] = {
                 "ack": lambda: self.q.ack(job_id, token),
-                "fail": lambda: self.q.fail(job_id, token, error_entry(None, reason="x",
-                                                                       message="x")),
+                "fail": lambda: self.q.fail(job_id, token, error_entry("Error", "x", "x")),
                 "release": lambda: self.q.release(job_id, token)}
             with pytest.raises((LeaseLost, JobNotFound)):
                 call[op]()

@@ -6,13 +6,13 @@ import pytest
 
 from ingestq.core import queries as reads
 from ingestq.core import snapshot
-from ingestq.core.job import JobState
-from ingestq.core.queue import ManualClock, Queue, error_entry
+from ingestq.core.job import JobState, exception_entry
+from ingestq.core.queue import ManualClock, Queue
 from ingestq.errors import JobNotFound, LeaseLost, PayloadError
 
 
 def entry(msg: str = "boom") -> dict[str, object]:
-    return error_entry(RuntimeError(msg), reason="error")
+    return exception_entry(RuntimeError(msg), "error")
 
 
 def test_enqueued_job_is_pending_with_its_payload(queue: Queue) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from ingestq.config import IngestSettings, QueueSettings
+from ingestq.config import IngestSettings
+from ingestq.core.settings import QueueSettings
 
 
 def fast_settings(base: IngestSettings, **recovery: object) -> IngestSettings:

@@ -9,9 +9,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from procs import env_for, ingestctl, stop, wait_for
 from redis import Redis
-from tests_support import fast_settings
+from support.procs import env_for, ingestctl, stop, wait_for
+from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
 from ingestq.core import queries as reads
@@ -19,7 +19,9 @@ from ingestq.core.job import JobState
 from ingestq.core.queue import Queue
 from ingestq.ingest.files import expand, job_spec
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "fastapi-docs"
+pytestmark = pytest.mark.slow  # every test here starts real processes
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "fastapi-docs"
 SAMPLE = ["en/tutorial", "ja/tutorial/first-steps.md", "ru/index.md"]
 
 

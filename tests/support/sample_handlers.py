@@ -1,4 +1,4 @@
-"""Handlers used by the crash tests, imported by worker processes with --import sample_handlers."""
+"""Handlers for the crash tests, imported by worker processes: --import support.sample_handlers."""
 
 from __future__ import annotations
 

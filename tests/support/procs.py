@@ -10,9 +10,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ingestq.config import IngestSettings
+from redis import Redis
 
-TESTS_DIR = Path(__file__).resolve().parent
+from ingestq.config import IngestSettings
+from ingestq.core import queries
+from ingestq.core.queue import Queue
+
+TESTS_DIR = Path(__file__).resolve().parents[1]  # tests/: support.* importable in children
 
 
 def env_for(settings: IngestSettings, **overrides: object) -> dict[str, str]:
@@ -56,3 +60,22 @@ def stop(proc: subprocess.Popen[str], timeout: float = 10) -> int:
         proc.send_signal(signal.SIGCONT)
         proc.kill()
     return proc.wait(timeout)
+
+
+def wait_until_on_disk(client: Redis) -> None:
+    """Block until every write the server has taken is fsynced to its AOF.
+
+    A probe write and WAITAOF on the same connection: the AOF is written in order, so once the
+    probe is on disk, so is everything before it (whichever client wrote it).
+    """
+    pipe = client.pipeline(transaction=False)
+    pipe.incr("test:fsync-probe")
+    pipe.execute_command("WAITAOF", 1, 0, 10_000)
+    _, (local, _replicas) = pipe.execute()
+    assert local == 1, "the server did not fsync within 10 s"
+
+
+def wait_for_expired_leases(queue: Queue, count: int, timeout: float = 10) -> None:
+    """Wait (on the server's clock) until ``count`` leases of this queue have run out."""
+    wait_for(lambda: queries.stale_count(queue) >= count, timeout,
+             f"{count} lease(s) to run out")

@@ -7,10 +7,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from bounded import within
-from promtool import free_port
 from redis import Redis
 from redis.exceptions import RedisError
+from support.bounded import within
+from support.promtool import free_port
 
 from ingestq.config import load_config
 from ingestq.core.connection import connect
