@@ -267,7 +267,7 @@ def test_k8s_manifests_render_with_kustomize_when_kubectl_is_available() -> None
     assert result.returncode == 0, result.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout)]
     assert sorted(kinds) == ["ConfigMap", "Deployment", "Deployment", "Deployment", "Namespace",
-                             "Service"]
+                             "PersistentVolumeClaim", "Service"]
 
 
 def test_compose_and_k8s_ship_the_same_ingestq_settings() -> None:

@@ -8,8 +8,8 @@ from ingestq.core.queue import Queue
 from .conftest import Invoke, make_dead, parse
 
 STATUS_KEYS = {"queue", "server_time", "counts", "oldest_pending_age_seconds", "stale",
-               "live_workers", "worker_ids", "reaper", "throughput", "counters", "warnings",
-               "paused_kinds"}
+               "live_workers", "worker_ids", "unserved_pending", "stuck_slots", "reaper",
+               "throughput", "counters", "warnings", "paused_kinds"}
 JOB_KEYS = {"id", "kind", "payload", "state", "attempts", "failures", "crash_recoveries",
             "max_retries", "token", "enqueued_at", "started_at", "claimed_at", "requeued_at",
             "failed_at", "finished_at", "lease_until", "due_at", "worker", "last_error",
@@ -31,6 +31,9 @@ def test_status_json_has_the_documented_shape_and_warns_when_no_worker_serves_wa
     assert data["throughput"]["events"]["enqueued"] == 2
     assert data["live_workers"] == 0
     assert any("no live worker" in w for w in data["warnings"])
+    # every documented counter is present, zero or not
+    assert data["counters"]["enqueued"] == 2 and data["counters"]["dead:poison"] == 0
+    assert data["counters"]["reaped:requeue"] == 0 and data["counters"]["purged"] == 0
 
 
 def test_status_counts_completions_of_the_last_minute_as_throughput(
@@ -96,3 +99,27 @@ def test_enqueue_json_returns_one_id_per_copy(invoke: Invoke, live_queue: Queue)
     data = parse(invoke("enqueue", "noop", "--count", "3", "--json"))
     assert [d["created"] for d in data] == [True, True, True]
     assert live_queue.client.llen(live_queue.keys.pending("noop")) == 3
+
+
+def test_jobs_list_is_in_enqueue_order_across_kinds_so_limit_one_is_the_next_oldest(
+        invoke: Invoke, live_queue: Queue) -> None:
+    ids = [live_queue.enqueue(kind, {}).id for kind in ("b", "a", "b", "c", "a")]
+    listed = parse(invoke("jobs", "list", "--state", "pending", "--json"))
+    assert [j["id"] for j in listed] == ids
+    (first,) = parse(invoke("jobs", "list", "--limit", "1", "--json"))
+    assert first["id"] == ids[0]
+
+
+def test_a_requeued_job_ages_from_its_enqueue_in_the_table_and_the_filter(
+        invoke: Invoke, live_queue: Queue) -> None:
+    import time
+
+    job_id = live_queue.enqueue("noop", {}).id
+    time.sleep(1.2)
+    claimed = live_queue.claim("w", 1).jobs[0]
+    live_queue.release(claimed.id, claimed.token)  # back to pending, requeued_at = now
+    older = parse(invoke("jobs", "list", "--state", "pending", "--older-than", "1", "--json"))
+    assert [j["id"] for j in older] == [job_id]
+    table = invoke("jobs", "list", "--state", "pending")
+    row = next(line for line in table.stdout.splitlines() if "noop" in line)
+    assert " 1s " in row and " 0s " not in row

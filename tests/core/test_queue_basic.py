@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingestq.core import queries as reads
+from ingestq.core import snapshot
 from ingestq.core.job import JobState, exception_entry
 from ingestq.core.queue import ManualClock, Queue
 from ingestq.errors import JobNotFound, LeaseLost, PayloadError
@@ -135,7 +136,7 @@ def test_reap_requeues_expired_and_charges_a_crash_recovery(queue: Queue, clock:
     assert queue.reap() == [(job.id, "requeue")]
     rec = reads.get_job(queue, job.id)
     assert rec.state is JobState.PENDING and rec.crash_recoveries == 1
-    assert reads.reaper_status(queue).last_reaped == 1
+    assert snapshot.take(queue).reaper.last_reaped == 1
     with pytest.raises(LeaseLost):
         queue.ack(job.id, job.token)
 
@@ -237,13 +238,13 @@ def test_processing_age_histogram_tracks_claims_and_exits(queue: Queue, clock: M
     clock.advance(45)
     rest = queue.claim("w", 2).jobs
     clock.advance(5)  # ages now 50, 5, 5
-    hist = reads.processing_ages(queue, [30, 60])
-    assert hist.buckets == [(30, 2), (60, 3)] and hist.count == 3
-    assert hist.total_seconds == pytest.approx(60.0)
+    snap = snapshot.take(queue)  # buckets 30, 60, 120, ...
+    assert snap.age_buckets[:3] == [(30, 2), (60, 3), (120, 3)] and snap.age_count == 3
+    assert snap.age_sum == pytest.approx(60.0)
     queue.ack(first.id, first.token)
     queue.release(rest[0].id, rest[0].token)
-    hist = reads.processing_ages(queue, [30])
-    assert hist.count == 1 and hist.total_seconds == pytest.approx(5.0)
+    snap = snapshot.take(queue)
+    assert snap.age_count == 1 and snap.age_sum == pytest.approx(5.0)
 
 
 def test_ack_keeps_the_handlers_result(queue: Queue) -> None:

@@ -228,3 +228,16 @@ def test_requests_are_counted_by_route_template_and_status(api: TestClient) -> N
     text = api.get("/metrics").text
     assert 'route="/jobs/{job_id}",status="404"' in text
     assert "/jobs/12345" not in text
+
+
+def test_enqueueing_a_kind_no_live_worker_takes_is_accepted_with_a_warning_header(
+        api: TestClient, svc_queue: Queue) -> None:
+    from ingestq.core import worker_registry
+
+    res = api.post("/jobs", json={"kind": "nosuchkind", "payload": {}}, headers=AUTH)
+    assert res.status_code == 201
+    assert "no live worker takes kind 'nosuchkind'" in res.headers["X-Ingestq-Warning"]
+    worker_registry.publish(svc_queue, "h:1:ab", concurrency=1, kinds=["noop"],
+                            isolation="thread")
+    served = api.post("/jobs", json={"kind": "noop", "payload": {}}, headers=AUTH)
+    assert served.status_code == 201 and "X-Ingestq-Warning" not in served.headers

@@ -13,7 +13,7 @@ from pathlib import Path
 from redis import Redis
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries
+from ingestq.core import snapshot
 from ingestq.core.queue import Queue
 
 TESTS_DIR = Path(__file__).resolve().parents[1]  # tests/: support.* importable in children
@@ -77,5 +77,5 @@ def wait_until_on_disk(client: Redis) -> None:
 
 def wait_for_expired_leases(queue: Queue, count: int, timeout: float = 10) -> None:
     """Wait (on the server's clock) until ``count`` leases of this queue have run out."""
-    wait_for(lambda: queries.stale_count(queue) >= count, timeout,
+    wait_for(lambda: snapshot.take(queue).stale >= count, timeout,
              f"{count} lease(s) to run out")

@@ -6,19 +6,20 @@ import os
 from typing import Any, NoReturn
 
 import typer
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from typer.core import TyperGroup
 
 from ingestq.cli.commands import COMMANDS
-from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, err, state
+from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, err, state, widen
 from ingestq.errors import ConfigError, ConnectionFailed, IngestqError, PayloadError
-from ingestq.logs import configure_logging
+from ingestq.logs import set_level
 from ingestq.threads import one_blas_thread
 
 
 def _fail(label: str, exc: BaseException, code: int) -> NoReturn:
-    err.print(f"[red]{label}:[/red] {exc}", markup=True, highlight=False)
+    text = str(exc)
+    # ConnectionFailed messages already say "cannot reach Redis at ..."; say it once
+    prefix = "" if text.startswith(label) else f"[red]{label}:[/red] "
+    err.print(f"{prefix}{text}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -34,14 +35,34 @@ class ExitCodeGroup(TyperGroup):
             _fail("configuration error", exc, EXIT_USAGE)
         except PayloadError as exc:
             _fail("invalid input", exc, EXIT_USAGE)
-        except (ConnectionFailed, RedisConnectionError, RedisTimeoutError) as exc:
+        except ConnectionFailed as exc:
             _fail("cannot reach Redis", exc, EXIT_UNREACHABLE)
         except IngestqError as exc:
             _fail("error", exc, EXIT_PROBLEM)
+        except Exception as exc:
+            if _unreachable(exc):
+                _fail("cannot reach Redis", exc, EXIT_UNREACHABLE)
+            raise
 
 
+def _unreachable(exc: Exception) -> bool:
+    # redis is imported only by commands that talk to it (start-up time): if it is not loaded,
+    # the error cannot be one of its
+    import sys
+
+    if "redis.exceptions" not in sys.modules:
+        return False
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError)
+
+
+# Plain help and errors (rich_markup_mode=None): typer's rich renderer imports Markdown and
+# Pygments, which tripled the time `ingestctl --help` takes (bench/startup.py).
 app = typer.Typer(
     name="ingestctl", no_args_is_help=True, add_completion=True, cls=ExitCodeGroup,
+    rich_markup_mode=None, pretty_exceptions_enable=False,
     help="Operate an ingestq queue: enqueue, run workers, inspect and repair.\n\n"
          "Exit codes: 0 ok, 1 problem found, 2 usage/config error, 3 Redis unreachable.")
 
@@ -52,14 +73,18 @@ def root(
                                help="YAML config file (default ./ingestq.yaml)."),
     log_level: str = typer.Option("info", "--log-level",
                                   help="debug shows every claim and ack."),
+    wide: bool = typer.Option(False, "--wide",
+                              help="Never fold table cells (always so when stdout is piped)."),
 ) -> None:
     """Global options."""
     state.reset(config)
+    if wide:
+        widen()
     if config:
         # child processes (process-mode slots, local workers) and lazily opened pipelines load
         # the same file
         os.environ["INGESTQ_CONFIG"] = os.path.abspath(config)
-    configure_logging(log_level)
+    set_level(log_level)
 
 
 for command in COMMANDS:

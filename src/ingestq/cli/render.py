@@ -10,9 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ingestq.core.job import TERMINAL, Job, JobState
+from ingestq.core.job import Job
 from ingestq.errors import BadRecord
-from ingestq.ops.clean import describe_target
 
 SHORT = 60  # characters of an error message shown in a table cell
 
@@ -39,17 +38,6 @@ def timestamp(ts: float | None, now: float | None = None) -> str:
     return text if now is None else f"{text} ({duration(now - ts)} ago)"
 
 
-def job_age(job: Job, now: float) -> float | None:
-    """Age from the moment that matters for the job's state (as `jobs list --older-than`)."""
-    if job.state is JobState.PROCESSING:
-        anchor = job.claimed_at
-    elif job.state in TERMINAL:
-        anchor = job.finished_at
-    else:
-        anchor = job.requeued_at or job.enqueued_at
-    return None if anchor is None else now - anchor
-
-
 def shorten(text: str | None, limit: int = SHORT) -> str:
     """One line, at most ``limit`` characters."""
     line = " ".join((text or "").split())
@@ -58,13 +46,15 @@ def shorten(text: str | None, limit: int = SHORT) -> str:
 
 def job_table(jobs: Sequence[Job], now: float, title: str) -> Table:
     """Jobs as a table: id, kind, state, age, attempts, worker, path or payload, last error."""
+    from ingestq.ops.clean import describe_target
+
     table = Table(title=title)
     for col in ("Job ID", "Kind", "State", "Age", "Attempts", "Worker", "Path or payload",
                 "Last error"):
         table.add_column(col, overflow="fold")
     for j in jobs:
         state = j.state.value + (f" ({j.dead_reason})" if j.dead_reason else "")
-        table.add_row(j.id, j.kind, state, duration(job_age(j, now)), str(j.attempts),
+        table.add_row(j.id, j.kind, state, duration(j.age(now)), str(j.attempts),
                       j.worker or "-", describe_target(j.payload), shorten(j.last_error))
     return table
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -11,7 +12,7 @@ from redis.exceptions import RedisError, ResponseError
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.core.redis_url import no_retries, open_client, set_socket_timeout
 from ingestq.core.settings import CoreSettings
-from ingestq.errors import ConnectionFailed
+from ingestq.errors import ConfigError, ConnectionFailed
 from ingestq.logs import get_logger
 from ingestq.redaction import redact
 
@@ -26,12 +27,15 @@ __all__ = ["connect", "no_retries", "redact", "server_risks"]
 
 
 def connect(settings: CoreSettings, *, socket_timeout: float | None = 30.0,
-            warn_risks: bool = True, reconnect_timeout: float | None = None) -> Redis:
+            warn_risks: bool = True, reconnect_timeout: float | None = None,
+            on_start: Callable[[str], None] | None = None) -> Redis:
     """A checked client: the configured URL, else the embedded server (started if needed).
 
     On a configured server, each risk to the jobs (evicting memory policy, no persistence) is
-    logged as a warning at start. ``reconnect_timeout`` bounds how long later reconnects of the
-    client's pool may take to dial (the first dial allows 5 s).
+    logged as a warning when ``warn_risks`` (long-running processes; `status` and `doctor`
+    report them in their output instead). ``reconnect_timeout`` bounds how long later reconnects
+    of the client's pool may take to dial (the first dial allows 5 s). ``on_start`` hears a line
+    when this call started the embedded server.
     """
     url = settings.redis.url
     where = url or "the embedded Valkey server"
@@ -45,12 +49,14 @@ def connect(settings: CoreSettings, *, socket_timeout: float | None = 30.0,
             set_socket_timeout(client, socket_timeout)
         else:
             server = EmbeddedServer(settings.data_dir)
-            server.ensure_running()
+            if server.ensure_running() and on_start is not None:
+                on_start(f"started the embedded Valkey server in {server.dir} (it keeps running "
+                         "for later commands; `ingestctl server stop` stops it)")
             client = server.client(socket_timeout=socket_timeout, retry=no_retries())
             info = client.info("server")
-    except ValueError as exc:
-        shown = redact(url or "")
-        raise ConnectionFailed(f"invalid Redis URL {shown!r}: {redact(str(exc))}") from None
+    except ValueError as exc:  # a malformed URL is a configuration error, not an outage
+        raise ConfigError(f"ingest.redis.url (INGESTQ_REDIS_URL) {redact(url or '')!r} is not "
+                          f"a valid Redis URL: {redact(str(exc))}") from None
     except (RedisError, OSError) as exc:
         hint = " (rediss:// needs a TLS server: is this one plain?)" if (
             url or "").startswith("rediss://") else ""

@@ -113,29 +113,35 @@ class EmbeddedServer:
             return None
         return pid if b"valkey-server" in cmdline else None
 
-    def ensure_running(self, timeout: float = 15.0) -> None:
-        """Attach to the running server, or start one (recovering stale files) and wait for it."""
+    def ensure_running(self, timeout: float = 15.0) -> bool:
+        """Attach to the running server, or start one (recovering stale files) and wait for it.
+
+        Returns True when this call started the server (callers tell the operator so: it keeps
+        running after they exit, until `ingestctl server stop`).
+        """
         if self.socket.parent != self.dir:
             ensure_private(self.socket.parent)
         if self.ping():
-            return
+            return False
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.lockfile, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if self.ping():
-                return
+                return False
             pid, other = self.pid(), self.answering_pid()
             if other is not None:
                 raise ConnectionFailed(
                     f"a server this data directory did not start answers on {self.socket} "
                     f"(pid {other}; {self.pidfile} names {pid or 'no live valkey-server'}): "
                     "stop that server or remove the socket; ingestq will not send jobs to it")
-            if pid is None:
+            started = pid is None
+            if started:
                 for stale in (self.pidfile, self.socket):
                     with contextlib.suppress(FileNotFoundError):
                         stale.unlink()
                 self._spawn()
             self._wait_ready(timeout, pid)
+            return started
 
     def _spawn(self) -> None:
         args = [

@@ -24,9 +24,14 @@ class Event:
     fields: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (one line of `tail --json`)."""
-        return {"id": self.id, "type": self.type, "job": self.job, "kind": self.kind,
-                "t": self.t, "fields": self.fields}
+        """JSON-ready form (one line of `tail --json`): integer fields are numbers."""
+        return {"id": self.id or None, "type": self.type, "job": self.job, "kind": self.kind,
+                "t": self.t, "fields": {k: _typed(v) for k, v in self.fields.items()}}
+
+
+def _typed(value: str) -> int | str:
+    """Stream fields are strings on the wire; counts, attempts and tokens read as numbers."""
+    return int(value) if value.lstrip("-").isdigit() and len(value) < 19 else value
 
 
 ENTRY_FIELDS = ("type", "job", "kind", "t", "jobs", "kinds")

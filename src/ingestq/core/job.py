@@ -23,6 +23,7 @@ class JobState(StrEnum):
 TERMINAL = frozenset({JobState.DONE, JobState.DEAD})
 
 DEAD_REASONS = ("permanent", "retries_exhausted", "poison", "stale", "cancelled")
+REAP_ACTIONS = ("requeue", "fail", "dlq", "poison")  # what a reap pass did with an expired lease
 
 ERROR_TEXT_MAX = 2000  # characters of a message, and of a traceback's tail, kept per entry
 
@@ -134,6 +135,24 @@ class Job:
             result=_json(h["result"]) if h.get("result") else None,
             progress=_progress(h),
         )
+
+    def age_anchor(self) -> float | None:
+        """The moment a job's age counts from: the one age rule of `jobs list` (its Age column
+        and ``--older-than``), `dead list` and `clean`.
+
+        Enqueue for pending and scheduled jobs (a requeue does not make a job younger), the
+        current attempt's claim for processing ones, the end for done and dead ones.
+        """
+        if self.state is JobState.PROCESSING:
+            return self.claimed_at
+        if self.state in (JobState.DONE, JobState.DEAD):
+            return self.finished_at
+        return self.enqueued_at
+
+    def age(self, now: float) -> float | None:
+        """Seconds since :meth:`age_anchor` (None when the record lacks that time)."""
+        anchor = self.age_anchor()
+        return None if anchor is None else max(0.0, now - anchor)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the documented shape of `jobs show --json`)."""

@@ -127,11 +127,6 @@ class QueueKeys:
         return self._k("history")
 
     @property
-    def stuck_slots(self) -> str:
-        """Hash worker id -> its slots stuck in handlers that ignored their stop (if any)."""
-        return self._k("stuck_slots")
-
-    @property
     def reaper(self) -> str:
         """Hash: last reap pass time and result."""
         return self._k("reaper")

@@ -6,11 +6,11 @@ number of round trips or is bounded by the limit asked for.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
-from ingestq.core.job import TERMINAL, Job, JobState
+from ingestq.core.job import Job, JobState
 from ingestq.core.queue import Queue
 from ingestq.errors import BadRecord, JobNotFound
 
@@ -115,24 +115,26 @@ def _zset_ids(queue: Queue, key: str, max_score: float | str) -> Iterator[str]:
         start += PAGE
 
 
+def _kind_pending_ids(queue: Queue, kind: str) -> Iterator[str]:
+    start = 0
+    while True:
+        page = cast(list[str], queue.client.lrange(queue.keys.pending(kind), start,
+                                                   start + PAGE - 1))
+        yield from page
+        if len(page) < PAGE:
+            return
+        start += PAGE
+
+
 def _pending_ids(queue: Queue, kind: str | None) -> Iterator[str]:
-    for name in [kind] if kind else kinds(queue):
-        start = 0
-        while True:
-            page = cast(list[str], queue.client.lrange(queue.keys.pending(name), start,
-                                                       start + PAGE - 1))
-            yield from page
-            if len(page) < PAGE:
-                break
-            start += PAGE
+    """Pending ids in enqueue order (ids grow with each enqueue) across kinds: each kind's list
+    is already in that order from its head, so a lazy merge reads only the pages it needs."""
+    names = [kind] if kind else kinds(queue)
+    return heapq.merge(*(_kind_pending_ids(queue, name) for name in names), key=_id_order)
 
 
-def _age_anchor(job: Job) -> float | None:
-    if job.state is JobState.PROCESSING:
-        return job.claimed_at
-    if job.state in TERMINAL:
-        return job.finished_at
-    return job.enqueued_at
+def _id_order(job_id: str) -> tuple[int, str]:
+    return (int(job_id), "") if job_id.isdigit() else (0, job_id)
 
 
 def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
@@ -140,6 +142,7 @@ def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
               limit: int = 100, unreadable: list[BadRecord] | None = None) -> list[Job]:
     """Jobs in one state, oldest first, filtered by kind, dead reason and age.
 
+    Pending jobs come in enqueue order across kinds, so ``limit=1`` is the oldest waiting job.
     Records that cannot be decoded are skipped and appended to ``unreadable`` (if given).
 
     Age is measured from the moment that matters for the state: this attempt's start for
@@ -169,8 +172,8 @@ def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
                 continue
             if reason and job.dead_reason != reason:
                 continue
-            anchor = _age_anchor(job)
-            if older_than is not None and (anchor is None or now - anchor < older_than):
+            age = job.age(now)
+            if older_than is not None and (age is None or age < older_than):
                 continue
             if job.state is state and len(out) < limit:
                 out.append(job)
@@ -191,70 +194,6 @@ def expired_jobs(queue: Queue, limit: int = 1000) -> list[Job]:
     """Jobs whose lease has run out and that no reaper has handled yet (for dry runs)."""
     ids = lease_expired_ids(queue, server_time_ms(queue), limit)
     return [j for j in get_jobs(queue, ids) if j.state is JobState.PROCESSING]
-
-
-def stale_count(queue: Queue) -> int:
-    """How many leases have expired and wait for a reaper."""
-    return int(queue.client.zcount(queue.keys.processing, "-inf", server_time_ms(queue)))
-
-
-@dataclass(frozen=True)
-class ReaperStatus:
-    """The last reap pass any process recorded."""
-
-    last_run: float | None
-    last_reaped: int
-    passes: int
-
-
-def reaper_status(queue: Queue) -> ReaperStatus:
-    """When a reaper last ran and what it did."""
-    h: dict[str, Any] = cast(dict[str, Any], queue.client.hgetall(queue.keys.reaper))
-    last = int(h["last_run"]) / 1000.0 if h.get("last_run") else None
-    return ReaperStatus(last, int(h.get("last_reaped", 0)), int(h.get("passes", 0)))
-
-
-def oldest_pending_age(queue: Queue) -> float:
-    """Seconds the oldest pending job has waited (0 when nothing is pending)."""
-    heads = []
-    pipe = queue.client.pipeline(transaction=False)
-    for name in kinds(queue):
-        pipe.lindex(queue.keys.pending(name), 0)
-    heads = [h for h in pipe.execute() if h]
-    if not heads:
-        return 0.0
-    jobs = get_jobs(queue, heads)
-    now = server_time_ms(queue) / 1000.0
-    times = [j.requeued_at or j.enqueued_at for j in jobs if j.enqueued_at is not None]
-    return max(0.0, now - min(times)) if times else 0.0
-
-
-@dataclass(frozen=True)
-class AgeHistogram:
-    """Ages of the jobs in flight right now: cumulative bucket counts, sum and count."""
-
-    buckets: list[tuple[float, int]]  # (upper bound in seconds, jobs at most that old)
-    total_seconds: float
-    count: int
-
-
-def processing_ages(queue: Queue, bounds: Sequence[float]) -> AgeHistogram:
-    """In-flight age histogram in one round trip, whatever the number of jobs in flight.
-
-    Counts come from ZCOUNT over the claim-time index; the sum from the running sum of claim
-    times the scripts keep (count * now - sum of claim times).
-    """
-    now = server_time_ms(queue)
-    pipe = queue.client.pipeline(transaction=False)
-    for b in bounds:
-        pipe.zcount(queue.keys.claimed, now - b * 1000, "+inf")
-    pipe.zcard(queue.keys.claimed)
-    pipe.hget(queue.keys.stats, "inflight_claimed_ms")
-    res = pipe.execute()
-    count = int(res[len(bounds)])
-    claimed_sum = int(res[len(bounds) + 1] or 0)
-    total = max(0.0, (count * now - claimed_sum) / 1000.0) if count else 0.0
-    return AgeHistogram([(b, int(c)) for b, c in zip(bounds, res, strict=False)], total, count)
 
 
 def lease_expired_ids(queue: Queue, now_ms: float, limit: int) -> list[str]:

@@ -22,11 +22,13 @@ class WorkerInfo:
     started: float
     version: str
     concurrency: int
-    kinds: str
+    kinds: list[str]  # published as a comma string; a list here as in the logs
     isolation: str
     current_jobs: int
     last_beat: float
-    stuck_slots: int = 0  # slots held by handlers that ignored their stop (thread mode)
+    # Handler slots whose handler ignored its stop signal (published by the worker when it
+    # tracks them; 0 until then). Read by the snapshot for status, doctor and /metrics.
+    stuck_slots: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the documented shape of `workers --json`)."""
@@ -58,7 +60,6 @@ def withdraw(queue: Queue, worker_id: str) -> None:
     pipe = queue.client.pipeline(transaction=True)
     pipe.zrem(queue.keys.workers, worker_id)
     pipe.delete(queue.keys.worker(worker_id))
-    pipe.hdel(queue.keys.stuck_slots, worker_id)
     pipe.execute()
 
 
@@ -75,45 +76,24 @@ def live_workers(queue: Queue) -> list[WorkerInfo]:
     queue.client.zremrangebyscore(queue.keys.workers, "-inf", cutoff - 60_000)
     ids = cast(list[str], queue.client.zrangebyscore(queue.keys.workers, cutoff, "+inf"))
     pipe = queue.client.pipeline(transaction=False)
-    pipe.hgetall(queue.keys.stuck_slots)
     for wid in ids:
         pipe.hgetall(queue.keys.worker(wid))
-    stuck, *records = pipe.execute()
-    out = []
-    for h in records:
-        if not h:
-            continue
-        out.append(WorkerInfo(
-            id=h["id"], host=h.get("host", ""), pid=int(h.get("pid", 0)),
-            started=int(h.get("started", 0)) / 1000.0, version=h.get("version", ""),
-            concurrency=int(h.get("concurrency", 0)), kinds=h.get("kinds", ""),
-            isolation=h.get("isolation", ""), current_jobs=int(h.get("current_jobs", 0)),
-            last_beat=int(h.get("last_beat", 0)) / 1000.0,
-            stuck_slots=int(stuck.get(h["id"], 0))))
-    return out
+    return [parse_worker(h) for h in pipe.execute() if h]
+
+
+def parse_worker(h: dict[str, str]) -> WorkerInfo:
+    """A worker record as stored (see :func:`publish`)."""
+    return WorkerInfo(
+        id=h["id"], host=h.get("host", ""), pid=int(h.get("pid", 0)),
+        started=int(h.get("started", 0)) / 1000.0, version=h.get("version", ""),
+        concurrency=int(h.get("concurrency", 0)),
+        kinds=[k for k in h.get("kinds", "").split(",") if k],
+        isolation=h.get("isolation", ""), current_jobs=int(h.get("current_jobs", 0)),
+        last_beat=int(h.get("last_beat", 0)) / 1000.0,
+        stuck_slots=int(h.get("stuck_slots", 0)))
 
 
 def report_stuck(queue: Queue, worker_id: str, stuck: int) -> None:
-    """Record how many of a worker's slots are stuck in a handler that ignored its stop.
-
-    One hash for all workers, so a scrape reads every count in the round trip it already makes.
-    """
-    if stuck:
-        queue.client.hset(queue.keys.stuck_slots, worker_id, stuck)
-    else:
-        queue.client.hdel(queue.keys.stuck_slots, worker_id)
-
-
-# -- stuck slots (issue 15.4): one rule, read by status, doctor and /metrics ------------------
-
-def stuck_warnings(workers: list[WorkerInfo]) -> list[str]:
-    """One line per live worker with stuck slots (a worker exits once all of them are)."""
-    return [f"worker {w.id} has {w.stuck_slots} of {w.concurrency} slot(s) stuck in handlers "
-            "that ignored their stop (it claims only for the others; fix the handler to "
-            "check should_stop, or use isolation: process)"
-            for w in workers if w.stuck_slots]
-
-
-def stuck_slots_total(live_ids: list[str], stuck: dict[str, str]) -> int:
-    """Stuck slots over the live workers, from the stuck_slots hash (the dead ones' are stale)."""
-    return sum(int(stuck.get(wid, 0)) for wid in live_ids)
+    """Record in the worker's own record how many of its slots are stuck in a handler that
+    ignored its stop; the snapshot reads it with the record (no extra round trip)."""
+    queue.client.hset(queue.keys.worker(worker_id), "stuck_slots", stuck)

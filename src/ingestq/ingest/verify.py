@@ -3,7 +3,13 @@
 The files on disk are the truth: each file known to the SQLite manifest or found under the
 configured roots is parsed again, and every store's ids and content hashes are compared with the
 result. Per document and store, drift is ``missing`` (in the source, not in the store),
-``extra`` (in the store, not in the source, e.g. its file is gone) or ``stale`` (hashes differ).
+``extra`` (in the store, not in the source, e.g. its file is gone), ``stale`` (hashes differ) or
+``orphan`` (the SQLite manifest lost a document's record but kept its sections and chunks: search
+no longer finds it, and nothing else starting from the documents table would notice).
+
+An orphan's source is found among the files under the roots or beside the documents the manifest
+knows (a document id is the hash of its path); found, it is re-ingested, else its rows are
+extra.
 
 Repair is the caller's: re-ingest ``reingest_paths`` with ``force=True`` (the checksum may match
 while one store lags), and delete ``delete_ids`` with :func:`delete_extras`.
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from ingestq.errors import PermanentError
+from ingestq.ingest.parsing.identity import document_id_for
 from ingestq.ingest.parsing.parse import (
     HTML_EXTENSIONS,
     MARKDOWN_EXTENSIONS,
@@ -30,7 +37,7 @@ from ingestq.ingest.stores.base import DocumentManifest, Store, manifest_of
 # What a walk of the roots picks up: the formats the parser knows, not every file in the tree.
 SOURCE_EXTENSIONS = MARKDOWN_EXTENSIONS | HTML_EXTENSIONS | {".txt"}
 
-DriftKind = Literal["missing", "extra", "stale"]
+DriftKind = Literal["missing", "extra", "stale", "orphan"]
 
 
 @dataclass(frozen=True)
@@ -65,15 +72,48 @@ def verify(pipeline: Pipeline, repair: bool = False) -> VerifyReport:
     """Compare each store with the sources; with ``repair``, delete the extras at once."""
     expected, unreadable = _expected(pipeline)
     known_paths = pipeline.manifest.source_paths()
-    drift: list[Drift] = []
+    orphans = _orphans(pipeline, known_paths)
+    orphan_ids = {o.document_id for o in orphans}
+    drift: list[Drift] = list(orphans)
     for store in pipeline.stores:
-        drift.extend(_store_drift(store, expected, known_paths))
-    reingest = sorted({d.source_path for d in drift if d.kind != "extra"})
-    delete = sorted({d.document_id for d in drift if d.kind == "extra"})
+        drift.extend(d for d in _store_drift(store, expected, known_paths)
+                     if not (store is pipeline.manifest and d.document_id in orphan_ids))
+    reingest = sorted({d.source_path for d in drift if d.kind != "extra" and d.source_path})
+    delete = sorted({d.document_id for d in drift
+                     if d.kind == "extra" or (d.kind == "orphan" and not d.source_path)})
     deleted = delete_extras(pipeline, delete) if repair else 0
     return VerifyReport(
         len(expected), tuple(drift), tuple(reingest), tuple(delete), tuple(unreadable), deleted
     )
+
+
+def _orphans(pipeline: Pipeline, known_paths: Mapping[str, str]) -> list[Drift]:
+    ids = pipeline.manifest.orphan_ids()
+    if not ids:
+        return []
+    folders = {str(Path(p).parent) for p in known_paths.values()}
+    found: dict[str, str] = {}
+    for path in [*_walk(pipeline.settings.roots), *_siblings(folders)]:
+        document_id = document_id_for(path)
+        if document_id in ids:
+            found.setdefault(document_id, path)
+    return [Drift(pipeline.manifest.name, i, found.get(i, ""), "orphan",
+                  "sections and chunks without a document record, invisible to search: "
+                  + ("its file is re-ingested on repair" if i in found else
+                     "its file is not under the roots or beside a known document, so repair "
+                     "deletes the rows; ingest the file again to restore it"))
+            for i in sorted(ids)]
+
+
+def _siblings(folders: set[str]) -> Iterator[str]:
+    for folder in sorted(folders):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if Path(name).suffix.lower() in SOURCE_EXTENSIONS:
+                yield normalise_path(os.path.join(folder, name))
 
 
 def delete_extras(pipeline: Pipeline, document_ids: list[str] | tuple[str, ...]) -> int:

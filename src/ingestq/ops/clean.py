@@ -80,7 +80,7 @@ def _candidate(job: Job, now: float, timeout: float, older_than: float | None
                ) -> CleanCandidate | None:
     if job.state is not JobState.PROCESSING or job.claimed_at is None:
         return None
-    age = max(0.0, now - job.claimed_at)
+    age = job.age(now) or 0.0  # processing: since the claim (the one age rule, Job.age)
     expired = job.lease_until is not None and job.lease_until <= now
     timed_out = age > timeout
     if older_than is None:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ingestq.core import queries as reads
-from ingestq.core.job import JobState
+from ingestq.core.job import DEAD_REASONS, JobState
 from ingestq.core.queue import Queue
 
 ALL = 10**9  # "no limit" for filter selections: list_jobs pages through the dead set
@@ -34,13 +34,22 @@ class DeadFilter:
         return not self.ids
 
     def check(self) -> None:
-        """Refuse an empty selection (acting on every dead job must be asked for with --all)."""
+        """Refuse an empty selection (acting on every dead job must be asked for with --all)
+        and an unknown reason (it would match nothing, silently)."""
+        check_reason(self.reason)
         filtered = any(v is not None for v in (self.kind, self.reason, self.older_than))
         if self.ids and (self.all or filtered):
             raise SelectionError("name job ids, or use --all / filters, not both")
         if not self.ids and not self.all and not filtered:
             raise SelectionError("nothing selected: name job ids, use --all, or filter with "
                                "--kind / --reason / --older-than")
+
+
+def check_reason(reason: str | None) -> None:
+    """Raise SelectionError naming the valid reasons when ``reason`` is not one of them."""
+    if reason is not None and reason not in DEAD_REASONS:
+        raise SelectionError(f"--reason {reason!r} is not a dead reason; valid: "
+                             f"{', '.join(DEAD_REASONS)}")
 
 
 def select_dead(queue: Queue, selection: DeadFilter) -> list[str]:

@@ -13,26 +13,16 @@ from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from ingestq.config import IngestSettings, is_loopback
-from ingestq.core import queries as reads
-from ingestq.core import worker_registry as registry
 from ingestq.core.connection import EVICTING_SAFE
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.core.queue import Queue
-from ingestq.ops.status import REAPER_SILENT_INTERVALS, reaper_silent, reaper_view
+from ingestq.core.snapshot import take
+from ingestq.ops import health
+from ingestq.ops.health import Finding as Check  # a doctor check is a finding: one shape
 from ingestq.redaction import redact
 
 MAX_SKEW_SECONDS = 2.0  # beyond this, ages read against local time mislead operators
 MEMORY_ATTENTION = 0.8  # share of maxmemory in use that deserves a look before writes fail
-
-
-@dataclass(frozen=True)
-class Check:
-    """One finding: ``ok`` False means it needs attention, and ``fix`` says what to do."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,32 +118,9 @@ def check_clock(client: Redis) -> Check:
 
 
 def check_liveness(queue: Queue) -> list[Check]:
-    """Workers while jobs wait; a reaper while jobs are in flight."""
-    counts = reads.counts(queue)
-    live = registry.live_workers(queue)
-    waiting = counts["pending"] + counts["scheduled"]
-    out = [Check("workers", bool(live) or not waiting,
-                 f"{len(live)} live, {waiting} job(s) waiting, {counts['processing']} in flight",
-                 None if live or not waiting else "start workers: ingestctl worker (or up)")]
-    view = reaper_view(queue, reads.server_time_ms(queue) / 1000.0)
-    last = ("never ran" if view.seconds_since_last_run is None
-            else f"last pass {view.seconds_since_last_run:.1f} s ago, reaped {view.last_reaped}")
-    if not view.enabled:
-        out.append(Check("reaper", False, "disabled (ingest.queue_recovery.enabled: false)",
-                         "enable it, or recover expired leases by hand with ingestctl clean"))
-    elif reaper_silent(view) and (counts["processing"] or live):
-        out.append(Check("reaper", False, f"{last}: silent for more than "
-                         f"{REAPER_SILENT_INTERVALS} intervals of {view.interval_seconds:g} s "
-                         "while work is in flight", "run ingestctl reaper, or workers with "
-                         "ingest.worker.run_reaper: true"))
-    else:
-        out.append(Check("reaper", True, last + ("" if counts["processing"] or live
-                                                  else " (nothing in flight to recover)")))
-    stuck = registry.stuck_warnings(live)
-    out.append(Check("stuck slots", not stuck, "; ".join(stuck) or "none",
-                     None if not stuck else "make the handler honour should_stop, or run its "
-                     "kind with isolation: process (a stuck child is killed)"))
-    return out
+    """The shared health rules (workers, reaper, stale leases, unserved kinds, stuck slots) on
+    one snapshot: the same verdicts `status`, `/readyz` and `/metrics` give."""
+    return health.assess(take(queue), queue.settings.queue_recovery)
 
 
 def config_problems(settings: IngestSettings) -> list[str]:

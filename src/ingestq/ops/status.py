@@ -1,4 +1,9 @@
-"""`status`: the whole queue on one screen, with the warnings an operator must act on."""
+"""`status`: the whole queue on one screen, with the warnings an operator must act on.
+
+Figures come from one :func:`ingestq.core.snapshot.take`, warnings from
+:mod:`ingestq.ops.health` (the rules `doctor`, `/readyz` and `/metrics` share), throughput
+from the events stream.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,20 @@ from typing import Any, cast
 
 from redis.exceptions import RedisError
 
-from ingestq.core import queries as reads
-from ingestq.core import worker_registry as registry
 from ingestq.core.connection import server_risks
-from ingestq.core.controls import paused_kinds
 from ingestq.core.events import event_count
+from ingestq.core.job import DEAD_REASONS, REAP_ACTIONS
 from ingestq.core.queue import Queue
+from ingestq.core.snapshot import Snapshot, take
+from ingestq.ops import health
 
 THROUGHPUT_WINDOW_SECONDS = 60.0
-REAPER_SILENT_INTERVALS = 3  # a reaper silent for longer than this many intervals is missing
 THROUGHPUT_TYPES = ("enqueued", "claimed", "completed", "retry_scheduled", "dead", "reaped")
+# Every shared counter status shows, present even while still zero (docs/architecture.md,
+# "Counters"); the per-kind outcome and duration fields are /metrics' business.
+COUNTERS = ("enqueued", "deduped", "claimed", "completed", "failed", "retried", "released",
+            "crashed", "dead", "dead_retried", "purged", "trimmed",
+            *(f"dead:{r}" for r in DEAD_REASONS), *(f"reaped:{a}" for a in REAP_ACTIONS))
 
 
 @dataclass(frozen=True)
@@ -56,9 +65,11 @@ class StatusReport:
     stale: int
     live_workers: int
     worker_ids: list[str]
+    unserved_pending: dict[str, int]  # kind -> pending jobs no live worker takes
+    stuck_slots: int
     reaper: ReaperView
     throughput: Throughput
-    counters: dict[str, float]
+    counters: dict[str, int]
     warnings: list[str] = field(default_factory=list)
     paused_kinds: list[str] = field(default_factory=list)  # kinds no worker claims now
 
@@ -96,42 +107,17 @@ def throughput(queue: Queue, now_ms: int,
         failed_per_minute=round((by_type["retry_scheduled"] + by_type["dead"]) * per_min, 2))
 
 
-def reaper_view(queue: Queue, now: float) -> ReaperView:
+def reaper_view(queue: Queue, snap: Snapshot) -> ReaperView:
     """The reaper record with its age."""
-    rs = reads.reaper_status(queue)
     rc = queue.settings.queue_recovery
-    since = None if rs.last_run is None else round(max(0.0, now - rs.last_run), 3)
     return ReaperView(enabled=rc.enabled, interval_seconds=rc.reaper_interval_seconds,
-                      last_run=rs.last_run, seconds_since_last_run=since,
-                      last_reaped=rs.last_reaped, passes=rs.passes)
+                      last_run=snap.reaper.last_run,
+                      seconds_since_last_run=health.reaper_since(snap),
+                      last_reaped=snap.reaper.last_reaped, passes=snap.reaper.passes)
 
 
-def reaper_silent(view: ReaperView) -> bool:
-    """True when no reaper pass was recorded within REAPER_SILENT_INTERVALS intervals."""
-    limit = REAPER_SILENT_INTERVALS * view.interval_seconds
-    return view.seconds_since_last_run is None or view.seconds_since_last_run > limit
-
-
-def _warnings(queue: Queue, counts: dict[str, int], live: int, stale: int,
-              reaper: ReaperView) -> list[str]:
-    out: list[str] = []
-    waiting = counts["pending"] + counts["scheduled"]
-    if waiting and not live:
-        out.append(f"no live worker while {waiting} job(s) wait: start one with "
-                   "`ingestctl worker` (or `ingestctl up`)")
-    in_flight = counts["processing"]
-    if not reaper.enabled:
-        out.append("the reaper is disabled (ingest.queue_recovery.enabled: false): expired "
-                   "leases come back only through `ingestctl clean`")
-    elif reaper_silent(reaper) and (in_flight or live):
-        when = ("never ran" if reaper.seconds_since_last_run is None
-                else f"last ran {reaper.seconds_since_last_run:.0f} s ago")
-        out.append(f"the reaper {when} (more than {REAPER_SILENT_INTERVALS} intervals of "
-                   f"{reaper.interval_seconds:g} s): run `ingestctl reaper` or workers with "
-                   "ingest.worker.run_reaper: true")
-    if stale:
-        out.append(f"{stale} job(s) hold an expired lease and wait for a reaper "
-                   "(`ingestctl clean --dry-run` lists them)")
+def _warnings(queue: Queue, snap: Snapshot) -> list[str]:
+    out = [f.warning() for f in health.assess(snap, queue.settings.queue_recovery) if not f.ok]
     try:
         out.extend(server_risks(queue.client))
     except RedisError as exc:  # INFO/CONFIG refused (ACL): say so rather than fail the view
@@ -139,32 +125,23 @@ def _warnings(queue: Queue, counts: dict[str, int], live: int, stale: int,
     return out
 
 
-def warnings_for(queue: Queue, counts: dict[str, int], live: int, stale: int,
-                 reaper: ReaperView, paused: list[str]) -> list[str]:
+def warnings_for(queue: Queue, snap: Snapshot) -> list[str]:
     """The warnings `status` prints (the dashboard shows the same)."""
-    out = _warnings(queue, counts, live, stale, reaper)
-    if paused:
+    out = _warnings(queue, snap)
+    if snap.paused:
         out.append(f"paused (no worker claims them until `ingestctl resume KIND`): "
-                   f"{', '.join(paused)}")
+                   f"{', '.join(snap.paused)}")
     return out
 
 
 def queue_status(queue: Queue) -> StatusReport:
     """Build the status report (a fixed number of round trips whatever the queue size)."""
-    now_ms = reads.server_time_ms(queue)
-    now = now_ms / 1000.0
-    counts = reads.counts(queue)
-    live = registry.live_workers(queue)
-    stale = reads.stale_count(queue)
-    reaper = reaper_view(queue, now)
-    counters = {k: v for k, v in reads.stats(queue).items()
-                if not k.startswith(("dur", "outcome:", "inflight_"))}
-    paused = paused_kinds(queue)
-    warnings = [*warnings_for(queue, counts, len(live), stale, reaper, paused),
-                *registry.stuck_warnings(live)]
+    snap = take(queue)
+    counters = {name: int(float(snap.stats.get(name, 0))) for name in COUNTERS}
     return StatusReport(
-        queue=queue.keys.queue, server_time=now, counts=counts,
-        oldest_pending_age_seconds=round(reads.oldest_pending_age(queue), 3), stale=stale,
-        live_workers=len(live), worker_ids=[w.id for w in live], reaper=reaper,
-        throughput=throughput(queue, now_ms), counters=counters, warnings=warnings,
-        paused_kinds=paused)
+        queue=queue.keys.queue, server_time=snap.now, counts=dict(snap.depth),
+        oldest_pending_age_seconds=round(snap.oldest_pending_age, 3), stale=snap.stale,
+        live_workers=snap.workers_alive, worker_ids=[w.id for w in snap.workers],
+        unserved_pending=health.unserved(snap), stuck_slots=snap.stuck_slots,
+        reaper=reaper_view(queue, snap), throughput=throughput(queue, int(snap.now * 1000)),
+        counters=counters, warnings=warnings_for(queue, snap), paused_kinds=snap.paused)

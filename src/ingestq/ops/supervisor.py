@@ -3,7 +3,9 @@
 Children run in their own sessions, so a Ctrl-C in the terminal reaches only the supervisor,
 which then forwards exactly one SIGTERM to each child (a second signal to a worker means "hand
 everything back now", which a shared process group would send by accident). A child that dies is
-restarted, with a growing pause when it keeps dying at once. On SIGTERM or SIGINT the children get
+restarted, with a growing pause when it keeps dying at once. Each child also gets SIGTERM from the
+kernel when the supervisor dies, however it dies (parent-death signal, see :mod:`.up_lock`). On
+SIGTERM, SIGINT or SIGHUP the children get
 SIGTERM and the grace period; whatever is still running after it is killed. A second signal
 forwards a second SIGTERM, so workers hand their jobs back at once.
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from ingestq.config import IngestSettings
+from ingestq.ops.up_lock import die_with_parent
 from ingestq.redaction import redact
 
 POLL_SECONDS = 0.2
@@ -68,18 +71,22 @@ class Supervisor:
     """Starts children, restarts the ones that die, and stops them all gracefully."""
 
     def __init__(self, specs: list[ChildSpec], *, grace_seconds: float,
-                 report: Callable[[str], None], env: dict[str, str] | None = None) -> None:
+                 report: Callable[[str], None], env: dict[str, str] | None = None,
+                 on_spawn: Callable[[list[int]], None] | None = None) -> None:
         self.children = [Child(s) for s in specs]
         self.grace = grace_seconds
         self.report = report
         self.env = env
+        self.on_spawn = on_spawn  # told every child pid after each start (the up lock file)
         self.stopping = threading.Event()
         self.signals = 0
 
     def _spawn(self, child: Child) -> None:
         child.proc = subprocess.Popen(child.spec.argv, stdin=subprocess.DEVNULL, env=self.env,
-                                      start_new_session=True)
+                                      start_new_session=True, preexec_fn=die_with_parent())
         child.started = time.monotonic()
+        if self.on_spawn is not None:
+            self.on_spawn([c.proc.pid for c in self.children if c.proc is not None])
         self.report(f"started {child.spec.name} (pid {child.proc.pid}): {child.spec.listens}")
 
     def start(self) -> None:
@@ -138,8 +145,13 @@ class Supervisor:
         return 1 if killed else 0
 
     def run(self) -> int:
-        """Supervise until SIGTERM or SIGINT, then stop everything; returns the exit code."""
-        previous = {s: signal.signal(s, self.on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        """Supervise until SIGTERM, SIGINT or SIGHUP, then stop everything; returns the exit code.
+
+        SIGHUP (the terminal closed) stops like SIGTERM: a supervisor that died of it would leave
+        its children running unsupervised.
+        """
+        previous = {s: signal.signal(s, self.on_signal)
+                    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         try:
             self.start()
             while not self.stopping.wait(POLL_SECONDS):

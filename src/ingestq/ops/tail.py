@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingestq.core import queries as reads
-from ingestq.core import worker_registry as registry
 from ingestq.core.events import Event, EventReader
 from ingestq.core.job import Job, JobState
 from ingestq.core.queue import Queue
+from ingestq.core.snapshot import unserved_kinds
 
 CHECK_SECONDS = 1.0  # how often the followed job's record and the live workers are re-read
 
@@ -23,6 +23,14 @@ class TailOutcome:
     end: str
     job: Job | None
     message: str
+
+    def as_event(self, job_id: str) -> Event:
+        """The closing line of `tail JOB --json`: type ``end``, so a job that had already
+        finished (no event to stream) still yields one line saying how it ended."""
+        state = self.job.state.value if self.job else ("done" if self.end == "done" else "")
+        return Event(id="", type="end", job=job_id, kind=self.job.kind if self.job else "",
+                     t=self.job.finished_at if self.job else None,
+                     fields={"end": self.end, "state": state, "message": self.message})
 
 
 def _terminal(job_id: str, job: Job | None) -> TailOutcome | None:
@@ -36,12 +44,18 @@ def _terminal(job_id: str, job: Job | None) -> TailOutcome | None:
     return None
 
 
+def _served(queue: Queue, kind: str) -> bool:
+    """Some live worker takes this kind (a worker of other kinds will never run the job)."""
+    return not unserved_kinds(queue, [kind])
+
+
 def follow_job(queue: Queue, job_id: str, *, no_worker_timeout: float,
                on_event: Callable[[Event], None]) -> TailOutcome:
     """Stream this job's events until it is done or dead.
 
-    Gives up with ``no_worker`` once no live worker has been seen for ``no_worker_timeout``
-    seconds while the job is still active. Raises JobNotFound when the job does not exist.
+    Gives up with ``no_worker`` once no live worker that takes the job's kind has been seen for
+    ``no_worker_timeout`` seconds while the job is still active. Raises JobNotFound when the
+    job does not exist.
     """
     reader = EventReader(queue)  # positioned before the first look, so no event is lost
     ended = _terminal(job_id, reads.get_job(queue, job_id))
@@ -66,13 +80,14 @@ def follow_job(queue: Queue, job_id: str, *, no_worker_timeout: float,
         ended = _terminal(job_id, found[0] if found else None)
         if ended:
             return ended  # the stream may have been trimmed past the job's last event
-        if registry.live_workers(queue):
+        if found and _served(queue, found[0].kind):
             alone_since = None
             continue
         alone_since = alone_since if alone_since is not None else now
         if now - alone_since >= no_worker_timeout:
             state = found[0].state.value if found else "unknown"
+            kind = found[0].kind if found else "?"
             return TailOutcome("no_worker", found[0] if found else None,
-                               f"no live worker for {no_worker_timeout:g} s while job {job_id} "
-                               f"is {state}: nothing will run it; start one with "
-                               "`ingestctl worker`")
+                               f"no live worker takes kind {kind!r} for {no_worker_timeout:g} s "
+                               f"while job {job_id} is {state}: nothing will run it; start one "
+                               f"with `ingestctl worker --kinds {kind}`")

@@ -11,7 +11,8 @@ at ``/docs``.
 - Bodies over ``ingest.service.max_body_bytes`` get 413, by Content-Length or while a chunked
   body streams. Every error is ``{"error": "...", "detail": ...}``.
 - ``/metrics`` and ``/readyz`` read one snapshot of Redis (three round trips whatever the number
-  of jobs, see :mod:`.snapshot`) and answer 503 with the reason when Redis cannot be read.
+  of jobs, see :mod:`ingestq.core.snapshot`) and answer 503 with the reason when Redis cannot be
+  read.
 - ``GET /search?q=&k=`` answers from the service's warm pipeline (embedder loaded once);
   ``ingestctl search`` asks it first. Guarded like the job reads (``service.read_auth``).
 - Tracing: see :mod:`ingestq.tracing` (OTLP export when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set).

@@ -1,4 +1,8 @@
-"""Liveness, readiness and /metrics. When Redis is down they answer 503 with the reason, fast."""
+"""Liveness, readiness and /metrics. When Redis is down they answer 503 with the reason, fast.
+
+Readiness is Redis only; what needs attention (workers, reaper, stale leases, unserved kinds)
+comes from :mod:`ingestq.ops.health` and is reported, not enforced, here.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
-from ingestq.config import IngestSettings
 from ingestq.core.queue import Queue
+from ingestq.core.settings import CoreSettings
 from ingestq.core.snapshot import Snapshot, take
+from ingestq.ops import health
 from ingestq.service import metrics, ui_data
 
 router = APIRouter()
@@ -23,46 +28,32 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def readiness(settings: IngestSettings, snap: Snapshot) -> dict[str, dict[str, Any]]:
-    """Each readiness check by name: ok and why."""
-    rc = settings.queue_recovery
+def readiness_details(settings: CoreSettings, snap: Snapshot) -> dict[str, dict[str, Any]]:
+    """Redis, then each health rule by name: ok and why. Only ``redis`` decides readiness; the
+    rest is for the operator reading the probe (and the alert rules read /metrics)."""
     checks: dict[str, dict[str, Any]] = {"redis": {"ok": True, "detail": "reachable"}}
-    since = None if snap.reaper_last_run is None else snap.now - snap.reaper_last_run
-    if not rc.enabled:
-        checks["reaper"] = {"ok": True, "detail": "disabled (queue_recovery.enabled: false)"}
-    elif since is not None and since <= 3 * rc.reaper_interval_seconds:
-        checks["reaper"] = {"ok": True, "detail": f"last pass {since:.1f} s ago"}
-    elif snap.depth["processing"] == 0:
-        checks["reaper"] = {"ok": True, "detail": "no lease to watch (nothing in flight)"}
-    else:
-        checks["reaper"] = {"ok": False, "detail": (
-            "never ran" if since is None else f"last pass {since:.0f} s ago") +
-            f", more than 3 x {rc.reaper_interval_seconds:g} s with jobs in flight"}
-    waiting = snap.depth["pending"] + snap.depth["scheduled"]
-    checks["workers"] = {
-        "ok": snap.workers_alive > 0 or waiting == 0,
-        "detail": f"{snap.workers_alive} live, {waiting} job(s) waiting"}
+    for finding in health.assess(snap, settings.queue_recovery):
+        checks[finding.name] = {"ok": finding.ok, "detail": finding.detail}
     return checks
 
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Ready when Redis answers, the reaper is on time and jobs that wait have a worker."""
+    """Ready when Redis answers. A worker outage or a late reaper is reported in ``checks`` and
+    ``attention`` but keeps the service ready: its API and /metrics are what operators need then.
+    """
     q: Queue = request.app.state.queue
     try:
         snap = take(q)
     except RedisError as exc:
         return JSONResponse({"ready": False, "error": "not ready: redis",
                              "detail": {"redis": f"unreachable: {exc}"},
-                             "checks": {"redis": {"ok": False, "detail": f"unreachable: {exc}"}}},
+                             "checks": {"redis": {"ok": False, "detail": f"unreachable: {exc}"}},
+                             "attention": ["redis"]},
                             status_code=503)
-    checks = readiness(IngestSettings.extending(q.settings), snap)
-    failed = [name for name, check in checks.items() if not check["ok"]]
-    if not failed:
-        return JSONResponse({"ready": True, "checks": checks})
-    return JSONResponse({"ready": False, "error": "not ready: " + ", ".join(failed),
-                         "detail": {name: checks[name]["detail"] for name in failed},
-                         "checks": checks}, status_code=503)
+    checks = readiness_details(q.settings, snap)
+    attention = [name for name, check in checks.items() if not check["ok"]]
+    return JSONResponse({"ready": True, "checks": checks, "attention": attention})
 
 
 @router.get("/metrics")

@@ -26,12 +26,12 @@ from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingestq.core.job import DEAD_REASONS
+from ingestq.core.job import DEAD_REASONS, REAP_ACTIONS
 from ingestq.core.snapshot import Snapshot
+from ingestq.ops import health
 
 DEPTH_STATES = {"queued": "pending", "processing": "processing", "scheduled": "scheduled",
                 "dlq": "dead"}
-REAP_ACTIONS = ("requeue", "fail", "dlq", "poison")
 OUTCOMES = ("completed", "failed", "retried", "dead", "crashed", "released", "cancelled")
 DURATION_BUCKETS = ("0.01", "0.05", "0.1", "0.5", "1", "5", "10", "30", "60", "300", "600",
                     "1800", "+Inf")
@@ -135,8 +135,12 @@ class SnapshotCollector(Collector):
                           "Seconds the oldest pending job has waited", s.oldest_pending_age)
         yield self._gauge("ingest_workers_alive", "Workers that beat within one lease",
                           s.workers_alive)
+        yield self._gauge("ingest_pending_unserved_jobs",
+                          "Pending jobs of kinds no live worker takes (0 with no live worker: "
+                          "ingest_workers_alive covers that)",
+                          sum(health.unserved(s).values()))
         yield self._gauge("ingest_reaper_last_run_timestamp_seconds",
-                          "Unix time of the last reap pass (0: never)", s.reaper_last_run or 0.0)
+                          "Unix time of the last reap pass (0: never)", s.reaper.last_run or 0.0)
         yield self._gauge("ingest_reaper_interval_seconds", "Configured reap interval",
                           self.reaper_interval)
         paused = GaugeMetricFamily("ingest_kind_paused",

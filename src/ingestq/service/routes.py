@@ -6,12 +6,13 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ingestq.core import queries as reads
 from ingestq.core.job import Job, JobState
 from ingestq.core.queue import MAX_DELAY_SECONDS, MAX_RETRIES, JobSpec, Queue
+from ingestq.core.snapshot import unserved_kinds
 from ingestq.errors import BadRecord, JobNotFound
 from ingestq.ops.dead import DeadFilter, SelectionError, purge_dead, retry_dead, select_dead
 from ingestq.service.guards import require_read_token, require_token
@@ -84,11 +85,12 @@ def queue_of(request: Request) -> Queue:
 
 
 @router.post("/jobs", status_code=201, dependencies=[Depends(require_token)])
-def create_jobs(body: NewJob, request: Request) -> dict[str, Any]:
+def create_jobs(body: NewJob, request: Request, response: Response) -> dict[str, Any]:
     """Enqueue ``count`` jobs, all or none; a dedupe key returns the live job instead of a copy.
 
     ``count`` x payload is bounded (:data:`MAX_REQUEST_JOB_BYTES`), so one small request cannot
-    make the service or Redis hold gigabytes.
+    make the service or Redis hold gigabytes. When no live worker takes the kind, the jobs are
+    still accepted (one may start later) and the ``X-Ingestq-Warning`` header says so.
     """
     q = queue_of(request)
     with enqueue_span(body.kind, request.headers) as carry:
@@ -101,6 +103,9 @@ def create_jobs(body: NewJob, request: Request) -> dict[str, Any]:
         spec = JobSpec(body.kind, payload, body.dedupe_key, body.max_retries,
                        body.delay_seconds)
         results = q.enqueue_many([spec] * body.count, atomic=True)
+    if unserved_kinds(q, [body.kind]):
+        response.headers["X-Ingestq-Warning"] = (
+            f"no live worker takes kind {body.kind!r}: the job waits until one does")
     jobs = [{"id": r.id, "created": r.created} for r in results]
     return jobs[0] if body.count == 1 else {"jobs": jobs}
 

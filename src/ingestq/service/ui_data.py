@@ -24,9 +24,8 @@ PAGE_MAX_END = 10_000  # deepest job listed by paging (page * size)
 def overview(queue: Queue) -> dict[str, Any]:
     """Depths, per-kind rows, workers, reaper, the per-minute chart and the status warnings."""
     snap = take(queue)
-    reaper = reaper_view(queue, snap.now)
-    warnings = warnings_for(queue, snap.depth, snap.workers_alive, snap.stale, reaper,
-                            snap.paused)
+    reaper = reaper_view(queue, snap)
+    warnings = warnings_for(queue, snap)
     return {
         "queue": queue.keys.queue, "now": snap.now, "depth": snap.depth,
         "oldest_pending_age": round(snap.oldest_pending_age, 3), "stale": snap.stale,

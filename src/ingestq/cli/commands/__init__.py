@@ -14,6 +14,7 @@ from ingestq.cli.commands import (
     ingest,
     jobs,
     serve,
+    server,
     status,
     tail,
     up,
@@ -22,4 +23,4 @@ from ingestq.cli.commands import (
 
 # Each module's ``register(app)`` adds its commands; this order is the order of ``--help``.
 COMMANDS: tuple[ModuleType, ...] = (jobs, status, ingest, worker, clean, dead, serve, tail,
-                                    doctor, config, up, evaluate, control)
+                                    doctor, config, up, server, evaluate, control)

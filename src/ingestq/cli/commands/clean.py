@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from ingestq.cli.context import confirm_or_refuse, out, print_json, state
 from ingestq.cli.render import duration
-from ingestq.ops.clean import CleanPlan, CleanResult, apply_clean, plan_clean, plan_to_dict
+
+if TYPE_CHECKING:
+    from ingestq.ops.clean import CleanPlan, CleanResult
 
 
 def _table(plan: CleanPlan) -> Table:
@@ -30,6 +34,8 @@ def _question(plan: CleanPlan) -> str:
 
 
 def _summary(plan: CleanPlan, result: CleanResult | None, dry_run: bool) -> dict[str, object]:
+    from ingestq.ops.clean import plan_to_dict
+
     return {"dry_run": dry_run, "older_than": plan.older_than, "selected": len(plan.candidates),
             "alive": plan.alive, "jobs": plan_to_dict(plan),
             "requeued": result.requeued if result else 0,
@@ -54,6 +60,8 @@ def clean(
 
     Example: ingestctl clean --dry-run ; ingestctl clean --older-than 600 --yes
     """
+    from ingestq.ops.clean import apply_clean, plan_clean
+
     plan = plan_clean(state.queue, older_than)
     n = len(plan.candidates)
     label = "stale job(s)" if older_than is None else f"job(s) started >= {older_than:g} s ago"
@@ -70,7 +78,7 @@ def clean(
         elif dry_run:
             out.print("dry run: nothing was changed")
         return
-    confirm_or_refuse(_question(plan), yes=yes, what=f"clean {n} job(s)")
+    confirm_or_refuse(_question(plan), yes=yes, what=f"clean {n} job(s)", as_json=as_json)
     result = apply_clean(state.queue, plan)
     if as_json:
         print_json(_summary(plan, result, False))

@@ -6,9 +6,9 @@ import typer
 from rich.table import Table
 
 from ingestq.cli.context import out, print_json, state
-from ingestq.ops.config_view import check_config_file, effective_settings
 
-config_app = typer.Typer(help="Show or check the configuration.", no_args_is_help=True)
+config_app = typer.Typer(help="Show or check the configuration.", no_args_is_help=True,
+                         rich_markup_mode=None)
 
 
 @config_app.command("show")
@@ -18,6 +18,8 @@ def show_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readabl
 
     Secrets are masked. Example: ingestctl --config prod.yaml config show --json
     """
+    from ingestq.ops.config_view import effective_settings
+
     loaded = state.config
     items = effective_settings(loaded)
     if as_json:
@@ -42,6 +44,8 @@ def check_cmd(file: str = typer.Argument(
 
     Example: ingestctl config check config/production.yaml
     """
+    from ingestq.ops.config_view import check_config_file
+
     loaded = check_config_file(file if file is not None else state.config_path)
     out.print(f"ok: {loaded.file or 'defaults and environment'} is valid", highlight=False)
 

@@ -15,6 +15,7 @@ def pause(kind: str = typer.Argument(..., help="Job kind to stop claiming."),
     """Stop every worker claiming KIND from its next claim on; running jobs finish.
 
     Pending jobs of the kind wait; `status` and /metrics show it paused.
+
     Example: ingestctl pause file
     """
     changed = pause_kind(state.queue, kind)

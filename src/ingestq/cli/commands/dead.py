@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from ingestq.cli.context import (
     EXIT_PROBLEM,
-    EXIT_USAGE,
     confirm_or_refuse,
     err,
     out,
     print_json,
     state,
+    usage_error,
 )
 from ingestq.cli.render import job_table, print_job, print_unreadable
-from ingestq.core import queries as reads
 from ingestq.core.job import DEAD_REASONS, JobState
 from ingestq.errors import BadRecord
-from ingestq.ops.dead import (
-    DeadFilter,
-    DeadOutcome,
-    SelectionError,
-    purge_dead,
-    retry_dead,
-    select_dead,
-)
 
-dead_app = typer.Typer(help="Dead-letter jobs: list, show, retry, purge.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ingestq.ops.dead import DeadFilter
+
+dead_app = typer.Typer(help="Dead-letter jobs: list, show, retry, purge.", no_args_is_help=True,
+                       rich_markup_mode=None)
 
 KIND = typer.Option(None, "--kind", "-k", help="Only this kind.")
 REASON = typer.Option(None, "--reason", "-r", help=f"Only this reason: {', '.join(DEAD_REASONS)}.")
@@ -42,6 +39,13 @@ def list_cmd(kind: str = KIND, reason: str = REASON, older_than: float = OLDER,
 
     Example: ingestctl dead list --reason poison --json
     """
+    from ingestq.core import queries as reads
+    from ingestq.ops.dead import SelectionError, check_reason
+
+    try:
+        check_reason(reason)
+    except SelectionError as exc:
+        usage_error(str(exc), as_json=as_json)
     q = state.queue
     bad: list[BadRecord] = []
     jobs = reads.list_jobs(q, JobState.DEAD, kind=kind, reason=reason, older_than=older_than,
@@ -63,6 +67,8 @@ def show_cmd(job_id: str = typer.Argument(..., help="Job id."),
 
     Example: ingestctl dead show 42 --traceback
     """
+    from ingestq.core import queries as reads
+
     q = state.queue
     job = reads.get_job(q, job_id)
     if as_json:
@@ -75,12 +81,15 @@ def show_cmd(job_id: str = typer.Argument(..., help="Job id."),
 
 
 def _act(verb: str, selection: DeadFilter, dry_run: bool, yes: bool, as_json: bool) -> None:
+    from ingestq.ops.dead import DeadOutcome, SelectionError, purge_dead, retry_dead, select_dead
+
     q = state.queue
     try:
         ids = select_dead(q, selection)
     except SelectionError as exc:
-        err.print(f"{exc}")
-        raise typer.Exit(EXIT_USAGE) from None
+        usage_error(str(exc), as_json=as_json)
+    # nothing matching a valid filter changes nothing and is no error: exit 0, and the JSON
+    # says whether this was a dry run, as asked
     if dry_run or not ids:
         if as_json:
             print_json({"dry_run": dry_run, "selected": ids, "count": len(ids)})
@@ -92,7 +101,7 @@ def _act(verb: str, selection: DeadFilter, dry_run: bool, yes: bool, as_json: bo
     # a purge cannot be undone
     if verb == "purge" or selection.by_filter:
         confirm_or_refuse(f"{verb.capitalize()} {len(ids)} dead job(s)?", yes=yes,
-                          what=f"{verb} {len(ids)} dead job(s)")
+                          what=f"{verb} {len(ids)} dead job(s)", as_json=as_json)
     outcome: DeadOutcome = (retry_dead if verb == "retry" else purge_dead)(q, ids)
     if as_json:
         print_json(outcome.to_dict())
@@ -121,6 +130,8 @@ def retry_cmd(ids: list[str] = IDS, all_: bool = ALL, kind: str = KIND, reason: 
 
     Example: ingestctl dead retry --reason retries_exhausted --kind file --yes
     """
+    from ingestq.ops.dead import DeadFilter
+
     _act("retry", DeadFilter(tuple(ids or ()), all_, kind, reason, older_than), dry_run, yes,
          as_json)
 
@@ -133,6 +144,8 @@ def purge_cmd(ids: list[str] = IDS, all_: bool = ALL, kind: str = KIND, reason: 
 
     Example: ingestctl dead purge --older-than 604800 --dry-run
     """
+    from ingestq.ops.dead import DeadFilter
+
     _act("purge", DeadFilter(tuple(ids or ()), all_, kind, reason, older_than), dry_run, yes,
          as_json)
 

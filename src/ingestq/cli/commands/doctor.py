@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, out, print_json, state
 from ingestq.errors import ConfigError, ConnectionFailed
-from ingestq.ops.doctor import Check, DoctorReport, run_doctor
+
+if TYPE_CHECKING:
+    from ingestq.ops.doctor import DoctorReport
+    from ingestq.ops.health import Finding as Check
 
 
 def _fatal(check: Check, code: int, as_json: bool) -> None:
@@ -41,6 +46,9 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 
     Example: ingestctl doctor --json | jq '.checks[] | select(.ok == false)'
     """
+    from ingestq.ops.doctor import run_doctor
+    from ingestq.ops.health import Finding as Check
+
     try:
         loaded = state.config
     except ConfigError as exc:

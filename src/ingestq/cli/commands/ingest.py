@@ -9,22 +9,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_USAGE, err, out, print_json, state
-from ingestq.core import worker_registry as registry
-from ingestq.core.queue import Enqueued, JobSpec, Queue
-from ingestq.ingest.files import FILE_KIND, checksum, expand, job_spec, unchanged_files
-from ingestq.ops.follow import FollowResult, LocalWorkers, follow
 
-if TYPE_CHECKING:  # numpy, SQLite and the embedders: imported by the commands that use them
+if TYPE_CHECKING:  # redis, numpy, SQLite and the embedders: imported by the commands using them
+    from rich.progress import Progress
+
+    from ingestq.core.queue import Enqueued, JobSpec, Queue
     from ingestq.ingest.pipeline import Pipeline
+    from ingestq.ingest.verify import VerifyReport
+    from ingestq.ops.follow import FollowResult
 
 BATCH = 500
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=err, transient=False)
 
@@ -32,6 +34,8 @@ def _progress() -> Progress:
 def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool,
                   checksums: dict[str, str | None] | None = None) -> list[Enqueued]:
     """Enqueue one ``file`` job per file, in batches, with a progress bar on stderr."""
+    from ingestq.ingest.files import job_spec
+
     results: list[Enqueued] = []
     sums = checksums or {}
     with _progress() as bar:
@@ -46,6 +50,8 @@ def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool,
 
 def _checksums(files: list[str], quiet: bool) -> dict[str, str | None]:
     # Confined to the roots the workers will enforce, and never reading a FIFO or device.
+    from ingestq.ingest.files import checksum
+
     pipeline = state.config.ingest.pipeline
     sums: dict[str, str | None] = {}
     with _progress() as bar:
@@ -57,9 +63,37 @@ def _checksums(files: list[str], quiet: bool) -> dict[str, str | None]:
 
 
 def _follow(q: Queue, ids: list[str], quiet: bool) -> FollowResult:
+    from ingestq.ops.follow import follow
+
     with _progress() as bar:
         task = bar.add_task("ingest", total=len(ids), visible=not quiet)
         return follow(q, ids, on_progress=lambda n, total: bar.update(task, completed=n))
+
+
+def process_files(q: Queue, ids: list[str], *, wait: bool, workers: int, quiet: bool
+                  ) -> FollowResult | None:
+    """See file jobs through: on the embedded default with no live worker, run ``workers``
+    local ones and follow the jobs; with a configured Redis and none, warn that they wait.
+    Follows (and returns the outcome) when ``wait`` or when local workers run them."""
+    from ingestq.core import worker_registry as registry
+    from ingestq.ingest.files import FILE_KIND
+    from ingestq.ops.follow import LocalWorkers
+
+    local = None
+    # Nothing enqueued: nothing to follow (an empty follow returns at once), no worker to start.
+    if ids and not registry.live_workers(q):
+        if q.settings.redis.url:
+            err.print("[yellow]warning:[/yellow] no live worker: the jobs wait until one starts "
+                      "(ingestctl worker)")
+        else:
+            cfg = state.config.file
+            local = LocalWorkers(workers, kinds=FILE_KIND, config_file=str(cfg) if cfg else None)
+            wait = True
+    try:
+        return _follow(q, ids, quiet=quiet) if wait else None
+    finally:
+        if local is not None:
+            local.stop()
 
 
 def ingest(
@@ -81,6 +115,8 @@ def ingest(
 
     Example: ingestctl ingest docs/ --glob '*.md' --wait
     """
+    from ingestq.ingest.files import expand, unchanged_files
+
     q = state.queue
     found = expand(paths, pattern)
     for missing in found.missing:
@@ -96,22 +132,8 @@ def ingest(
                                     Path(ingest_settings.data_dir))
     todo = [f for f in found.files if f not in unchanged]
     results = enqueue_files(q, todo, force=force, quiet=as_json, checksums=sums) if todo else []
-    ids = [r.id for r in results]
-    local = None
-    # Nothing enqueued: nothing to follow (an empty follow returns at once), no worker to start.
-    if ids and not registry.live_workers(q):
-        if q.settings.redis.url:
-            err.print("[yellow]warning:[/yellow] no live worker: the jobs wait until one starts "
-                      "(ingestctl worker)")
-        else:
-            cfg = state.config.file
-            local = LocalWorkers(workers, kinds=FILE_KIND, config_file=str(cfg) if cfg else None)
-            wait = True
-    try:
-        outcome = _follow(q, ids, quiet=as_json) if wait else None
-    finally:
-        if local is not None:
-            local.stop()
+    outcome = process_files(q, [r.id for r in results], wait=wait, workers=workers,
+                            quiet=as_json)
     _report(found.files, results, outcome, as_json, found.duplicates, len(unchanged))
     if outcome is not None and outcome.dead:
         raise typer.Exit(EXIT_PROBLEM)
@@ -165,20 +187,35 @@ def watch(
     from ingestq.ingest.watch import Watcher
 
     q = state.queue
-    roots = state.config.ingest.pipeline.roots  # checksums read only what workers may read
     watcher = Watcher(directory, pattern=pattern, settle_seconds=settle)
     err.print(f"watching {directory} (settle {settle:g} s); Ctrl-C to stop")
     try:
         while True:
             ready = watcher.scan(time.monotonic())
             if ready:
-                for r, path in zip(q.enqueue_many([job_spec(p, roots=roots) for p in ready]), ready,
-                                   strict=True):
-                    out.print(f"{'enqueued' if r.created else 'already queued'} {path} "
-                              f"(job {r.id})", highlight=False)
+                _enqueue_changed(q, ready)
             time.sleep(interval)
     except KeyboardInterrupt:
         err.print("stopped")
+
+
+def _enqueue_changed(q: Queue, ready: list[str]) -> None:
+    """Enqueue the settled files whose content changed: the same test as `ingest` (checksum and
+    embedder against the manifest), so starting `watch` on an ingested tree enqueues nothing."""
+    from ingestq.ingest.files import checksum, job_spec, unchanged_files
+
+    ingest_settings = state.config.ingest
+    pipeline = ingest_settings.pipeline  # checksums read only what workers may read
+    sums = {p: checksum(p, pipeline.roots, pipeline.max_file_bytes) for p in ready}
+    unchanged = unchanged_files(sums, ingest_settings.pipeline, Path(ingest_settings.data_dir))
+    todo = [p for p in ready if p not in unchanged]
+    for path in ready:
+        if path in unchanged:
+            out.print(f"unchanged {path} (not enqueued)", highlight=False)
+    specs = [job_spec(p, content_checksum=sums[p], roots=pipeline.roots) for p in todo]
+    for r, path in zip(q.enqueue_many(specs) if specs else [], todo, strict=True):
+        out.print(f"{'enqueued' if r.created else 'already queued'} {path} (job {r.id})",
+                  highlight=False)
 
 
 def _pipeline() -> Pipeline:
@@ -249,20 +286,28 @@ def _lexical_only() -> bool:
 
 def verify(
     repair: bool = typer.Option(False, "--repair",
-                                help="Enqueue re-ingestion of drifted documents; delete extras."),
+                                help="Re-ingest drifted documents and delete extras; on the "
+                                     "embedded default with no live worker, run them here."),
+    workers: int = typer.Option(min(2, os.cpu_count() or 1), "--workers",
+                                help="Local workers for --repair when none is alive (embedded)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable report."),
 ) -> None:
-    """Compare every store with the source files; exit 1 when drift is found.
+    """Compare every store with the source files; exit 1 when drift is found (with --repair:
+    when the repair failed).
 
     Example: ingestctl verify --repair
     """
+    from ingestq.ingest.files import job_spec
     from ingestq.ingest.verify import verify as run_verify
 
     report = run_verify(_pipeline(), repair=repair)
     enqueued: list[Enqueued] = []
+    outcome = None
     if repair and report.reingest_paths:
-        enqueued = state.queue.enqueue_many(
-            [job_spec(p, force=True) for p in report.reingest_paths])
+        q = state.queue
+        enqueued = q.enqueue_many([job_spec(p, force=True) for p in report.reingest_paths])
+        outcome = process_files(q, [e.id for e in enqueued], wait=False, workers=workers,
+                                quiet=as_json)
     if as_json:
         print_json({"ok": report.ok, "checked_documents": report.checked_documents,
                      "drift": [dataclasses.asdict(d) for d in report.drift],
@@ -270,24 +315,33 @@ def verify(
                      "delete_ids": list(report.delete_ids), "unreadable": list(report.unreadable),
                      "deleted": report.deleted, "enqueued": [e.id for e in enqueued]})
     else:
-        out.print(f"checked {report.checked_documents} document(s): "
-                  f"{'no drift' if report.ok else f'{len(report.drift)} drift(s)'}")
-        if report.drift:
-            table = Table()
-            for col in ("store", "kind", "document", "detail"):
-                table.add_column(col)
-            for d in report.drift:
-                table.add_row(d.store, d.kind, d.source_path or d.document_id, d.detail)
-            out.print(table)
-        for line in report.unreadable:
-            err.print(f"[yellow]unreadable:[/yellow] {line}", highlight=False)
-        if repair:
-            out.print(f"repair: {len(enqueued)} re-ingest job(s) enqueued, "
-                      f"{report.deleted} extra document(s) deleted")
-        elif not report.ok:
-            out.print("run `ingestctl verify --repair` to fix it")
-    if not report.ok:
+        _render_verify(report, repair, len(enqueued), outcome)
+    failed = outcome is not None and bool(outcome.dead)
+    if failed or (not repair and not report.ok):
         raise typer.Exit(EXIT_PROBLEM)
+
+
+def _render_verify(report: VerifyReport, repair: bool, enqueued: int,
+                   outcome: FollowResult | None) -> None:
+    out.print(f"checked {report.checked_documents} document(s): "
+              f"{'no drift' if report.ok else f'{len(report.drift)} drift(s)'}")
+    if report.drift:
+        table = Table()
+        for col in ("store", "kind", "document", "detail"):
+            table.add_column(col)
+        for d in report.drift:
+            table.add_row(d.store, d.kind, d.source_path or d.document_id, d.detail)
+        out.print(table)
+    for line in report.unreadable:
+        err.print(f"[yellow]unreadable:[/yellow] {line}", highlight=False)
+    if not repair:
+        if not report.ok:
+            out.print("run `ingestctl verify --repair` to fix it")
+        return
+    ran = ("" if outcome is None else
+           f": {outcome.done} done, {len(outcome.dead)} dead" if enqueued else "")
+    out.print(f"repair: {enqueued} re-ingest job(s) enqueued{ran}, {report.deleted} extra "
+              "document(s) deleted")
 
 
 def register(app: typer.Typer) -> None:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from ingestq.cli.context import err, out, print_json, state
 from ingestq.cli.render import job_table, print_job, print_unreadable
-from ingestq.core import queries as reads
 from ingestq.core.job import Job, JobState
-from ingestq.core.queue import ENQUEUE_CHUNK, JobSpec
 from ingestq.errors import BadRecord
 
-jobs_app = typer.Typer(help="Look at jobs in any state.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ingestq.core.queue import Queue
+
+jobs_app = typer.Typer(help="Look at jobs in any state.", no_args_is_help=True,
+                         rich_markup_mode=None)
 
 
 MAX_COUNT = 1_000_000  # copies per command: beyond this, a loop or a batch file says more
@@ -69,6 +72,8 @@ def enqueue(
 
     Example: ingestctl enqueue sleep --payload '{"seconds": 2}' --count 10 --delay 60
     """
+    from ingestq.core import queries as reads
+    from ingestq.core.queue import ENQUEUE_CHUNK, JobSpec
     from ingestq.tracing import enqueue_span  # opentelemetry only for commands that trace
 
     q = state.queue
@@ -89,6 +94,7 @@ def enqueue(
             if as_json:
                 sys.stdout.write(("," if start else "") + ",".join(
                     json.dumps({"id": r.id, "created": r.created}) for r in results))
+    warn_unserved(q, [kind])
     if as_json:
         sys.stdout.write("]\n")
         sys.stdout.flush()
@@ -97,6 +103,17 @@ def enqueue(
               + (f" due in {wait:.0f} s" if wait else "")
               + (f", {total - created} deduplicated" if created < total else "")
               + (f": {first}" if total == 1 else f": ids {first}..{last}"))
+
+
+def warn_unserved(q: Queue, kinds: list[str]) -> None:
+    """A line on stderr when no live worker takes a kind just enqueued: such a job is accepted
+    (a worker for it may start later) but would otherwise wait silently."""
+    from ingestq.core.snapshot import unserved_kinds
+
+    for kind in unserved_kinds(q, kinds):
+        err.print(f"[yellow]warning:[/yellow] no live worker takes kind {kind!r}: the job waits "
+                  f"until one does (`ingestctl worker --kinds {kind}`, with --import for your "
+                  "own handlers; `ingestctl workers` lists what runs)", highlight=False)
 
 
 @jobs_app.command("list")
@@ -114,6 +131,8 @@ def list_cmd(
 
     Example: ingestctl jobs list --state processing --older-than 600 --json
     """
+    from ingestq.core import queries as reads
+
     q = state.queue
     found: list[Job] = []
     bad: list[BadRecord] = []
@@ -141,6 +160,8 @@ def show_cmd(
 
     Example: ingestctl jobs show 42 --traceback
     """
+    from ingestq.core import queries as reads
+
     q = state.queue
     job = reads.get_job(q, job_id)
     if as_json:

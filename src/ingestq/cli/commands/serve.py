@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from redis import Redis
 
 from ingestq.cli.context import err, state
-from ingestq.config import is_loopback
-from ingestq.core.connection import EmbeddedKeeper, connect, deferred_client
-from ingestq.core.queue import Queue
 from ingestq.errors import ConnectionFailed
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 SERVICE_SOCKET_TIMEOUT = 3.0  # /metrics and /readyz must answer 503 quickly when Redis is gone
 # Under Prometheus' default 10 s scrape timeout even when the host drops packets silently.
@@ -17,6 +18,8 @@ SERVICE_CONNECT_TIMEOUT = 2.0
 
 
 def _client() -> Redis:
+    from ingestq.core.connection import connect, deferred_client
+
     settings = state.config.ingest
     try:
         return connect(settings, socket_timeout=SERVICE_SOCKET_TIMEOUT,
@@ -38,10 +41,15 @@ def serve(
 ) -> None:
     """Run the HTTP service: jobs, dead letters, /metrics, /healthz, /readyz, /docs.
 
+    SIGTERM or Ctrl-C stops it gracefully (requests in progress finish) with exit 0.
+
     Example: ingestctl serve --port 8081   (set INGESTQ_SERVICE_TOKEN to allow mutating routes)
     """
     import uvicorn
 
+    from ingestq.config import is_loopback
+    from ingestq.core.connection import EmbeddedKeeper
+    from ingestq.core.queue import Queue
     from ingestq.service.app import create_app
 
     settings = state.config.ingest
@@ -55,7 +63,19 @@ def serve(
                   + ("" if settings.service.read_auth == "open" else " and so are job reads")
                   + "; set INGESTQ_SERVICE_TOKEN", highlight=False)
     err.print(f"ingestq service on http://{bind}:{bind_port} (docs at /docs)", highlight=False)
+    _graceful_signals_exit_zero()
     uvicorn.run(app, host=bind, port=bind_port, log_level="warning")
+    err.print("ingestq service stopped", highlight=False)
+
+
+def _graceful_signals_exit_zero() -> None:
+    """uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal under the handler
+    that was installed before it started, which by default kills the process (exit 143). A
+    graceful stop is a success, as for the worker: give it a handler that lets `serve` return."""
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _num, _frame: None)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from ingestq.cli.context import out, print_json, state
 from ingestq.cli.render import duration
-from ingestq.ops.status import StatusReport, queue_status
+
+if TYPE_CHECKING:
+    from ingestq.ops.status import StatusReport
 
 STATE_ORDER = ("pending", "scheduled", "processing", "done", "dead")
 
@@ -49,6 +53,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 
     Example: ingestctl status --json | jq .counts
     """
+    from ingestq.ops.status import queue_status
+
     report = queue_status(state.queue)
     if as_json:
         print_json(report.to_dict())

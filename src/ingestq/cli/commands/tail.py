@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 
 from ingestq.cli.context import EXIT_PROBLEM, err, out, state
 from ingestq.cli.render import timestamp
-from ingestq.core.events import Event, EventReader
-from ingestq.ops.tail import follow_job
+
+if TYPE_CHECKING:
+    from ingestq.core.events import Event
 
 DEFAULT_NO_WORKER_TIMEOUT = 30.0
 
@@ -42,6 +44,9 @@ def tail(
 
     Example: ingestctl tail 42 --timeout 60 ; ingestctl tail --json | jq .type
     """
+    from ingestq.core.events import EventReader
+    from ingestq.ops.tail import follow_job
+
     q = state.queue
     show = _printer(as_json)
     if job_id is None:
@@ -53,6 +58,8 @@ def tail(
         except KeyboardInterrupt:
             return
     outcome = follow_job(q, job_id, no_worker_timeout=timeout, on_event=show)
+    if as_json:
+        show(outcome.as_event(job_id))
     err.print(outcome.message, highlight=False)
     if outcome.end != "done":
         raise typer.Exit(EXIT_PROBLEM)

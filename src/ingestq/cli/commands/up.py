@@ -6,11 +6,7 @@ import os
 
 import typer
 
-from ingestq.cli.context import err, state
-from ingestq.core import queries
-from ingestq.core.embedded import EmbeddedServer
-from ingestq.ops.supervisor import Supervisor, child_env, default_grace, plan_up
-from ingestq.redaction import redact
+from ingestq.cli.context import EXIT_PROBLEM, err, state
 
 
 def up(
@@ -21,7 +17,8 @@ def up(
                                 help="Seconds children get to stop (default: worker "
                                      "shutdown_grace_seconds + 5)."),
 ) -> None:
-    """Run everything under one supervisor until Ctrl-C or SIGTERM, then stop gracefully.
+    """Run everything under one supervisor until Ctrl-C, SIGTERM or SIGHUP, then stop
+    gracefully. Refuses (exit 1) while another `up` runs this queue.
 
     Starts the embedded server when no Redis URL is configured (it keeps running after
     `up` stops, for other processes), then N workers, one reaper and the HTTP service;
@@ -29,17 +26,34 @@ def up(
 
     Example: ingestctl up --workers 4
     """
+    from ingestq.core import queries
+    from ingestq.core.embedded import EmbeddedServer
+    from ingestq.ops.supervisor import Supervisor, child_env, default_grace, plan_up
+    from ingestq.ops.up_lock import UpLock, UpRunning
+    from ingestq.redaction import redact
+
     settings = state.config.ingest
     queries.ping(state.queue)  # starts the embedded server if needed; exit 3 if unreachable
     where = (redact(settings.redis.url) if settings.redis.url
              else f"unix://{EmbeddedServer(settings.data_dir).socket} (embedded)")
     err.print(f"server: {where}", highlight=False)
+    lock = UpLock(settings.data_dir, settings.queue.name)
+    try:
+        lock.acquire()
+    except UpRunning as exc:
+        err.print(f"[red]refusing to start:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_PROBLEM) from None
     specs = plan_up(settings, workers=workers, with_service=service)
     sup = Supervisor(specs, grace_seconds=grace if grace is not None
                      else default_grace(settings),
-                     report=lambda line: err.print(line, highlight=False), env=child_env())
-    err.print(f"supervisor pid {os.getpid()}: Ctrl-C or SIGTERM stops everything")
-    raise typer.Exit(sup.run())
+                     report=lambda line: err.print(line, highlight=False), env=child_env(),
+                     on_spawn=lock.record)
+    err.print(f"supervisor pid {os.getpid()}: Ctrl-C, SIGTERM or SIGHUP stops everything")
+    try:
+        code = sup.run()
+    finally:
+        lock.release()
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

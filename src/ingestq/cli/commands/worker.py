@@ -5,9 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from ingestq.cli.context import out, print_json, state
-from ingestq.core import worker_registry as registry
-from ingestq.worker.handlers import default_registry, load_modules
+from ingestq.cli.context import out, print_json, state, usage_error
 
 # What every `ingestctl worker` carries besides the built-in kinds and its --import modules: the
 # pipeline's `file` kind and attempt spans (when opentelemetry is installed). Process-mode slots
@@ -45,12 +43,22 @@ def worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda num, _frame: early.append(num))
 
+    from ingestq.worker.handlers import default_registry, load_modules
     from ingestq.worker.loop import Worker
 
     if isolation not in (None, "thread", "process"):
         raise typer.BadParameter("must be thread or process", param_hint="--isolation")
     modules = [*APP_MODULES, *imports]
-    load_modules(modules)
+    try:
+        load_modules(modules)
+    except ImportError as exc:
+        usage_error(f"--import: cannot import {exc.name or exc}: {exc}")
+    unknown = [k for k in kinds.split(",") if default_registry.get(k) is None] if kinds else []
+    if unknown:
+        usage_error(f"--kinds: no handler registered for {', '.join(unknown)}; known: "
+                    f"{', '.join(default_registry.kinds())} (--import the module that "
+                    "registers yours)")
+    state.warn_risks = True  # a worker runs for long: say once, at start, what could lose jobs
     port = metrics_port or state.config.ingest.worker.metrics_port
     if port:
         from ingestq.service.metrics import start_worker_metrics_server
@@ -90,8 +98,10 @@ def reaper(
                         "actions": result.actions, "seconds": round(result.seconds, 6),
                         "jobs": [{"id": i, "action": a} for i, a in result.jobs]})
         elif once or result.total:
-            out.print(f"{'would reap' if dry_run else 'reaped'} {result.total} job(s) "
-                      f"{result.actions or ''} in {result.seconds * 1000:.1f} ms")
+            actions = ", ".join(f"{n} {a}" for a, n in sorted(result.actions.items()))
+            out.print(f"{'would reap' if dry_run else 'reaped'} {result.total} job(s)"
+                      f"{f' ({actions})' if actions else ''} in {result.seconds * 1000:.1f} ms",
+                      highlight=False)
 
 
 def workers(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
@@ -100,6 +110,8 @@ def workers(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 
     Example: ingestctl workers --json
     """
+    from ingestq.core import worker_registry as registry
+
     live = registry.live_workers(state.queue)
     if as_json:
         print_json([w.to_dict() for w in live])
@@ -111,7 +123,7 @@ def workers(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 
     for w in live:
         table.add_row(w.id, w.host, str(w.pid), w.version, str(w.concurrency),
-                      str(w.current_jobs), w.kinds or "*",
+                      str(w.current_jobs), ",".join(w.kinds) or "*",
                       f"{max(0.0, time.time() - w.last_beat):.1f}s ago")
     out.print(table)
 

@@ -289,6 +289,15 @@ class SQLiteStore:
         return {str(r[0]) for r in self.conn.execute("SELECT id FROM documents")}
 
     @_locked
+    def orphan_ids(self) -> set[str]:
+        """Ids of documents whose record is gone while their sections or chunks remain (they
+        are invisible to search and to every check that starts from the documents table)."""
+        rows = self.conn.execute(
+            "SELECT document_id FROM sections UNION SELECT document_id FROM chunks "
+            "EXCEPT SELECT id FROM documents")
+        return {str(r[0]) for r in rows}
+
+    @_locked
     def source_paths(self) -> dict[str, str]:
         """Return document id -> source path of every stored document."""
         rows = self.conn.execute("SELECT id, source_path FROM documents")

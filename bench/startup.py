@@ -1,0 +1,139 @@
+"""Start-up time of `ingestctl`: `--help` and `status`, against a bare interpreter and against
+the code of a baseline commit (default ``main``), all in the same run.
+
+The baseline's ``src`` is extracted with ``git archive`` and run from ``PYTHONPATH`` with the same
+interpreter and packages, so the ratio isolates this tree's code. Every command runs ``--runs``
+times, interleaved, so that load from other work on the machine hits each alike; the tables give
+the minimum and median wall time and the minimum CPU time (user + system of the child), which a
+loaded machine disturbs much less than wall time. `status` runs on an embedded server started
+beforehand in a temporary data directory. The import profile (``python -X importtime``) lists
+the modules that cost most when `ingestctl` starts.
+
+Goal (issue 16): `--help` under 150 ms and `status` under 250 ms on this machine.
+
+    python bench/startup.py [--runs 15] [--baseline main]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import command_line, git_rev, load, machine, write_section
+
+GOALS_MS = {"ingestctl --help": 150.0, "ingestctl status": 250.0}
+IDLE_BARE_MS = 14.0  # a bare interpreter's start on this machine when idle (issue 16)
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU (user + system) milliseconds of one run (it must succeed)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    wall = (time.perf_counter() - start) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    return wall, cpu
+
+
+def extract(rev: str, into: Path) -> Path:
+    """The ``src`` tree of ``rev``, for running the baseline's code from PYTHONPATH."""
+    archive = subprocess.run(["git", "archive", rev, "src"], capture_output=True, check=True,
+                             cwd=Path(__file__).resolve().parents[1]).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
+
+
+def import_profile(env: dict[str, str], module: str, top: int = 12) -> list[tuple[str, int]]:
+    """The modules with the largest cumulative import time (microseconds), outermost first."""
+    res = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
+                         env=env, capture_output=True, text=True, check=True)
+    rows: list[tuple[str, int]] = []
+    for line in res.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _self, cumulative, name = line.removeprefix("import time:").split("|")
+        rows.append((name.rstrip(), int(cumulative)))
+    rows.sort(key=lambda r: -r[1])
+    return rows[:top]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--baseline", default="main", help="git revision to compare with")
+    args = parser.parse_args()
+    cli = [sys.executable, "-m", "ingestq.cli.main"]
+    with tempfile.TemporaryDirectory(prefix="iq-startup-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTQ_")}
+        env["INGESTQ_DATA_DIR"] = str(Path(tmp) / "data")
+        base_env = {**env, "PYTHONPATH": str(extract(args.baseline, Path(tmp)))}
+        runs: dict[str, tuple[list[str], dict[str, str]]] = {
+            "python -c pass (bare interpreter)": ([sys.executable, "-c", "pass"], env),
+            "ingestctl --help": ([*cli, "--help"], env),
+            f"ingestctl --help ({args.baseline})": ([*cli, "--help"], base_env),
+            "ingestctl status": ([*cli, "status"], env),
+            f"ingestctl status ({args.baseline})": ([*cli, "status"], base_env)}
+        subprocess.run([*cli, "status"], env=env, check=True, capture_output=True)  # the server
+        try:
+            wall: dict[str, list[float]] = {name: [] for name in runs}
+            cpu: dict[str, list[float]] = {name: [] for name in runs}
+            for _ in range(args.runs):
+                for name, (argv, run_env) in runs.items():
+                    w, c = timed(argv, run_env)
+                    wall[name].append(w)
+                    cpu[name].append(c)
+            profile = import_profile(env, "ingestq.cli.main")
+        finally:
+            subprocess.run([*cli, "server", "stop", "--force"], env=env, capture_output=True)
+    write(args, wall, cpu, profile)
+
+
+def write(args: argparse.Namespace, wall: dict[str, list[float]], cpu: dict[str, list[float]],
+          profile: list[tuple[str, int]]) -> None:
+    """The RESULTS.md section: both tables, the goals, the import profile."""
+    bare = min(cpu["python -c pass (bare interpreter)"])
+    lines = [
+        "## Start-up time (issue 16)", "",
+        f"`{command_line()}` at {git_rev()}; {machine()}; {load()}. {args.runs} runs each, "
+        f"interleaved; `status` on an already running embedded server; `({args.baseline})` "
+        "rows run the baseline's `src` with the same interpreter and packages.", "",
+        "| command | min wall ms | median wall ms | min CPU ms | CPU over bare | "
+        "CPU vs baseline | goal (wall) |",
+        "|---|---:|---:|---:|---:|---:|---|"]
+    for name in wall:
+        goal = GOALS_MS.get(name)
+        verdict = "" if goal is None else (f"< {goal:g} ms: " +
+                                           ("met" if min(wall[name]) < goal else "missed"))
+        base = f"{name} ({args.baseline})"
+        ratio = f"{min(cpu[name]) / min(cpu[base]):.2f}x" if base in cpu else ""
+        lines.append(f"| `{name}` | {min(wall[name]):.0f} | {statistics.median(wall[name]):.0f} "
+                     f"| {min(cpu[name]):.0f} | {min(cpu[name]) / bare:.1f}x | {ratio} "
+                     f"| {verdict} |")
+    bare_wall = min(wall["python -c pass (bare interpreter)"])
+    est = {name: min(cpu[name]) / bare * IDLE_BARE_MS for name in GOALS_MS}
+    lines += ["", f"The goals are wall-clock times on an idle machine. This run's load inflates "
+              f"wall times: the bare interpreter's minimum is {bare_wall:.0f} ms here against "
+              f"about {IDLE_BARE_MS:g} ms idle (issue 16). Scaled by CPU over bare to an idle "
+              f"interpreter, `--help` comes to about {est['ingestctl --help']:.0f} ms and "
+              f"`status` to about {est['ingestctl status']:.0f} ms: an estimate, not a "
+              "measurement."]
+    lines += ["", "Import profile of `ingestq.cli.main` (`python -X importtime`, cumulative, "
+              "largest first; one run, so as noisy as the load):", "",
+              "| module | cumulative ms |", "|---|---:|"]
+    lines += [f"| `{name.strip()}` | {us / 1000:.1f} |" for name, us in profile]
+    write_section("startup", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
