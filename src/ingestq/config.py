@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingestq.errors import ConfigError
 from ingestq.ingest.settings import PipelineSettings
+from ingestq.mcp.settings import McpSettings
 
 ENV_PREFIX = "INGESTQ_"
 ENV_ALIASES = {
@@ -123,6 +124,7 @@ class IngestSettings(_Block):
     redis: RedisSettings = RedisSettings()
     service: ServiceSettings = ServiceSettings()
     pipeline: PipelineSettings = PipelineSettings()  # parsing, embedder and stores of `file` jobs
+    mcp: McpSettings = McpSettings()  # the MCP server (ingestctl mcp, /mcp on the service)
 
 
 class Settings(_Block):
