@@ -62,7 +62,7 @@ def test_metrics_pass_promtool_check_metrics(api: TestClient, svc_queue: Queue) 
 
 def test_readyz_names_each_check(api: TestClient, svc_queue: Queue) -> None:
     res = api.get("/readyz")
-    assert res.status_code == 200 and set(res.json()["checks"]) == {"redis", "reaper", "workers"}
+    assert res.status_code == 200 and set(res.json()["checks"]) == {"redis", "reaper", "workers", "mcp"}
     svc_queue.enqueue("noop", {})  # a job waits and no worker is alive
     res = api.get("/readyz")
     assert res.status_code == 503 and res.json()["checks"]["workers"]["ok"] is False

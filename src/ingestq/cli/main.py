@@ -17,6 +17,7 @@ from ingestq.cli import (
     doctor_cmd,
     ingest_cmds,
     jobs_cmds,
+    mcp_cmd,
     serve_cmds,
     status_cmd,
     tail_cmd,
@@ -84,6 +85,7 @@ tail_cmd.register(app)
 doctor_cmd.register(app)
 config_cmds.register(app)
 up_cmd.register(app)
+mcp_cmd.register(app)
 
 
 def main() -> None:

@@ -49,8 +49,8 @@ def serve(
     from ingestq.service.app import create_app
 
     settings = state.config.ingest
-    app = create_app(Queue(_client(), settings))
     bind, bind_port = host or settings.service.host, port or settings.service.port
+    app = create_app(Queue(_client(), settings), bind)
     err.print(f"ingestq service on http://{bind}:{bind_port} (docs at /docs)", highlight=False)
     uvicorn.run(app, host=bind, port=bind_port, log_level="warning")
 

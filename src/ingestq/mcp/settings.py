@@ -23,3 +23,11 @@ class McpSettings(BaseModel):
     allowed_hosts: list[str] = []
     # How often a long-running server looks for finished ingests to notify subscribers.
     poll_seconds: float = Field(2.0, gt=0)
+
+
+def http_route_state(token: str | None) -> tuple[bool, str]:
+    """Whether the service serves MCP at /mcp, and the sentence /readyz and doctor show."""
+    if not token:
+        return False, ("off: /mcp needs ingest.service.token (or INGESTQ_SERVICE_TOKEN); "
+                       "`ingestctl mcp` serves stdio without one")
+    return True, "on at /mcp (streamable HTTP, bearer token required)"

@@ -16,6 +16,7 @@ from ingestq import reads, registry
 from ingestq.config import IngestSettings
 from ingestq.connection import EVICTING_SAFE, redact
 from ingestq.embedded import EmbeddedServer
+from ingestq.mcp.settings import http_route_state
 from ingestq.ops.status import REAPER_SILENT_INTERVALS, reaper_silent, reaper_view
 from ingestq.queue import Queue
 
@@ -191,4 +192,6 @@ def run_doctor(queue: Queue, config_file: str | None = None) -> DoctorReport:
     checks.append(Check("config", not problems, f"valid ({source})" if not problems
                         else "; ".join(problems),
                         None if not problems else "adjust the settings named above"))
+    # MCP over HTTP (issue 10): informational, never a failure; stdio needs no token.
+    checks.append(Check("mcp http", True, http_route_state(s.service.token)[1]))
     return DoctorReport(mode=mode, server=where, version=version, checks=checks)

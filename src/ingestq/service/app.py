@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from ingestq import __version__
 from ingestq.config import IngestSettings
@@ -35,14 +37,33 @@ def error_response(status: int, message: str, detail: Any = None,
                         headers=headers)
 
 
-def create_app(queue: Queue) -> FastAPI:
-    """The service for one queue; its client should use short socket timeouts."""
+def create_app(queue: Queue, host: str | None = None) -> FastAPI:
+    """The service for one queue; its client should use short socket timeouts.
+
+    ``host``: the bind address (default ``ingest.service.host``), for the MCP route's DNS
+    rebinding protection.
+    """
     settings: IngestSettings = queue.settings
-    app = FastAPI(title="ingestq", version=__version__, description=DESCRIPTION)
+    from ingestq.mcp.http import mount
+
+    mcp_routes: list[Route] = []
+    mcp_lifespan = mount(mcp_routes, settings, host or settings.service.host)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if mcp_lifespan is None:
+            yield
+            return
+        async with mcp_lifespan():  # the MCP session manager lives as long as the app
+            yield
+
+    app = FastAPI(title="ingestq", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
     app.state.queue = queue
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(routes.router)
+    app.router.routes.extend(mcp_routes)
     _add_error_handlers(app)
     # Starlette runs the last added middleware first: the counter sees every answer, the 413s
     # of the body limit included.

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
 from ingestq.config import IngestSettings
+from ingestq.mcp.settings import http_route_state
 from ingestq.queue import Queue
 from ingestq.service import metrics
 from ingestq.service.snapshot import Snapshot, take
@@ -42,6 +43,8 @@ def readiness(settings: IngestSettings, snap: Snapshot) -> dict[str, dict[str, A
     checks["workers"] = {
         "ok": snap.workers_alive > 0 or waiting == 0,
         "detail": f"{snap.workers_alive} live, {waiting} job(s) waiting"}
+    # MCP over HTTP (issue 10): says whether /mcp is served; never makes the service unready.
+    checks["mcp"] = {"ok": True, "detail": http_route_state(settings.service.token)[1]}
     return checks
 
 

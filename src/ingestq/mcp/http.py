@@ -1,0 +1,101 @@
+"""The MCP server inside the HTTP service: streamable HTTP at ``/mcp``, behind the bearer token.
+
+The same server :func:`.server.build_server` builds for stdio. The token is checked before the
+SDK sees the request, so an unauthenticated caller cannot open sessions (each holds memory and a
+task). With no token configured the route answers 403 and says how to turn it on, as the
+mutating routes do. The host app's lifespan must run the session manager: :func:`mount` returns
+the context manager to enter there.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING
+
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ingestq.config import IngestSettings
+from ingestq.mcp.settings import http_route_state
+
+if TYPE_CHECKING:  # the SDK loads only when the route is on (seconds of imports)
+    from mcp.server.transport_security import TransportSecuritySettings
+
+MCP_PATH = "/mcp"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+Lifespan = Callable[[], AbstractAsyncContextManager[None]]
+
+
+class BearerGuard:
+    """ASGI wrapper: the request passes only with ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: ASGIApp | None, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse with 401 (wrong or missing token) or 403 (no token configured)."""
+        if self.app is None or not self.token:
+            await _refuse(send, 403, http_route_state(None)[1])
+            return
+        headers = dict(scope.get("headers") or [])
+        sent = headers.get(b"authorization", b"")
+        expected = b"Bearer " + self.token.encode()
+        if not hmac.compare_digest(sent, expected):
+            await _refuse(send, 401, "missing or wrong bearer token (Authorization: Bearer ...)",
+                          [(b"www-authenticate", b"Bearer")])
+            return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(send: Send, status: int, message: str,
+                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps({"error": message, "detail": None}).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def transport_security(host: str, settings: IngestSettings) -> TransportSecuritySettings | None:
+    """DNS rebinding protection for the bind address: the SDK's loopback default (None), or
+    the configured host names; an open bind with none configured relies on the token alone."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    if host in _LOOPBACK:
+        return None
+    allowed = settings.mcp.allowed_hosts
+    if not allowed:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True,
+                                     allowed_hosts=list(allowed),
+                                     allowed_origins=[f"https://{h}" for h in allowed]
+                                     + [f"http://{h}" for h in allowed])
+
+
+def mount(routes: list[Route], settings: IngestSettings, host: str) -> Lifespan | None:
+    """Add the ``/mcp`` route; return the lifespan the host app must enter (None: route off)."""
+    token = settings.service.token
+    if not token:
+        routes.append(Route(MCP_PATH, BearerGuard(None, None)))
+        return None
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+
+    from ingestq.mcp.server import build_server
+
+    server = build_server(settings)
+    server.streamable_http_app(streamable_http_path=MCP_PATH, host=host,
+                               transport_security=transport_security(host, settings))
+    manager = server.session_manager
+    routes.append(Route(MCP_PATH, BearerGuard(StreamableHTTPASGIApp(manager), token)))
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        async with manager.run():
+            yield
+
+    return lifespan
