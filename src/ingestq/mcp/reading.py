@@ -126,16 +126,22 @@ class Reader:
                           f"before {len(all_pieces)}): use the next_part a reply gave")
         near = self.library.neighbours(row) if context == "neighbours" else (None, None, None, [])
         out = _section_output(row, near)
-        header = render.section_header(out)
-        room = budget - self.counter.count(header) - self.counter.count(
-            render.part_footer(out.model_copy(update={"next_part": len(all_pieces)})))
+        # The neighbourhood is in the structured result in full; the text header gives way to
+        # the section's own text when the budget is tight.
+        header = next(h for h in (render.section_header(out, detail) for detail in (2, 1, 0))
+                      if self.counter.count(h) <= budget // 2 or h.count("\n") <= 1)
+        footer = render.part_footer(out.model_copy(update={"next_part": len(all_pieces)}))
+        room = budget - self.counter.count(header) - self.counter.count(footer)
         end = take_pieces(all_pieces, part, max(room, 1), self.counter.count)
-        out = out.model_copy(update={
-            "text": "".join(all_pieces[part:end]), "part": part,
-            "next_part": end if end < len(all_pieces) else None,
-            "truncated": end < len(all_pieces) or part > 0})
-        text = f"{header}\n\n{out.text.strip()}" + _footer(render.part_footer(out))
-        return out.model_copy(update={"tokens": self.counter.count(text)}), text
+        while True:
+            out = out.model_copy(update={
+                "text": "".join(all_pieces[part:end]), "part": part,
+                "next_part": end if end < len(all_pieces) else None,
+                "truncated": end < len(all_pieces) or part > 0})
+            text = f"{header}\n\n{out.text.strip()}" + _footer(render.part_footer(out))
+            if self.counter.count(text) <= budget or end == part + 1:
+                return out.model_copy(update={"tokens": self.counter.count(text)}), text
+            end -= 1
 
     def document(self, path_or_id: str, max_tokens: int | None, cursor: str | None
                  ) -> tuple[DocumentOutput, str]:

@@ -49,14 +49,16 @@ def _ref(label: str, ref: SectionRef | None) -> str:
     return f"{label}: {ref.title} (`{ref.section_id}`)" if ref else ""
 
 
-def section_header(out: SectionOutput) -> str:
-    """Title, url, freshness and the neighbourhood of a section."""
+def section_header(out: SectionOutput, detail: int = 2) -> str:
+    """Title, url, freshness and (detail 1) parent, previous, next and (detail 2) children."""
     where = " > ".join(out.heading_path) or out.title
     lines = [f"## {where}", f"`{out.url}` · section_id `{out.section_id}` · ingested "
              f"{out.ingested_at} · content_hash {out.content_hash[:12]}"]
+    if detail < 1:
+        return "\n".join(lines)
     near = [_ref("parent", out.parent), _ref("previous", out.previous), _ref("next", out.next)]
     lines += [line for line in near if line]
-    if out.children:
+    if out.children and detail >= 2:
         shown = ", ".join(f"{c.title} (`{c.section_id}`)" for c in out.children[:8])
         extra = f" and {len(out.children) - 8} more" if len(out.children) > 8 else ""
         lines.append(f"children: {shown}{extra}")
