@@ -28,7 +28,9 @@ log = get_logger("ingestq.mcp")
 
 def changes(before: dict[str, float], after: dict[str, float]) -> list[ServerEvent]:
     """The events that turn the ``before`` snapshot (id -> ingested_at) into ``after``."""
-    changed = sorted(i for i, at in after.items() if i in before and before[i] != at)
+    # A document that appeared counts as updated too: a client may subscribe to its URI before
+    # the first ingest, or see it ingested and rewritten between two polls.
+    changed = sorted(i for i, at in after.items() if before.get(i) != at)
     gone = sorted(set(before) - set(after))
     added = set(after) - set(before)
     events: list[ServerEvent] = [ResourceUpdated(uri=f"ingestq://document/{i}")

@@ -41,9 +41,10 @@ NOTHING_INGESTED = (
 
 
 def iso_time(epoch: float) -> str:
-    """Seconds since the epoch as an ISO 8601 UTC time, to the second."""
-    stamp = dt.datetime.fromtimestamp(epoch, tz=dt.UTC).replace(microsecond=0)
-    return stamp.isoformat().replace("+00:00", "Z")
+    """Seconds since the epoch as an ISO 8601 UTC time, to the millisecond (two ingests of one
+    file within a second still read as earlier and later)."""
+    stamp = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Library:
