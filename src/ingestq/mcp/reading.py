@@ -64,14 +64,16 @@ class Reader:
         offset = decode_cursor(cursor, fingerprint("search", query, k, path_prefix))
         hits = self._ranked(query, k, path_prefix)
         page = hits[offset:]
-        shown, text = self._pack_hits(query, page, offset, budget)
+        shown, text, tokens = self._pack_hits(query, page, offset, budget)
         omitted = len(page) - len(shown)
         next_cursor = (encode_cursor(offset + len(shown), fingerprint("search", query, k,
                                                                       path_prefix))
                        if omitted else None)
-        text += _footer(render.more_line(omitted, next_cursor, "hits"))
+        if omitted:  # the footer was reserved for in packing
+            text += _footer(render.more_line(omitted, next_cursor, "hits"))
+            tokens = self.counter.count(text)
         out = SearchOutput(query=query, hits=shown, truncated=bool(omitted), omitted=omitted,
-                           next_cursor=next_cursor, tokens=self.counter.count(text))
+                           next_cursor=next_cursor, tokens=tokens)
         return out, text
 
     def _ranked(self, query: str, k: int, path_prefix: str | None) -> list[Hit]:
@@ -98,12 +100,13 @@ class Reader:
         return hits
 
     def _pack_hits(self, query: str, page: list[Hit], offset: int, budget: int
-                   ) -> tuple[list[Hit], str]:
+                   ) -> tuple[list[Hit], str, int]:
         # Full snippets if all fit; else shorter snippets; else drop the lowest hits.
         for hits in (page, [_shortened(h) for h in page]):
             text = _hits_text(query, hits, offset)
-            if self.counter.count(text) <= budget:
-                return hits, text
+            tokens = self.counter.count(text)
+            if tokens <= budget:
+                return hits, text, tokens
         reserve = self.counter.count(render.more_line(len(page), "x" * 60, "hits"))
         header = render.search_header(query, len(page), offset + 1)
         taken = fit([render.hit_block(h) for h in hits], budget - reserve, header,
@@ -111,7 +114,8 @@ class Reader:
         while taken > 1 and self.counter.count(_hits_text(query, hits[:taken], offset)) + \
                 reserve > budget:
             taken -= 1
-        return hits[:taken], _hits_text(query, hits[:taken], offset)
+        text = _hits_text(query, hits[:taken], offset)
+        return hits[:taken], text, self.counter.count(text)
 
     def section(self, section_id: str, context: str, max_tokens: int | None, part: int
                 ) -> tuple[SectionOutput, str]:
