@@ -32,11 +32,11 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 from results import command_line, git_rev, load, machine, write_section
 
-from ingestq import reads
 from ingestq.config import load_config
-from ingestq.connection import connect
-from ingestq.embedded import EmbeddedServer
-from ingestq.queue import JobSpec, Queue
+from ingestq.core import queries as reads
+from ingestq.core.connection import connect
+from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.queue import JobSpec, Queue
 
 BENCH = Path(__file__).resolve().parent
 KILL_EVERY = 2.0  # seconds between worker SIGKILLs

@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestq import reads
-from ingestq.job import JobState
-from ingestq.queue import JobSpec, Queue
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import JobSpec, Queue
 
 AOF_WINDOW = 2.0  # appendfsync everysec: writes of the last ~1 s (2 s to be safe) may be lost
 

@@ -13,7 +13,7 @@ import os
 import time
 
 from ingestq.errors import PermanentError, TransientError
-from ingestq.handlers import JobContext, default_registry
+from ingestq.worker.handlers import JobContext, default_registry
 
 LOG = os.environ.get("CHAOS_LOG", "/tmp/chaos-effects.log")
 

@@ -21,10 +21,10 @@ from ingest_queue import machine_busy_seconds
 
 from ingestq.ingest.embedders import Embedder, Vectors, make_embedder
 from ingestq.ingest.files import expand
-from ingestq.ingest.parse import ParseOptions, parse_file
+from ingestq.ingest.parsing.parse import ParseOptions, parse_file
 from ingestq.ingest.pipeline import Pipeline, parse_options_for
 from ingestq.ingest.settings import EmbedderSettings, PipelineSettings
-from ingestq.ingest.sqlite_store import SQLiteStore
+from ingestq.ingest.stores.sqlite import SQLiteStore
 
 
 @dataclass

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from ingestq.config import load_config
-from ingestq.connection import connect
-from ingestq.embedded import EmbeddedServer
-from ingestq.follow import follow
+from ingestq.core.connection import connect
+from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.queue import JobSpec, Queue
 from ingestq.ingest.files import expand, job_spec
 from ingestq.ingest.settings import SQLITE_FILE_NAME
-from ingestq.queue import JobSpec, Queue
+from ingestq.ops.follow import follow
 
 ENQUEUE_BATCH = 500  # the batch `ingestctl ingest` uses
 POLL_SECONDS = 0.2

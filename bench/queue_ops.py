@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from results import command_line, git_rev, load, machine, write_section
 
 from ingestq.config import load_config
-from ingestq.connection import connect
-from ingestq.embedded import EmbeddedServer
-from ingestq.queue import JobSpec, Queue
+from ingestq.core.connection import connect
+from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.queue import JobSpec, Queue
 
 
 def fresh_queue(data_dir: str) -> Queue:

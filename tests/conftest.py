@@ -11,9 +11,9 @@ import pytest
 from redis import Redis
 
 from ingestq.config import IngestSettings, QueueSettings, load_config
-from ingestq.connection import connect
-from ingestq.embedded import EmbeddedServer
-from ingestq.queue import ManualClock, Queue
+from ingestq.core.connection import connect
+from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.queue import ManualClock, Queue
 
 
 @pytest.fixture(scope="session")

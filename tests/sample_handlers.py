@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ingestq.handlers import JobContext, default_registry
+from ingestq.worker.handlers import JobContext, default_registry
 
 
 @default_registry.handler("block_loop")

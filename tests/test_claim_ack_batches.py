@@ -10,12 +10,12 @@ from typing import cast
 import pytest
 from redis import Redis
 
-from ingestq import reads
 from ingestq.config import IngestSettings
-from ingestq.job import Claimed
+from ingestq.core import queries as reads
+from ingestq.core.events import EventReader, events_of
+from ingestq.core.job import Claimed
+from ingestq.core.queue import ManualClock, Queue
 from ingestq.ops.status import throughput
-from ingestq.ops.tail import EventReader, events_of
-from ingestq.queue import ManualClock, Queue
 
 
 def one_at_a_time_order(lists: dict[str, list[str]], count: int) -> list[str]:

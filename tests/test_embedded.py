@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from procs import wait_for
 
-from ingestq import reads
 from ingestq.config import load_config
-from ingestq.connection import connect, server_risks
-from ingestq.embedded import EmbeddedServer
-from ingestq.job import JobState
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.connection import connect, server_risks
+from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("INGESTQ_REDIS_URL")),
                                 reason="embedded-server tests; INGESTQ_REDIS_URL points elsewhere")
@@ -42,8 +42,8 @@ def test_second_process_attaches_instead_of_starting_another(data_dir: Path) -> 
     settings = load_config(environ={"INGESTQ_DATA_DIR": str(data_dir)}).ingest
     Queue(connect(settings), settings).enqueue("noop", {})
     pid = EmbeddedServer(data_dir).pid()
-    code = ("from ingestq.config import load_config; from ingestq.connection import connect;"
-            "from ingestq.queue import Queue; import sys;"
+    code = ("from ingestq.config import load_config; from ingestq.core.connection import connect;"
+            "from ingestq.core.queue import Queue; import sys;"
             "s = load_config().ingest; Queue(connect(s), s).enqueue('noop', {})")
     env = {**os.environ, "INGESTQ_DATA_DIR": str(data_dir)}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
@@ -92,8 +92,8 @@ def test_configured_server_without_persistence_is_warned_about(tmp_path: Path) -
         risks = server_risks(connect(settings, warn_risks=False))
         assert any("allkeys-lru" in r for r in risks)
         assert any("persistence is off" in r for r in risks)
-        code = ("from ingestq.config import load_config; from ingestq.connection import connect;"
-                "connect(load_config().ingest)")
+        code = ("from ingestq.config import load_config; "
+                "from ingestq.core.connection import connect; connect(load_config().ingest)")
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env={**os.environ, "INGESTQ_REDIS_URL": f"unix://{sock}"}, timeout=60)
         assert res.returncode == 0 and "server risk" in res.stderr and "noeviction" in res.stderr

@@ -13,11 +13,11 @@ from procs import env_for, ingestctl, stop, wait_for
 from redis import Redis
 from tests_support import fast_settings
 
-from ingestq import reads
 from ingestq.config import IngestSettings
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue
 from ingestq.ingest.files import expand, job_spec
-from ingestq.job import JobState
-from ingestq.queue import Queue
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "fastapi-docs"
 SAMPLE = ["en/tutorial", "ja/tutorial/first-steps.md", "ru/index.md"]

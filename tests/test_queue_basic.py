@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ingestq import reads
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import ManualClock, Queue, error_entry
 from ingestq.errors import JobNotFound, LeaseLost, PayloadError
-from ingestq.job import JobState
-from ingestq.queue import ManualClock, Queue, error_entry
 
 
 def entry(msg: str = "boom") -> dict[str, object]:

@@ -16,10 +16,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from redis import Redis
 from tests_support import fast_settings
 
-from ingestq import reads
 from ingestq.config import IngestSettings
+from ingestq.core import queries as reads
+from ingestq.core.queue import ManualClock, Queue, error_entry
 from ingestq.errors import JobNotFound, LeaseLost
-from ingestq.queue import ManualClock, Queue, error_entry
 
 KINDS = ("a", "b", "c")
 

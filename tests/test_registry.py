@@ -9,9 +9,9 @@ from procs import env_for, ingestctl, stop, wait_for
 from redis import Redis
 from tests_support import fast_settings
 
-from ingestq import registry
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core import worker_registry as registry
+from ingestq.core.queue import Queue
 
 
 def test_worker_publishes_itself_and_vanishes_after_kill_9(

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from ingestq.config import LoadedConfig, Settings, load_config
+    from ingestq.core.queue import Queue
     from ingestq.errors import (
         ConfigError,
         ConnectionFailed,
@@ -24,17 +25,17 @@ if TYPE_CHECKING:
         PermanentError,
         TransientError,
     )
-    from ingestq.handlers import JobContext, Registry, default_registry, handler
-    from ingestq.queue import Queue
+    from ingestq.worker.handlers import JobContext, Registry, default_registry, handler
 
 _WHERE = {
     "LoadedConfig": "config", "Settings": "config", "load_config": "config",
     "ConfigError": "errors", "ConnectionFailed": "errors", "IngestqError": "errors",
     "JobNotFound": "errors", "LeaseLost": "errors", "PayloadError": "errors",
     "PermanentError": "errors", "TransientError": "errors",
-    "JobContext": "handlers", "Registry": "handlers", "default_registry": "handlers",
-    "handler": "handlers",
-    "Queue": "queue",
+    "JobContext": "worker.handlers", "Registry": "worker.handlers",
+    "default_registry": "worker.handlers",
+    "handler": "worker.handlers",
+    "Queue": "core.queue",
 }
 
 __all__ = [

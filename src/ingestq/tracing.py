@@ -16,9 +16,9 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ingestq.handlers import JobContext
-from ingestq.hooks import add_attempt_hook
 from ingestq.logs import get_logger
+from ingestq.worker.handlers import JobContext
+from ingestq.worker.hooks import add_attempt_hook
 
 TRACE_KEY = "_trace"  # reserved payload key: the W3C trace context of the enqueue span
 ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")

@@ -17,8 +17,8 @@ from typer.testing import CliRunner, Result
 
 from ingestq.cli.main import app
 from ingestq.config import IngestSettings
+from ingestq.core.queue import Queue, error_entry
 from ingestq.logs import configure_logging
-from ingestq.queue import Queue, error_entry
 
 INGESTCTL = str(Path(sys.executable).parent / "ingestctl")
 

@@ -9,10 +9,10 @@ import time
 
 from procs import env_for
 
-from ingestq import reads
 from ingestq.config import IngestSettings
-from ingestq.job import JobState
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue
 
 from .conftest import INGESTCTL, Invoke, parse, run_ingestctl
 

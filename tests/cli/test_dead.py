@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ingestq import reads
-from ingestq.job import JobState
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue
 
 from .conftest import Invoke, make_dead, parse
 

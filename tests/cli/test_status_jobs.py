@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ingestq.job import JobState
-from ingestq.queue import Queue
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue
 
 from .conftest import Invoke, make_dead, parse
 

@@ -9,7 +9,7 @@ import time
 from procs import env_for, ingestctl, stop
 
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core.queue import Queue
 
 from .conftest import Invoke, make_dead
 

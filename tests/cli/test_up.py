@@ -11,9 +11,9 @@ from pathlib import Path
 
 from procs import env_for, wait_for
 
-from ingestq import registry
 from ingestq.config import IngestSettings
-from ingestq.queue import Queue
+from ingestq.core import worker_registry as registry
+from ingestq.core.queue import Queue
 
 
 def alive(pid: int) -> bool:

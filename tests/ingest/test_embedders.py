@@ -24,7 +24,7 @@ from ingestq.ingest.embedders import (
     input_limit,
     make_embedder,
 )
-from ingestq.ingest.parse import ParseOptions, parse_file
+from ingestq.ingest.parsing.parse import ParseOptions, parse_file
 from ingestq.ingest.settings import EmbedderSettings
 
 DIM = 16

@@ -7,10 +7,10 @@ import itertools
 
 import pytest
 
-from ingestq.ingest.chunking import split_text
-from ingestq.ingest.model import Document
-from ingestq.ingest.parse import ParseOptions, parse_text
-from ingestq.ingest.tokens import InputLimit, count_tokens
+from ingestq.ingest.parsing.chunking import split_text
+from ingestq.ingest.parsing.model import Document
+from ingestq.ingest.parsing.parse import ParseOptions, parse_text
+from ingestq.ingest.parsing.tokens import InputLimit, count_tokens
 
 
 def parse(markdown: str, chunk_tokens: int = 400, overlap: int = 50) -> Document:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestq.ingest.parse import ParseOptions, parse_file
+from ingestq.ingest.parsing.parse import ParseOptions, parse_file
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "fastapi-docs"
 SAMPLE = [

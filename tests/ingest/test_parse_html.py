@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ingestq.errors import PermanentError
-from ingestq.ingest.model import Document
-from ingestq.ingest.parse import ParseOptions, document_id_for, parse_text
+from ingestq.ingest.parsing.model import Document
+from ingestq.ingest.parsing.parse import ParseOptions, document_id_for, parse_text
 
 PAGE = """<!doctype html>
 <html><head><title>  The   Page </title><style>h1 { color: red }</style>

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingestq.ingest.model import Document, Section
-from ingestq.ingest.parse import ParseOptions, document_id_for, parse_text
+from ingestq.ingest.parsing.model import Document, Section
+from ingestq.ingest.parsing.parse import ParseOptions, document_id_for, parse_text
 
 SOURCE = "/docs/en/tutorial/page.md"
 

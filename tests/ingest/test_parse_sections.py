@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ingestq.ingest.model import Document
-from ingestq.ingest.parse import ParseOptions, parse_file, parse_text
-from ingestq.ingest.sections import Slugger, github_slug
-from ingestq.ingest.tokens import count_tokens
+from ingestq.ingest.parsing.model import Document
+from ingestq.ingest.parsing.parse import ParseOptions, parse_file, parse_text
+from ingestq.ingest.parsing.sections import Slugger, github_slug
+from ingestq.ingest.parsing.tokens import count_tokens
 
 
 def parse(markdown: str, source_path: str = "/docs/page.md") -> Document:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ingestq.errors import PermanentError
-from ingestq.ingest.parse import ParseOptions, detect_format, parse_file, parse_text
+from ingestq.ingest.parsing.parse import ParseOptions, detect_format, parse_file, parse_text
 
 
 def test_plain_text_is_one_level_zero_section_titled_by_the_stem(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from ingestq.errors import PermanentError, TransientError
-from ingestq.ingest.parse import ParseOptions, document_id_for, normalise_path, parse_file
-from ingestq.ingest.reader import classify_os_error, read_bytes, resolve_inside_roots
+from ingestq.ingest.parsing.parse import ParseOptions, document_id_for, normalise_path, parse_file
+from ingestq.ingest.parsing.reader import classify_os_error, read_bytes, resolve_inside_roots
 
 SRC_DIR = Path(__file__).resolve().parents[2] / "src"
 
@@ -171,7 +171,7 @@ def test_running_out_of_file_descriptors_raises_a_transient_error(tmp_path: Path
         f"""
         import os, resource
         from ingestq.errors import TransientError
-        from ingestq.ingest.parse import ParseOptions, parse_file
+        from ingestq.ingest.parsing.parse import ParseOptions, parse_file
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
         held = []
         try:

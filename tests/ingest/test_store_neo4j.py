@@ -12,10 +12,10 @@ if not os.environ.get("NEO4J_URI"):
     pytest.skip("no Neo4j server: set NEO4J_URI", allow_module_level=True)
 
 from ingestq.ingest.embedders import HashingEmbedder
-from ingestq.ingest.neo4j_store import Neo4jStore
-from ingestq.ingest.parse import ParseOptions, parse_file
+from ingestq.ingest.parsing.parse import ParseOptions, parse_file
 from ingestq.ingest.settings import StoreSettings
-from ingestq.ingest.stores import manifest_of
+from ingestq.ingest.stores.base import manifest_of
+from ingestq.ingest.stores.neo4j import Neo4jStore
 
 from .conftest import GUIDE
 

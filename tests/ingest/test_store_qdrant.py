@@ -12,9 +12,9 @@ pytest.importorskip("qdrant_client")
 from qdrant_client import models
 
 from ingestq.ingest.pipeline import Pipeline
-from ingestq.ingest.qdrant_store import POINT_NAMESPACE, QdrantStore, point_id
 from ingestq.ingest.search import search
 from ingestq.ingest.settings import PipelineSettings, StoreSettings
+from ingestq.ingest.stores.qdrant import POINT_NAMESPACE, QdrantStore, point_id
 from ingestq.ingest.verify import verify
 
 from .conftest import GUIDE

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from ingestq.ingest.embedders import HashingEmbedder
-from ingestq.ingest.model import Document
-from ingestq.ingest.parse import ParseOptions, parse_file
-from ingestq.ingest.sqlite_store import SQLiteStore
+from ingestq.ingest.parsing.model import Document
+from ingestq.ingest.parsing.parse import ParseOptions, parse_file
+from ingestq.ingest.stores.sqlite import SQLiteStore
 
 GUIDE = """# Guide
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingestq.ingest.tokens import count_tokens
+from ingestq.ingest.parsing.tokens import count_tokens
 from ingestq.mcp.budget import (
     MAX_PIECE_TOKENS,
     decode_cursor,

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 from mcp.shared.subscriptions import ResourceUpdated
 
-from ingestq.ingest.identity import document_id_for
+from ingestq.ingest.parsing.identity import document_id_for
 from ingestq.ingest.pipeline import Pipeline
 
 from .conftest import SyncClient

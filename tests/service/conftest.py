@@ -14,7 +14,7 @@ from redis import Redis
 from tests_auth import TOKEN
 
 from ingestq.config import IngestSettings, ServiceSettings
-from ingestq.queue import Queue
+from ingestq.core.queue import Queue
 from ingestq.service.app import create_app
 
 

@@ -11,8 +11,8 @@ from procs import env_for, ingestctl, wait_for
 from promtool import free_port
 from tests_auth import AUTH, TOKEN
 
-from ingestq import reads
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.queue import Queue
 from service.conftest import LiveServer
 
 

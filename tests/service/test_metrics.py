@@ -11,10 +11,10 @@ from procs import wait_for
 from promtool import PrometheusServer, require_binaries
 from redis import Redis
 
-from ingestq import registry
 from ingestq.config import IngestSettings, load_config
-from ingestq.connection import connect, no_retries
-from ingestq.queue import Queue, error_entry
+from ingestq.core import worker_registry as registry
+from ingestq.core.connection import connect, no_retries
+from ingestq.core.queue import Queue, error_entry
 from ingestq.service.app import create_app
 from service.conftest import LiveServer
 
@@ -62,7 +62,8 @@ def test_metrics_pass_promtool_check_metrics(api: TestClient, svc_queue: Queue) 
 
 def test_readyz_names_each_check(api: TestClient, svc_queue: Queue) -> None:
     res = api.get("/readyz")
-    assert res.status_code == 200 and set(res.json()["checks"]) == {"redis", "reaper", "workers", "mcp"}
+    assert res.status_code == 200 and set(res.json()["checks"]) == {
+        "redis", "reaper", "workers", "mcp"}
     svc_queue.enqueue("noop", {})  # a job waits and no worker is alive
     res = api.get("/readyz")
     assert res.status_code == 503 and res.json()["checks"]["workers"]["ok"] is False
@@ -149,8 +150,8 @@ def test_real_prometheus_scrapes_depth_stale_and_reaped_while_jobs_flow(
 
 def test_a_scrape_costs_three_round_trips_with_ten_thousand_jobs_in_flight(
         svc_queue: Queue) -> None:
-    from ingestq.queue import JobSpec
-    from ingestq.service import snapshot
+    from ingestq.core import snapshot
+    from ingestq.core.queue import JobSpec
 
     calls = []
     real = svc_queue.client.pipeline

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from tests_auth import AUTH, TOKEN
 
-from ingestq import reads
 from ingestq.config import IngestSettings, ServiceSettings
-from ingestq.job import JobState
-from ingestq.queue import Queue, error_entry
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue, error_entry
 from ingestq.service.app import create_app
 
 

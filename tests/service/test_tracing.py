@@ -18,8 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 from tests_auth import AUTH
 
-from ingestq import reads
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.queue import Queue
 
 otel = pytest.importorskip("opentelemetry.sdk.trace", reason="the [tracing] extra is not installed")
 from opentelemetry import trace  # noqa: E402
@@ -47,8 +47,8 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 def run_burst_worker(queue: Queue) -> None:
-    from ingestq.handlers import default_registry, load_modules
-    from ingestq.worker import Worker
+    from ingestq.worker.handlers import default_registry, load_modules
+    from ingestq.worker.loop import Worker
 
     load_modules([])
     Worker(queue, default_registry, kinds=["noop"], burst=True, run_reaper=False).run()
@@ -86,8 +86,8 @@ def test_an_enqueue_without_a_caller_trace_starts_one_that_the_attempt_joins(
 
 
 def test_a_failing_attempt_marks_its_span_as_an_error(spans: InMemorySpanExporter) -> None:
-    from ingestq.handlers import JobContext
-    from ingestq.hooks import around_attempt
+    from ingestq.worker.handlers import JobContext
+    from ingestq.worker.hooks import around_attempt
 
     job = JobContext(id="1", kind="noop", payload={}, attempt=2)
     with pytest.raises(ValueError), around_attempt(job):
@@ -107,9 +107,9 @@ def test_the_queue_and_workers_run_without_opentelemetry() -> None:
     # and the CLI's other commands must not.
     code = (
         "import sys; sys.modules['opentelemetry'] = None\n"
-        "from ingestq.handlers import load_modules; load_modules([])\n"
-        "import ingestq.tracing as t, ingestq.worker\n"
-        "from ingestq.hooks import _attempt_hooks\n"
+        "from ingestq.worker.handlers import load_modules; load_modules([])\n"
+        "import ingestq.tracing as t, ingestq.worker.loop\n"
+        "from ingestq.worker.hooks import _attempt_hooks\n"
         "assert not t.AVAILABLE and not t.configure() and _attempt_hooks == []\n"
         "with t.enqueue_span('noop', {'traceparent': 'x'}) as carry: assert carry == {}\n"
         "print('ok')\n")

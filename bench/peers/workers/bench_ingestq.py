@@ -8,9 +8,9 @@ from common import COUNT_KEY, LONG_SECONDS, STARTS_KEY, now, redis_url
 from redis import Redis
 
 from ingestq.config import load_config
-from ingestq.connection import connect
-from ingestq.handlers import JobContext, default_registry
-from ingestq.queue import JobSpec, Queue
+from ingestq.core.connection import connect
+from ingestq.core.queue import JobSpec, Queue
+from ingestq.worker.handlers import JobContext, default_registry
 
 _client = Redis.from_url(redis_url())
 

@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 
 from ingestq.config import LoadedConfig, load_config
-from ingestq.connection import connect
-from ingestq.queue import Queue
+from ingestq.core.connection import connect
+from ingestq.core.queue import Queue
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 

@@ -10,20 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from typer.core import TyperGroup
 
-from ingestq.cli import (
-    clean_cmd,
-    config_cmds,
-    dead_cmds,
-    doctor_cmd,
-    ingest_cmds,
-    jobs_cmds,
-    mcp_cmd,
-    serve_cmds,
-    status_cmd,
-    tail_cmd,
-    up_cmd,
-    worker_cmds,
-)
+from ingestq.cli.commands import COMMANDS
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, err, state
 from ingestq.errors import ConfigError, ConnectionFailed, IngestqError, PayloadError
 from ingestq.logs import configure_logging
@@ -74,18 +61,8 @@ def root(
     configure_logging(log_level)
 
 
-jobs_cmds.register(app)
-status_cmd.register(app)
-ingest_cmds.register(app)
-worker_cmds.register(app)
-clean_cmd.register(app)
-dead_cmds.register(app)
-serve_cmds.register(app)
-tail_cmd.register(app)
-doctor_cmd.register(app)
-config_cmds.register(app)
-up_cmd.register(app)
-mcp_cmd.register(app)
+for command in COMMANDS:
+    command.register(app)
 
 
 def main() -> None:

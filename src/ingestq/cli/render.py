@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
-from ingestq.job import Job, JobState
+from ingestq.core.job import Job, JobState
 from ingestq.ops.clean import describe_target
 
 SHORT = 60  # characters of an error message shown in a table cell

@@ -9,11 +9,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestq.core.queue import JobSpec
 from ingestq.ingest.embedder_names import embedder_name
-from ingestq.ingest.identity import document_id_for, normalise_path
+from ingestq.ingest.parsing.identity import document_id_for, normalise_path
 from ingestq.ingest.settings import PipelineSettings
-from ingestq.ingest.sqlite_db import stored_checksums
-from ingestq.queue import JobSpec
+from ingestq.ingest.stores.sqlite_db import stored_checksums
 
 DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".html", ".htm", ".txt", ".text", ".rst")
 FILE_KIND = "file"

@@ -33,15 +33,15 @@ from ingestq.ingest.embedders import (
     known_dim,
     make_embedder,
 )
-from ingestq.ingest.model import Document
-from ingestq.ingest.parse import ParseOptions, document_id_for, normalise_path, parse_file
+from ingestq.ingest.parsing.model import Document
+from ingestq.ingest.parsing.parse import ParseOptions, document_id_for, normalise_path, parse_file
 from ingestq.ingest.settings import PipelineSettings
-from ingestq.ingest.sqlite_store import SQLiteStore
-from ingestq.ingest.stores import SKIPPED_UNCHANGED, Store, WriteResult
+from ingestq.ingest.stores.base import SKIPPED_UNCHANGED, Store, WriteResult
+from ingestq.ingest.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:  # the server stack is an optional extra: imported only when configured
-    from ingestq.ingest.neo4j_store import Neo4jStore
-    from ingestq.ingest.qdrant_store import QdrantStore
+    from ingestq.ingest.stores.neo4j import Neo4jStore
+    from ingestq.ingest.stores.qdrant import QdrantStore
 
 _HASH_BLOCK = 1 << 20
 
@@ -210,8 +210,8 @@ class Pipeline:
         manifest = SQLiteStore(settings.sqlite_file(data_dir), store_vectors=not server)
         if not server:
             return cls(settings, None, manifest)
-        from ingestq.ingest.neo4j_store import Neo4jStore
-        from ingestq.ingest.qdrant_store import QdrantStore
+        from ingestq.ingest.stores.neo4j import Neo4jStore
+        from ingestq.ingest.stores.qdrant import QdrantStore
 
         # Qdrant sizes its collection at open: load the model only when the settings do not say.
         dim = known_dim(settings.embedder)

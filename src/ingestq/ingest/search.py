@@ -17,7 +17,7 @@ import numpy as np
 
 from ingestq.ingest.embedders.base import Vectors
 from ingestq.ingest.pipeline import Pipeline
-from ingestq.ingest.sqlite_store import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, ChunkInfo, SQLiteStore
+from ingestq.ingest.stores.sqlite import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, ChunkInfo, SQLiteStore
 
 RRF_K = 60  # the constant of Cormack et al.: damps the head of each list, robust across corpora
 CANDIDATES_PER_RESULT = 4  # each list contributes more than k: both must be able to agree

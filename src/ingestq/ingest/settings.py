@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:  # the parsers (markdown-it, html) load only when something is parsed
-    from ingestq.ingest.parse import ParseOptions
+    from ingestq.ingest.parsing.parse import ParseOptions
 
 SQLITE_FILE_NAME = "ingest.sqlite3"
 
@@ -74,7 +74,7 @@ class PipelineSettings(_Block):
 
     def parse_options(self) -> ParseOptions:
         """Return the parser's options for these settings."""
-        from ingestq.ingest.parse import ParseOptions
+        from ingestq.ingest.parsing.parse import ParseOptions
 
         return ParseOptions(
             roots=tuple(self.roots),

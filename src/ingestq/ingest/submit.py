@@ -9,10 +9,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ingestq.core.queue import Enqueued, Queue
 from ingestq.errors import IngestqError
 from ingestq.ingest.files import expand, job_spec
-from ingestq.ingest.identity import normalise_path
-from ingestq.queue import Enqueued, Queue
+from ingestq.ingest.parsing.identity import normalise_path
 from ingestq.tracing import enqueue_span
 
 

@@ -18,9 +18,14 @@ from pathlib import Path
 from typing import Literal
 
 from ingestq.errors import PermanentError
-from ingestq.ingest.parse import HTML_EXTENSIONS, MARKDOWN_EXTENSIONS, normalise_path, parse_file
+from ingestq.ingest.parsing.parse import (
+    HTML_EXTENSIONS,
+    MARKDOWN_EXTENSIONS,
+    normalise_path,
+    parse_file,
+)
 from ingestq.ingest.pipeline import Pipeline
-from ingestq.ingest.stores import DocumentManifest, Store, manifest_of
+from ingestq.ingest.stores.base import DocumentManifest, Store, manifest_of
 
 # What a walk of the roots picks up: the formats the parser knows, not every file in the tree.
 SOURCE_EXTENSIONS = MARKDOWN_EXTENSIONS | HTML_EXTENSIONS | {".txt"}

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingestq.ingest.embedders import input_limit
+from ingestq.ingest.parsing.tokens import count_tokens
 from ingestq.ingest.settings import EmbedderSettings
-from ingestq.ingest.tokens import count_tokens
 from ingestq.mcp.library import Refused
 
 # Smallest budget a caller may set: the header of a section or a hit list must fit beside text.

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 
 from ingestq.config import IngestSettings
 from ingestq.errors import IngestqError
-from ingestq.ingest.identity import document_id_for, normalise_path
+from ingestq.ingest.parsing.identity import document_id_for, normalise_path
 from ingestq.mcp.models import DocumentSummary, OutlineEntry, SectionRef
 
 if TYPE_CHECKING:
     import sqlite3
 
+    from ingestq.core.queue import Queue
     from ingestq.ingest.pipeline import Pipeline
-    from ingestq.queue import Queue
 
 
 class Refused(IngestqError):
@@ -81,8 +81,8 @@ class Library:
         """The queue, connected on first use (the embedded server starts when none is set)."""
         with self._lock:
             if self._queue is None:
-                from ingestq.connection import connect
-                from ingestq.queue import Queue
+                from ingestq.core.connection import connect
+                from ingestq.core.queue import Queue
 
                 # Short timeouts: a tool call must answer "Redis is down" in seconds, not hang.
                 client = connect(self.settings, socket_timeout=3.0)

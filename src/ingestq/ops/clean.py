@@ -14,9 +14,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
-from ingestq import reads
-from ingestq.job import Job, JobState
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.job import Job, JobState
+from ingestq.core.queue import Queue
 
 TARGET_MAX = 80  # characters of payload shown when a job names no path
 SELECT_LIMIT = 100_000  # jobs one clean may take back; a bigger backlog is cleaned in rounds

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingestq.config import LoadedConfig, effective_items, load_config
-from ingestq.connection import redact
+from ingestq.core.connection import redact
 
 SECRET_KEYS = {"ingest.service.token"}
 

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ingestq import reads
-from ingestq.job import JobState
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import Queue
 
 ALL = 10**9  # "no limit" for filter selections: list_jobs pages through the dead set
 

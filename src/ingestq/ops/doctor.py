@@ -12,13 +12,14 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from ingestq import reads, registry
 from ingestq.config import IngestSettings
-from ingestq.connection import EVICTING_SAFE, redact
-from ingestq.embedded import EmbeddedServer
+from ingestq.core import queries as reads
+from ingestq.core import worker_registry as registry
+from ingestq.core.connection import EVICTING_SAFE, redact
+from ingestq.core.embedded import EmbeddedServer
+from ingestq.core.queue import Queue
 from ingestq.mcp.settings import http_route_state
 from ingestq.ops.status import REAPER_SILENT_INTERVALS, reaper_silent, reaper_view
-from ingestq.queue import Queue
 
 MAX_SKEW_SECONDS = 2.0  # beyond this, ages read against local time mislead operators
 MEMORY_ATTENTION = 0.8  # share of maxmemory in use that deserves a look before writes fail

@@ -7,10 +7,11 @@ from typing import Any, cast
 
 from redis.exceptions import RedisError
 
-from ingestq import reads, registry
-from ingestq.connection import server_risks
-from ingestq.ops.tail import event_count
-from ingestq.queue import Queue
+from ingestq.core import queries as reads
+from ingestq.core import worker_registry as registry
+from ingestq.core.connection import server_risks
+from ingestq.core.events import event_count
+from ingestq.core.queue import Queue
 
 THROUGHPUT_WINDOW_SECONDS = 60.0
 REAPER_SILENT_INTERVALS = 3  # a reaper silent for longer than this many intervals is missing

@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from ingestq import __version__
 from ingestq.config import IngestSettings
+from ingestq.core.queue import Queue
 from ingestq.errors import ConnectionFailed, IngestqError, JobNotFound, LeaseLost, PayloadError
-from ingestq.queue import Queue
 from ingestq.service import health, routes
 from ingestq.service.guards import BodyLimit
 from ingestq.service.metrics import RequestCounter

@@ -10,10 +10,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
 from ingestq.config import IngestSettings
+from ingestq.core.queue import Queue
+from ingestq.core.snapshot import Snapshot, take
 from ingestq.mcp.settings import http_route_state
-from ingestq.queue import Queue
 from ingestq.service import metrics
-from ingestq.service.snapshot import Snapshot, take
 
 router = APIRouter()
 

@@ -26,8 +26,8 @@ from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingestq.job import DEAD_REASONS
-from ingestq.service.snapshot import Snapshot
+from ingestq.core.job import DEAD_REASONS
+from ingestq.core.snapshot import Snapshot
 
 DEPTH_STATES = {"queued": "pending", "processing": "processing", "scheduled": "scheduled",
                 "dlq": "dead"}

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingestq import reads
+from ingestq.core import queries as reads
+from ingestq.core.job import JobState
+from ingestq.core.queue import JobSpec, Queue
 from ingestq.errors import JobNotFound
-from ingestq.job import JobState
 from ingestq.ops.dead import DeadFilter, SelectionError, purge_dead, retry_dead, select_dead
-from ingestq.queue import JobSpec, Queue
 from ingestq.service.guards import require_token
 from ingestq.tracing import enqueue_span
 

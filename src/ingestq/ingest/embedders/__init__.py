@@ -20,8 +20,8 @@ from ingestq.ingest.embedders.cache import EmbeddingCache
 from ingestq.ingest.embedders.hashing import DEFAULT_DIM, HashingEmbedder
 from ingestq.ingest.embedders.openai_http import OPENAI_BATCH_SIZE, OpenAICompatibleEmbedder
 from ingestq.ingest.embedders.sentence import SENTENCE_BATCH_SIZE, SentenceTransformerEmbedder
+from ingestq.ingest.parsing.tokens import InputLimit
 from ingestq.ingest.settings import EmbedderSettings
-from ingestq.ingest.tokens import InputLimit
 
 __all__ = [
     "Embedder",

