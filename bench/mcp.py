@@ -187,8 +187,11 @@ def over_http(data_dir: str, qs: list[str]) -> tuple[list[float], list[list[str]
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                ready = httpx.get(f"{base}/mcp", headers={"Authorization": f"Bearer {TOKEN}"},
+                                  timeout=1)
+                if ready.status_code != 503:  # 503 while the MCP server starts
                     break
+                time.sleep(0.2)
             except httpx.HTTPError:
                 time.sleep(0.2)
         http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)

@@ -154,16 +154,18 @@ def service(mcp_settings: IngestSettings, pipeline: Pipeline,
                                 stderr=err)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _healthy(base) or proc.poll() is not None, 60, "ingestctl serve")
+        wait_for(lambda: _mcp_ready(base) or proc.poll() is not None, 90, "/mcp of ingestctl serve")
         assert proc.poll() is None, log.read_text()
         yield f"{base}/mcp"
     finally:
         stop(proc)
 
 
-def _healthy(base: str) -> bool:
+def _mcp_ready(base: str) -> bool:
+    # /healthz answers at once; /mcp says 503 until the SDK is loaded and the stores are open.
     try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        return httpx.get(f"{base}/mcp", headers={"Authorization": f"Bearer {TOKEN}"},
+                         timeout=1).status_code != 503
     except httpx.HTTPError:
         return False
 

@@ -13,12 +13,13 @@ import hmac
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingestq.config import IngestSettings
+from ingestq.logs import get_logger
 from ingestq.mcp.settings import http_route_state
 
 if TYPE_CHECKING:  # the SDK loads only when the route is on (seconds of imports)
@@ -77,25 +78,66 @@ def transport_security(host: str, settings: IngestSettings) -> TransportSecurity
                                      + [f"http://{h}" for h in allowed])
 
 
+class _McpApp:
+    """The MCP endpoint, built in the background: importing the SDK and opening the stores take
+    seconds, and the service's other routes (``/healthz``, probes) must not wait for them."""
+
+    def __init__(self, settings: IngestSettings, host: str) -> None:
+        self.settings = settings
+        self.host = host
+        self.inner: ASGIApp | None = None
+        self.failed: str | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve once ready; until then 503 with Retry-After."""
+        if self.inner is not None:
+            await self.inner(scope, receive, send)
+            return
+        reason = self.failed or "the MCP server is starting: retry in a moment"
+        await _refuse(send, 503, reason, [(b"retry-after", b"1")])
+
+    async def run(self) -> None:
+        """Build the server, then run its session manager until cancelled."""
+        import anyio
+
+        try:
+            manager = await anyio.to_thread.run_sync(self._build)
+        except Exception as exc:  # the service stays up; /mcp and the log say why MCP is not
+            self.failed = f"the MCP server failed to start: {type(exc).__name__}: {exc}"
+            get_logger("ingestq.mcp").exception("MCP server failed to start")
+            return
+        from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+
+        async with manager.run():
+            self.inner = StreamableHTTPASGIApp(manager)
+            await anyio.sleep_forever()
+
+    def _build(self) -> Any:
+        from ingestq.mcp.server import build_server
+
+        server = build_server(self.settings)
+        server.streamable_http_app(streamable_http_path=MCP_PATH, host=self.host,
+                                   transport_security=transport_security(self.host,
+                                                                         self.settings))
+        return server.session_manager
+
+
 def mount(routes: list[Route], settings: IngestSettings, host: str) -> Lifespan | None:
     """Add the ``/mcp`` route; return the lifespan the host app must enter (None: route off)."""
     token = settings.service.token
     if not token:
         routes.append(Route(MCP_PATH, BearerGuard(None, None)))
         return None
-    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
-
-    from ingestq.mcp.server import build_server
-
-    server = build_server(settings)
-    server.streamable_http_app(streamable_http_path=MCP_PATH, host=host,
-                               transport_security=transport_security(host, settings))
-    manager = server.session_manager
-    routes.append(Route(MCP_PATH, BearerGuard(StreamableHTTPASGIApp(manager), token)))
+    app = _McpApp(settings, host)
+    routes.append(Route(MCP_PATH, BearerGuard(app, token)))
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
-        async with manager.run():
+        import anyio
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(app.run)
             yield
+            tasks.cancel_scope.cancel()
 
     return lifespan

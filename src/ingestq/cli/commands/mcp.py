@@ -13,7 +13,7 @@ def mcp() -> None:
     Tools: search, get_section, get_document, list_documents, related, queue_status, and ingest
     (only with ingest.mcp.allow_ingest). stdout carries the protocol; logs go to stderr.
 
-    Example: an assistant runs `ingestctl --config /abs/ingestq.yaml mcp`
+    Example: ingestctl --config /abs/ingestq.yaml mcp   (what an assistant launches)
     """
     from ingestq.mcp.server import build_server
 
