@@ -73,7 +73,9 @@ def enqueue_span(kind: str, headers: Mapping[str, str] | None = None
     if not AVAILABLE:
         yield {}
         return
-    parent = propagate.extract(dict(headers or {}))
+    # Headers (an HTTP caller's): their traceparent, if any, is the parent. None (a caller in
+    # this process, such as an MCP tool call): the current span is.
+    parent = propagate.extract(dict(headers)) if headers is not None else None
     tracer = trace.get_tracer("ingestq")
     with tracer.start_as_current_span(f"enqueue {kind}", context=parent,
                                       kind=trace.SpanKind.PRODUCER) as span:

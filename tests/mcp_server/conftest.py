@@ -180,7 +180,7 @@ def http(portal: anyio.from_thread.BlockingPortal, service: str) -> Iterator[Syn
 
 
 @pytest.fixture(scope="module", params=["stdio", "http"])
-def client(request: pytest.FixtureRequest) -> SyncClient:
+def either(request: pytest.FixtureRequest) -> SyncClient:
     """The same checks over both transports."""
     found: SyncClient = request.getfixturevalue(request.param)
     return found
