@@ -114,3 +114,39 @@ def test_changes_name_every_document_added_rewritten_or_deleted() -> None:
     assert uris == ["ingestq://document/b", "ingestq://document/c", "ingestq://document/d"]
     assert sum(1 for e in events if not hasattr(e, "uri")) == 1  # one list change
     assert changes({"a": 1.0}, {"a": 1.0}) == []
+
+
+def test_related_from_neo4j_matches_the_sqlite_edges(tmp_path: Path) -> None:
+    import os
+
+    if not os.environ.get("NEO4J_URI"):
+        pytest.skip("no Neo4j server: set NEO4J_URI (and NEO4J_PASSWORD) to run it")
+    corpus = corpus_or_skip()
+    settings = _settings(tmp_path, INGESTQ_PIPELINE__STORE__KIND="server",
+                         INGESTQ_PIPELINE__STORE__QDRANT_PATH=str(tmp_path / "qdrant"),
+                         INGESTQ_PIPELINE__STORE__NEO4J_URI=os.environ["NEO4J_URI"])
+    pipeline = Pipeline.open(settings.pipeline, Path(settings.data_dir))
+    try:
+        for name in ("body.md", "body-fields.md", "body-nested-models.md"):
+            pipeline.ingest_file(str(corpus / "tutorial" / name), force=True)
+
+        async def scenario(client: Client) -> None:
+            found = await client.call_tool("search", {"query": "request body model", "k": 3})
+            section_id = found.structured_content["hits"][0]["section_id"]
+            graph = (await client.call_tool("related", {"section_id": section_id}))
+            assert graph.structured_content["source"] == "neo4j"
+            from ingestq.mcp.library import Library
+            from ingestq.mcp.reading import Reader
+
+            local = Reader(Library(settings), None, 8000)._from_sqlite(  # type: ignore[arg-type]
+                Library(settings).section_row(section_id))
+            got = graph.structured_content
+            assert got["parent"] == (local.parent.model_dump() if local.parent else None)
+            assert {s["section_id"] for s in got["siblings"]} == {
+                s.section_id for s in local.siblings}
+            assert {link["href"] for link in got["links_out"]} == {
+                link.href for link in local.links_out}
+
+        _run(settings, scenario)
+    finally:
+        pipeline.close()
