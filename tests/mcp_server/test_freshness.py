@@ -10,10 +10,11 @@ from pathlib import Path
 import anyio
 from mcp.shared.subscriptions import ResourceUpdated
 
+from ingestq.config import IngestSettings
 from ingestq.ingest.parsing.identity import document_id_for
 from ingestq.ingest.pipeline import Pipeline
 
-from .conftest import SyncClient
+from .conftest import SyncClient, run_cli
 
 
 def _now() -> str:
@@ -64,3 +65,16 @@ def test_a_subscriber_is_told_when_its_document_changes(
     assert stdio.portal.call(listen_then_edit) is not None
     text = stdio.run("read_resource", uri).contents[0].text
     assert "Second version." in text
+
+
+def test_a_file_ingested_through_the_tool_by_a_worker_is_found_by_the_next_search(
+        stdio: SyncClient, docs: Path, mcp_settings: IngestSettings) -> None:
+    nonce = "zw" + uuid.uuid4().hex[:10]
+    page = docs / "tutorial" / "through-the-tool.md"
+    page.write_text(f"# Through the tool\n\nThe word {nonce} came in through MCP.\n")
+    enqueued = stdio.ok("ingest", paths=[str(page)])
+    assert enqueued["files"] == 1 and enqueued["jobs"][0]["created"]
+    worker = run_cli(mcp_settings, "worker", "--burst", "--kinds", "file")
+    assert worker.returncode == 0, worker.stderr
+    hits = stdio.ok("search", query=nonce, k=3)["hits"]
+    assert hits and hits[0]["path"] == str(page)
