@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,31 +80,17 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def in_process(pipeline: Pipeline, qs: list[str]) -> tuple[list[float], list[list[str]]]:
-    times, rankings = [], []
-    for q in qs:
-        started = time.perf_counter()
-        found = search(pipeline, q, K)
-        times.append(time.perf_counter() - started)
-        rankings.append([r.section_id for r in found])
-    return times, rankings
-
-
-async def through(client: Client, qs: list[str]) -> tuple[list[float], list[list[str]]]:
-    await client.call_tool("search", {"query": qs[0], "k": K})  # warm: first call opens stores
-    times, rankings = [], []
-    for q in qs:
-        started = time.perf_counter()
-        result = await client.call_tool("search", {"query": q, "k": K})
-        times.append(time.perf_counter() - started)
-        content: dict[str, Any] = result.structured_content or {}
-        rankings.append([h["section_id"] for h in content.get("hits", [])])
-    return times, rankings
+async def timed_call(client: Client, query: str) -> tuple[float, list[str]]:
+    started = time.perf_counter()
+    result = await client.call_tool("search", {"query": query, "k": K})
+    seconds = time.perf_counter() - started
+    content: dict[str, Any] = result.structured_content or {}
+    return seconds, [h["section_id"] for h in content.get("hits", [])]
 
 
 async def validation(client: Client, qs: list[str]) -> list[float]:
     """What the SDK client's own check of each result against the output schema costs (it runs
-    inside every call_tool above)."""
+    inside every call_tool)."""
     times = []
     for q in qs:
         result = await client.call_tool("search", {"query": q, "k": K})
@@ -151,66 +136,84 @@ def mcp_child() -> int:
     raise RuntimeError("no ingestctl mcp child found")
 
 
-def run_client(client: Client, job: Callable[[Client], Awaitable[Any]]) -> Any:
-    async def main() -> Any:
-        async with client:
-            return await job(client)
-
-    return anyio.run(main)
-
-
 def child_env(data_dir: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTQ_")}
     env.update(INGESTQ_DATA_DIR=data_dir, INGESTQ_SERVICE_TOKEN=TOKEN)
     return env
 
 
-def over_stdio(data_dir: str, qs: list[str]) -> tuple[list[float], list[list[str]], float,
-                                                     dict[tuple[int, bool], float], list[float]]:
-    params = StdioServerParameters(command=INGESTCTL, args=["mcp"], env=child_env(data_dir))
-
-    async def job(client: Client) -> Any:
-        times, rankings = await through(client, qs)
-        rss = rss_mib(mcp_child())
-        return times, rankings, rss, await tokens_per_answer(client, qs), await validation(
-            client, qs)
-
-    return run_client(Client(params, read_timeout_seconds=120), job)  # type: ignore[no-any-return]
-
-
-def over_http(data_dir: str, qs: list[str]) -> tuple[list[float], list[list[str]], float]:
+def start_service(data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
     port = 18000 + os.getpid() % 1000
     proc = subprocess.Popen([INGESTCTL, "serve", "--port", str(port)], env=child_env(data_dir),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            ready = httpx.get(f"{base}/mcp", headers={"Authorization": f"Bearer {TOKEN}"},
+                              timeout=1)
+            if ready.status_code != 503:  # 503 while the MCP server starts
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return proc, f"{base}/mcp"
+
+
+class Run:
+    """Per path: seconds and rankings per query, measured interleaved."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {"local": [], "stdio": [], "http": []}
+        self.rankings: dict[str, list[list[str]]] = {"local": [], "stdio": [], "http": []}
+        self.rss: dict[str, float] = {}
+        self.tokens: dict[tuple[int, bool], float] = {}
+        self.validation: list[float] = []
+
+
+def measure(pipeline: Pipeline, data_dir: str, qs: list[str]) -> Run:
+    """Each query through in-process search, stdio and HTTP back to back, so the load of a
+    shared machine falls on the three alike; the added cost is taken per query."""
+    run = Run()
+    service, url = start_service(data_dir)
+    stdio = Client(StdioServerParameters(command=INGESTCTL, args=["mcp"],
+                                         env=child_env(data_dir)), read_timeout_seconds=120)
+    http = Client(streamable_http_client(url, http_client=httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)))
+
+    async def main() -> None:
+        async with stdio, http:
+            for client in (stdio, http):  # warm: the first call opens the stores
+                await client.call_tool("search", {"query": qs[0], "k": K})
+            search(pipeline, qs[0], K)
+            for q in qs:
+                started = time.perf_counter()
+                local = [r.section_id for r in search(pipeline, q, K)]
+                run.times["local"].append(time.perf_counter() - started)
+                run.rankings["local"].append(local)
+                for name, client in (("stdio", stdio), ("http", http)):
+                    seconds, ranking = await timed_call(client, q)
+                    run.times[name].append(seconds)
+                    run.rankings[name].append(ranking)
+            run.rss = {"stdio": rss_mib(mcp_child()), "http": rss_mib(service.pid)}
+            run.tokens = await tokens_per_answer(stdio, qs)
+            run.validation = await validation(stdio, qs)
+
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                ready = httpx.get(f"{base}/mcp", headers={"Authorization": f"Bearer {TOKEN}"},
-                                  timeout=1)
-                if ready.status_code != 503:  # 503 while the MCP server starts
-                    break
-                time.sleep(0.2)
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)
-
-        async def job(client: Client) -> Any:
-            times, rankings = await through(client, qs)
-            return times, rankings, rss_mib(proc.pid)
-
-        return run_client(Client(streamable_http_client(f"{base}/mcp", http_client=http)),
-                          job)  # type: ignore[no-any-return]
+        anyio.run(main)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        service.terminate()
+        service.wait(30)
+    return run
 
 
 def row(name: str, times: list[float], base: list[float] | None, rss: str) -> str:
     p50, p95 = pct(times, 0.5) * 1000, pct(times, 0.95) * 1000
-    added = "-" if base is None else (f"+{p50 - pct(base, 0.5) * 1000:.2f} / "
-                                      f"+{p95 - pct(base, 0.95) * 1000:.2f}")
+    if base is None:
+        added = "-"
+    else:
+        diffs = [t - b for t, b in zip(times, base, strict=True)]
+        added = f"{pct(diffs, 0.5) * 1000:+.2f} / {pct(diffs, 0.95) * 1000:+.2f}"
     return f"| {name} | {len(times)} | {p50:.2f} | {p95:.2f} | {added} | {rss} |"
 
 
@@ -219,46 +222,54 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     args = parser.parse_args()
+    if not args.corpus.is_dir():
+        parser.error(f"no corpus at {args.corpus}: pass --corpus")
     started_load = load()
     data_dir = tempfile.mkdtemp(prefix="bench-mcp-")
     try:
         settings = load_config(environ={"INGESTQ_DATA_DIR": data_dir}).ingest
         pipeline, files, ingest_s = ingest(settings, args.corpus)
         qs = queries(pipeline, args.queries)
-        local_t, local_r = in_process(pipeline, qs)
-        stdio_t, stdio_r, stdio_rss, tokens, check_t = over_stdio(data_dir, qs)
-        http_t, http_r, http_rss = over_http(data_dir, qs)
+        run = measure(pipeline, data_dir, qs)
         stats = pipeline.manifest.stats()
         counter = counter_for(settings.pipeline.embedder).name
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
-    same_stdio = sum(a == b for a, b in zip(local_r, stdio_r, strict=True))
-    same_http = sum(a == b for a, b in zip(local_r, http_r, strict=True))
-    p95_added = max(pct(stdio_t, 0.95), pct(http_t, 0.95)) - pct(local_t, 0.95)
+    local = run.times["local"]
+    same = {n: sum(a == b for a, b in zip(run.rankings["local"], run.rankings[n], strict=True))
+            for n in ("stdio", "http")}
+    worst = max(pct([t - b for t, b in zip(run.times[n], local, strict=True)], 0.95)
+                for n in ("stdio", "http"))
     lines = [
         "## MCP server (issues 10, 18)", "",
         f"Machine: {machine()}; {started_load}; commit `{git_rev()}`; `{command_line()}`.  ",
         f"Corpus: {args.corpus.name}, {files} files, {stats['sections']:,} sections, "
         f"{stats['chunks']:,} chunks, ingested in process in {ingest_s:.1f} s (hashing "
         f"embedder, SQLite). {len(qs)} queries (distinct English section titles, path order), "
-        f"`search` k={K}, one call at a time, after one warm-up call per transport.", "",
-        "| path | calls | P50 ms | P95 ms | added over in-process (P50 / P95 ms) | "
+        f"`search` k={K}, one call at a time; each query goes through the three paths back to "
+        "back (so the load of the shared machine falls on them alike), after one warm-up call "
+        "per path. Added cost is the per-query difference to in-process, then its percentile.",
+        "",
+        "| path | calls | P50 ms | P95 ms | added over in-process, per query (P50 / P95 ms) | "
         "server RSS MiB |",
         "|---|---|---|---|---|---|",
-        row("in-process `search()`", local_t, None, "-"),
-        row("stdio (`ingestctl mcp`)", stdio_t, local_t, f"{stdio_rss:.0f}"),
-        row("streamable HTTP (`ingestctl serve`, /mcp)", http_t, local_t, f"{http_rss:.0f}"),
+        row("in-process `search()`", local, None, "-"),
+        row("stdio (`ingestctl mcp`)", run.times["stdio"], local, f"{run.rss['stdio']:.0f}"),
+        row("streamable HTTP (`ingestctl serve`, /mcp)", run.times["http"], local,
+            f"{run.rss['http']:.0f}"),
         "",
-        f"Rankings equal to in-process: stdio {same_stdio}/{len(qs)}, HTTP "
-        f"{same_http}/{len(qs)}. Goal: the transport adds under 5 ms at P95 — "
-        f"{'met' if p95_added < 0.005 else 'missed'} (worst +{p95_added * 1000:.2f} ms). "
-        f"Of the added time, the SDK client's own validation of each result against the "
-        f"published output schema (jsonschema, inside every `call_tool`) takes P50 "
-        f"{pct(check_t, 0.5) * 1000:.2f} ms, P95 {pct(check_t, 0.95) * 1000:.2f} ms.", "",
+        f"Rankings equal to in-process: stdio {same['stdio']}/{len(qs)}, HTTP "
+        f"{same['http']}/{len(qs)}. Goal: the transport adds under 5 ms at P95 — "
+        f"{'met' if worst < 0.005 else 'missed'} (worst {worst * 1000:+.2f} ms). Of the added "
+        "time, the SDK client's own validation of each result against the published output "
+        f"schema (jsonschema, inside every `call_tool`) takes P50 "
+        f"{pct(run.validation, 0.5) * 1000:.2f} ms, P95 {pct(run.validation, 0.95) * 1000:.2f} "
+        "ms.", "",
         f"Tokens per answer (text content, counter: `{counter}`; mean over the first 50 "
         f"queries, stdio), without a budget (server ceiling 8000) and with max_tokens={BUDGET}:",
         "", "| k | tokens, no budget | tokens, max_tokens 2000 |", "|---|---|---|",
-        *[f"| {k} | {tokens[(k, False)]:.0f} | {tokens[(k, True)]:.0f} |" for k in TOKEN_KS],
+        *[f"| {k} | {run.tokens[(k, False)]:.0f} | {run.tokens[(k, True)]:.0f} |"
+          for k in TOKEN_KS],
     ]
     write_section("mcp", "\n".join(lines))
     print("\n".join(lines))
