@@ -11,6 +11,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from ingestq.config import IngestSettings
 
@@ -167,5 +168,6 @@ def test_the_sdk_client_with_a_wrong_token_cannot_connect(portal: object, servic
         async with Client(streamable_http_client(service, http_client=http_client)):
             pass
 
-    with pytest.raises(Exception):  # noqa: B017 - the SDK wraps the 401 in its own group
+    with pytest.raises(ExceptionGroup) as refused:  # the SDK wraps the 401 in task groups
         anyio.run(connect)
+    assert refused.group_contains(MCPError)
