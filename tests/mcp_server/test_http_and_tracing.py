@@ -61,3 +61,19 @@ def test_each_tool_call_is_a_span_and_enqueues_are_its_children(
     enqueue = finished["enqueue file"]
     assert enqueue.parent is not None and enqueue.parent.span_id == tool.context.span_id
     assert "mcp.tool search" in finished  # refused (nothing ingested) but still traced
+
+
+def test_until_the_sdk_is_loaded_mcp_answers_503_with_retry_after(
+        settings: IngestSettings) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from ingestq.mcp.http import MCP_PATH, BearerGuard, _McpApp
+
+    starting = _McpApp(settings, "127.0.0.1")  # its run() has not built the server yet
+    app = Starlette(routes=[Route(MCP_PATH, BearerGuard(starting, "t0ken"))])
+    with TestClient(app) as api:
+        assert api.post(MCP_PATH, json={}).status_code == 401
+        res = api.post(MCP_PATH, json={}, headers={"Authorization": "Bearer t0ken"})
+    assert res.status_code == 503 and res.headers["retry-after"] == "1"
+    assert "starting" in res.json()["error"]
