@@ -108,12 +108,15 @@ def test_the_server_stack_answers_every_read_tool_from_qdrant_local_mode(tmp_pat
         pipeline.close()
 
 
-def test_changes_name_every_document_added_rewritten_or_deleted() -> None:
-    events = changes({"a": 1.0, "b": 1.0, "c": 1.0}, {"a": 1.0, "b": 2.0, "d": 1.0})
+def test_changes_name_every_document_written_since_the_watermark_or_deleted() -> None:
+    events = changes({"a": 1.0, "b": 1.0, "c": 1.0}, {"a": 1.0, "b": 2.0, "d": 2.0}, 1.5)
     uris = sorted(getattr(e, "uri", "") for e in events if hasattr(e, "uri"))
     assert uris == ["ingestq://document/b", "ingestq://document/c", "ingestq://document/d"]
     assert sum(1 for e in events if not hasattr(e, "uri")) == 1  # one list change
-    assert changes({"a": 1.0}, {"a": 1.0}) == []
+    assert changes({"a": 1.0}, {"a": 1.0}, 1.0) == []
+    # the first look announces what was written since the server started, and no list change
+    first = changes(None, {"a": 1.0, "b": 3.0}, 2.0)
+    assert [getattr(e, "uri", None) for e in first] == ["ingestq://document/b"]
 
 
 def test_related_from_neo4j_matches_the_sqlite_edges(tmp_path: Path) -> None:

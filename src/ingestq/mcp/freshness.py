@@ -10,6 +10,7 @@ list change when documents come or go.
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import anyio
 from mcp.server.subscriptions import (
@@ -26,15 +27,16 @@ from ingestq.mcp.library import Library, Refused
 log = get_logger("ingestq.mcp")
 
 
-def changes(before: dict[str, float], after: dict[str, float]) -> list[ServerEvent]:
-    """The events that turn the ``before`` snapshot (id -> ingested_at) into ``after``."""
-    # A document that appeared counts as updated too: a client may subscribe to its URI before
-    # the first ingest, or see it ingested and rewritten between two polls.
-    changed = sorted(i for i, at in after.items() if before.get(i) != at)
-    gone = sorted(set(before) - set(after))
-    added = set(after) - set(before)
+def changes(before: dict[str, float] | None, after: dict[str, float], since: float
+            ) -> list[ServerEvent]:
+    """The events between two snapshots (id -> ingested_at): every document written after
+    ``since`` (rewritten, or new: a client may listen before the first ingest), every one gone,
+    and a list change when documents came or went. ``before`` None: the first look."""
+    written = sorted(i for i, at in after.items() if at > since)
+    gone = sorted(set(before) - set(after)) if before is not None else []
+    added = set(after) - set(before) if before is not None else set()
     events: list[ServerEvent] = [ResourceUpdated(uri=f"ingestq://document/{i}")
-                                 for i in [*changed, *gone]]
+                                 for i in [*written, *gone]]
     if added or gone:
         events.append(ResourcesListChanged())
     return events
@@ -51,13 +53,18 @@ def _snapshot(library: Library) -> dict[str, float] | None:
 
 
 async def watch_documents(library: Library, bus: SubscriptionBus, poll_seconds: float) -> None:
-    """Publish document changes on ``bus`` every ``poll_seconds`` until cancelled."""
-    known = await anyio.to_thread.run_sync(_snapshot, library)
+    """Publish document changes on ``bus`` every ``poll_seconds`` until cancelled.
+
+    The watermark starts at the server's start, not at its first look: opening the store may
+    take seconds, and an ingest that lands meanwhile must still be announced.
+    """
+    since = time.time()
+    known: dict[str, float] | None = None
     while True:
-        await anyio.sleep(poll_seconds)
         now = await anyio.to_thread.run_sync(_snapshot, library)
-        if now is None:
-            continue
-        for event in changes(known or {}, now) if known is not None else []:
-            await bus.publish(event)
-        known = now
+        if now is not None:
+            for event in changes(known, now, since):
+                await bus.publish(event)
+            since = max([since, *now.values()])
+            known = now
+        await anyio.sleep(poll_seconds)
