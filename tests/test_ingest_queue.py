@@ -136,6 +136,8 @@ def test_worker_killed_mid_document_leaves_it_complete_after_recovery(
         client: Redis, ingest_env: tuple[IngestSettings, dict[str, str], Path],
         tmp_path: Path) -> None:
     settings, env, db = ingest_env
+    # 9 MB, over the 8 MiB default: slow enough to be killed mid-document
+    env = {**env, "INGESTQ_PIPELINE__MAX_FILE_BYTES": str(16 * 1024 * 1024)}
     q = Queue(client, settings)
     big = tmp_path / "big.md"
     big.write_text("".join(f"## Part {i}\n\n" + ("word " * 400 + "\n\n") * 3

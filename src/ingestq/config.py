@@ -5,7 +5,9 @@ defaults only. Everything lives under the top-level ``ingest:`` block; the opera
 ``ingest.queue_recovery`` keys keep their names and meaning. Environment variables override it:
 ``INGESTQ_<BLOCK>__<KEY>`` (for example ``INGESTQ_QUEUE_RECOVERY__MAX_RETRIES=5``), with the short
 aliases ``INGESTQ_REDIS_URL``, ``INGESTQ_DATA_DIR`` and ``INGESTQ_SERVICE_TOKEN``. Values from the
-environment are read as YAML scalars, so ``5`` is an int and ``true`` a bool.
+environment are taken literally for string settings (``'secret #1'`` stays ``secret #1``) and
+parsed only where the setting's type needs it: int, float, bool (true/false, yes/no, on/off, 1/0),
+and YAML for lists. An empty value means "not set" (None).
 
 Any unknown key, mistyped key or wrong type is a :class:`ConfigError` naming the key, where it came
 from and the valid choices. There is no silent fallback to defaults.
@@ -14,11 +16,13 @@ from and the valid choices. There is no silent fallback to defaults.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ingestq.errors import ConfigError
 from ingestq.ingest.settings import PipelineSettings
 from ingestq.mcp.settings import McpSettings
+from ingestq.redaction import masked
 
 ENV_PREFIX = "INGESTQ_"
 ENV_ALIASES = {
@@ -35,6 +40,16 @@ ENV_ALIASES = {
 }
 ENV_NOT_SETTINGS = {"INGESTQ_CONFIG"}
 DEFAULT_FILE = "ingestq.yaml"
+# Longest duration any setting may hold: a year. Longer is a typo (or .inf), and would overflow
+# the millisecond arithmetic of the scripts or never fire at all.
+MAX_SECONDS = 366 * 86_400.0
+
+
+def seconds(default: float, *, positive: bool = True) -> Any:
+    """A duration field: finite (no .inf, no NaN), at most :data:`MAX_SECONDS`."""
+    if positive:
+        return Field(default, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
+    return Field(default, ge=0, le=MAX_SECONDS, allow_inf_nan=False)
 
 
 class _Block(BaseModel):
@@ -46,16 +61,16 @@ class QueueRecovery(_Block):
     """The established recovery block, plus the lease keys that replace age-based reaping."""
 
     enabled: bool = True  # kill switch for the reaper (workers' and standalone)
-    job_timeout_seconds: float = Field(600.0, gt=0)  # hard cap on one attempt's run time
+    job_timeout_seconds: float = seconds(600.0)  # hard cap on one attempt's run time
     # 2 s, not the old 30 s: a pass now costs O(expired leases), so it can run often, and a dead
     # worker's job is back within lease + interval.
-    reaper_interval_seconds: float = Field(2.0, gt=0)
+    reaper_interval_seconds: float = seconds(2.0)
     max_retries: int = Field(3, ge=0)  # handler failures retried before the job is dead
     stale_job_action: Literal["requeue", "fail", "dlq"] = "requeue"
     # 10 s: long enough to ride out a GC pause or a slow Redis, short enough that a killed
     # worker's job returns within seconds. Healthy jobs of any length keep renewing it.
-    lease_seconds: float = Field(10.0, gt=0)
-    heartbeat_seconds: float = Field(3.0, gt=0)  # about lease/3: two beats may be missed safely
+    lease_seconds: float = seconds(10.0)
+    heartbeat_seconds: float = seconds(3.0)  # about lease/3: two beats may be missed safely
     # A job whose lease expires more than this many times kills its workers: dead, reason poison.
     max_crash_recoveries: int = Field(3, ge=0)
 
@@ -63,9 +78,10 @@ class QueueRecovery(_Block):
 class RetryBackoff(_Block):
     """Delay before a failed attempt is retried: min(cap, base * 2^(failures-1)), minus jitter."""
 
-    base_seconds: float = Field(1.0, ge=0)  # first retry after about a second
-    cap_seconds: float = Field(300.0, ge=0)  # never wait longer than five minutes
-    jitter: float = Field(0.5, ge=0, le=1)  # fraction of the delay randomised, to spread herds
+    base_seconds: float = seconds(1.0, positive=False)  # first retry after about a second
+    cap_seconds: float = seconds(300.0, positive=False)  # never wait longer than five minutes
+    # fraction of the delay randomised, to spread herds
+    jitter: float = Field(0.5, ge=0, le=1, allow_inf_nan=False)
 
 
 class WorkerSettings(_Block):
@@ -79,8 +95,9 @@ class WorkerSettings(_Block):
     # Extra jobs claimed ahead while recent attempts are short (so round trips, not handlers,
     # would bound throughput); 0 turns it off. Long jobs are never hoarded: see below.
     prefetch: int = Field(32, ge=0)
-    prefetch_below_seconds: float = Field(0.05, ge=0)  # "short": moving average under 50 ms
-    shutdown_grace_seconds: float = Field(25.0, ge=0)  # fits Kubernetes' default 30 s
+    # "short": moving average under 50 ms
+    prefetch_below_seconds: float = seconds(0.05, positive=False)
+    shutdown_grace_seconds: float = seconds(25.0, positive=False)  # fits Kubernetes' default 30 s
     run_reaper: bool = True  # every worker also reaps, so no separate reaper process is required
     metrics_port: int | None = Field(None, ge=1, le=65535)  # per-process metrics; off by default
     # loopback by default (security); 0.0.0.0 in a container scraped from outside
@@ -92,7 +109,8 @@ class QueueSettings(_Block):
 
     name: str = Field("ingest", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     max_payload_bytes: int = Field(1_048_576, ge=64)  # 1 MiB: payloads name files, not hold them
-    done_retention_seconds: float = Field(86_400.0, ge=0)  # finished jobs kept a day for look-ups
+    # finished jobs kept a day for look-ups
+    done_retention_seconds: float = seconds(86_400.0, positive=False)
     done_retention_count: int = Field(10_000, ge=0)  # and never more than this many
     error_history: int = Field(10, ge=1)  # errors kept per job record
     events_max: int = Field(10_000, ge=100)  # lifecycle events kept for `tail`
@@ -111,6 +129,19 @@ class ServiceSettings(_Block):
     port: int = Field(8081, ge=1, le=65535)  # the established metrics port
     token: str | None = None  # bearer token for mutating routes; none set: they are refused
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    # The job reads (/jobs, /jobs/{id}, /dead) show payloads, worker host:pid and tracebacks.
+    # auto: open on loopback, token required when bound beyond it; token: always; open: never.
+    read_auth: Literal["auto", "token", "open"] = "auto"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: assume it resolves beyond loopback
 
 
 class IngestSettings(_Block):
@@ -214,22 +245,67 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], origins: dict[str, 
         node = data.setdefault("ingest", {})
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = yaml.safe_load(env[name]) if env[name] != "" else None
+        node[path[-1]] = _env_value(name, env[name], _field_type(path))
         origins["ingest." + ".".join(path)] = f"env:{name}"
 
 
 def _known_path(path: tuple[str, ...]) -> bool:
+    return _field_type(path) is not None
+
+
+def _field_type(path: tuple[str, ...]) -> Any:
+    """The annotation of the leaf setting at ``path`` under ``ingest``; None if none is there."""
     model: type[BaseModel] = IngestSettings
     for i, part in enumerate(path):
         info = model.model_fields.get(part)
         if info is None:
-            return False
+            return None
         sub = info.annotation
         if isinstance(sub, type) and issubclass(sub, BaseModel):
             model = sub
         else:
-            return i == len(path) - 1
-    return False
+            return sub if i == len(path) - 1 else None
+    return None
+
+
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def _env_value(name: str, raw: str, annotation: Any) -> Any:
+    """An environment value for a setting of this type: literal for strings, parsed otherwise.
+
+    The value is never echoed in an error: it may be a secret.
+    """
+    if raw == "":
+        return None
+    types_ = _member_types(annotation)
+    if str in types_:
+        return raw
+    try:
+        if bool in types_:
+            if raw.strip().lower() not in _TRUE | _FALSE:
+                raise ValueError("expected true/false, yes/no, on/off or 1/0")
+            return raw.strip().lower() in _TRUE
+        if int in types_:
+            return int(raw)
+        if float in types_:
+            return float(raw)
+        return yaml.safe_load(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        expected = ", ".join(sorted(t.__name__ for t in types_ if t is not type(None)))
+        reason = str(exc).splitlines()[0] if isinstance(exc, ValueError) else "not valid YAML"
+        raise ConfigError(f"environment variable {name}: cannot read it as {expected} "
+                          f"({reason.split(':')[0]})") from None
+
+
+def _member_types(annotation: Any) -> set[Any]:
+    """The plain types a setting accepts: str for a Literal of strings, each member of a union."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return {type(v) for v in get_args(annotation)}
+    if origin in (Union, types.UnionType):
+        return set().union(*(_member_types(a) for a in get_args(annotation)))
+    return {origin or annotation}
 
 
 def _explain(exc: ValidationError, where: str, origins: dict[str, str]) -> str:
@@ -242,7 +318,7 @@ def _explain(exc: ValidationError, where: str, origins: dict[str, str]) -> str:
         if err["type"] == "extra_forbidden":
             lines.append(_unknown_key(key, source))
         else:
-            got = err.get("input")
+            got = masked(key, err.get("input"))  # a secret's value is never echoed
             lines.append(f"{key} in {source}: {err['msg']} (got {got!r})")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 

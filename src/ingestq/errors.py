@@ -5,6 +5,8 @@
     ├── ConnectionFailed       Redis/Valkey cannot be reached (or the embedded server won't start)
     ├── PayloadError           a job payload is not a JSON object or is too large
     ├── JobNotFound            no job with that id
+    ├── BadRecord              a stored job record cannot be decoded (written by hand or old code)
+    ├── OutOfMemory            Redis refused a write: it is at maxmemory
     ├── LeaseLost              a fencing token is stale: the job belongs to another attempt
     ├── InvalidTransition      the job is not in a state that allows the operation
     └── JobError               raised by handlers to say how an attempt failed
@@ -36,6 +38,19 @@ class PayloadError(IngestqError):
 
 class JobNotFound(IngestqError):
     """No job with the given id exists (it may have been trimmed or purged)."""
+
+
+class BadRecord(IngestqError):
+    """A stored job record cannot be decoded; readers skip and name it instead of failing."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"job {job_id}: stored record is unreadable ({reason})")
+        self.job_id = job_id
+        self.reason = reason
+
+
+class OutOfMemory(IngestqError):
+    """Redis/Valkey refused a write because it reached maxmemory; nothing was written."""
 
 
 class LeaseLost(IngestqError):

@@ -23,13 +23,12 @@ def test_a_reworded_question_finds_the_section_by_vector_overlap(pipeline, docs)
 
 def test_the_vector_ranking_alone_puts_the_section_sharing_most_words_first(pipeline, docs):
     # The fused result could come from BM25 alone: look at the vector list by itself.
-    from ingestq.ingest.search import _vector_ranking
+    from ingestq.ingest.search import vector_ranking
 
     pipeline.ingest_file(str(docs / "other.md"))
     pipeline.ingest_file(str(docs / "guide.md"))
-    ranking = _vector_ranking(pipeline, "lease expires reaper puts job back", 5)
-    info = pipeline.manifest.chunk_info(ranking[:1])
-    assert info[ranking[0]].heading_path == ("Other page", "Recovery")
+    best, _ = vector_ranking(pipeline, "lease expires reaper puts job back", 5)[0]
+    assert pipeline.manifest.chunk_info([best])[best].heading_path == ("Other page", "Recovery")
 
 
 def test_search_sees_a_document_written_after_the_vector_matrix_was_cached(pipeline, docs):

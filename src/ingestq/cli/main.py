@@ -14,6 +14,7 @@ from ingestq.cli.commands import COMMANDS
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, err, state
 from ingestq.errors import ConfigError, ConnectionFailed, IngestqError, PayloadError
 from ingestq.logs import configure_logging
+from ingestq.threads import one_blas_thread
 
 
 def _fail(label: str, exc: BaseException, code: int) -> NoReturn:
@@ -68,6 +69,7 @@ for command in COMMANDS:
 def main() -> None:
     """Run ingestctl. Library errors become exit codes in ExitCodeGroup; typer's standalone mode
     turns usage errors into 2 and Ctrl-C at a prompt into 1."""
+    one_blas_thread()  # before any command imports numpy; children inherit it
     app(prog_name="ingestctl")
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingestq.core.job import Job, JobState
+from ingestq.errors import BadRecord
 from ingestq.ops.clean import describe_target
 
 SHORT = 60  # characters of an error message shown in a table cell
@@ -115,3 +116,9 @@ def print_job(console: Console, job: Job, now: float, *, tracebacks: bool) -> No
         console.print(str(last_tb), markup=False, highlight=False)
     elif last_tb:
         console.print("(traceback kept: show it with --traceback)")
+
+
+def print_unreadable(console: Console, bad: Sequence[BadRecord]) -> None:
+    """Name each record a listing skipped: one bad record is reported, never fatal to the list."""
+    for record in bad:
+        console.print(f"[yellow]skipped:[/yellow] {record}", highlight=False)

@@ -11,8 +11,13 @@ from ingestq.config import IngestSettings
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.errors import ConnectionFailed
 from ingestq.logs import get_logger
+from ingestq.redaction import redact
 
 MIN_VERSION = (6, 2)
+# Dialing, the TLS handshake and the first answer. A server that does not speak the protocol
+# asked for (rediss:// against a plain server hangs in the handshake) fails in seconds, not after
+# the command timeout; commands then get the caller's own timeout.
+CONNECT_TIMEOUT = 5.0
 EVICTING_SAFE = {"noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}
 
 
@@ -32,17 +37,26 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
     where = url or "the embedded Valkey server"
     try:
         if url:
-            client = Redis.from_url(url, decode_responses=True, socket_timeout=socket_timeout,
-                                    socket_connect_timeout=5, retry=no_retries())
+            probe = CONNECT_TIMEOUT if socket_timeout is None else min(socket_timeout,
+                                                                      CONNECT_TIMEOUT)
+            client = Redis.from_url(url, decode_responses=True, socket_timeout=probe,
+                                    socket_connect_timeout=CONNECT_TIMEOUT, retry=no_retries())
+            info = client.info("server")
+            # The probe's connection keeps the short limit: drop it, later ones use the caller's.
+            client.connection_pool.connection_kwargs["socket_timeout"] = socket_timeout
+            client.connection_pool.disconnect()
         else:
             server = EmbeddedServer(settings.data_dir)
             server.ensure_running()
             client = server.client(socket_timeout=socket_timeout, retry=no_retries())
-        info = client.info("server")
+            info = client.info("server")
     except ValueError as exc:
-        raise ConnectionFailed(f"invalid Redis URL {url!r}: {exc}") from None
+        shown = redact(url or "")
+        raise ConnectionFailed(f"invalid Redis URL {shown!r}: {redact(str(exc))}") from None
     except (RedisError, OSError) as exc:
-        raise ConnectionFailed(f"cannot reach Redis at {redact(where)}: {exc}") from None
+        hint = " (rediss:// needs a TLS server: is this one plain?)" if (
+            url or "").startswith("rediss://") else ""
+        raise ConnectionFailed(f"cannot reach Redis at {redact(where)}: {exc}{hint}") from None
     version = str(info.get("valkey_version") or info.get("redis_version", "0"))
     if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
         raise ConnectionFailed(f"{redact(where)} runs version {version}; ingestq needs >= 6.2")
@@ -51,16 +65,6 @@ def connect(settings: IngestSettings, *, socket_timeout: float | None = 30.0,
             get_logger("ingestq.connection").warning("server risk", server=redact(url),
                                                      risk=risk)
     return client
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, for messages and logs."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0] if ":" in creds else ""
-    return f"{scheme}://{user}:***@{host}"
 
 
 def server_risks(client: Redis) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -26,6 +27,22 @@ DEAD_REASONS = ("permanent", "retries_exhausted", "poison", "stale")
 
 def _ms(value: str | None) -> float | None:
     return int(value) / 1000.0 if value not in (None, "") else None
+
+
+# A JSON \u escape of a UTF-16 surrogate: legal JSON text, but alone it decodes to a string no
+# UTF-8 encoder (HTTP response, terminal) accepts.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _json(text: str) -> Any:
+    """Decode stored JSON, refusing a lone surrogate (the record could not be shown anywhere)."""
+    value = json.loads(text)
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("holds a lone UTF-16 surrogate") from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -59,9 +76,9 @@ class Job:
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Job:
         """Decode a job hash; raises ValueError when a required field is missing or malformed."""
-        errors = json.loads(h["errors"]) if h.get("errors") else []
+        errors = _json(h["errors"]) if h.get("errors") else []
         return cls(
-            id=h["id"], kind=h["kind"], payload=json.loads(h["payload"]),
+            id=h["id"], kind=h["kind"], payload=_json(h["payload"]),
             state=JobState(h["state"]), attempts=int(h["attempts"]),
             failures=int(h.get("failures", "0")),
             crash_recoveries=int(h["crash_recoveries"]), max_retries=int(h["max_retries"]),
@@ -73,7 +90,7 @@ class Job:
             last_error=h.get("last_error") or None, dead_reason=h.get("dead_reason") or None,
             dedupe_key=h.get("dedupe_key") or None,
             errors=errors if isinstance(errors, list) else [],
-            result=json.loads(h["result"]) if h.get("result") else None,
+            result=_json(h["result"]) if h.get("result") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from ingestq.core.job import Job, JobState
 from ingestq.core.queue import Queue
-from ingestq.errors import JobNotFound
+from ingestq.errors import BadRecord, JobNotFound
 
 PAGE = 500
 
@@ -26,20 +26,43 @@ def server_time_ms(queue: Queue) -> int:
     return int(sec) * 1000 + int(usec) // 1000
 
 
+def decode_job(job_id: str, h: dict[str, str]) -> Job:
+    """Decode one stored record; raises BadRecord naming the job when it cannot be."""
+    try:
+        return Job.from_hash(h)
+    except (KeyError, ValueError, TypeError, OverflowError) as exc:
+        reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)[:200]
+        raise BadRecord(job_id, reason) from None
+
+
 def get_job(queue: Queue, job_id: str) -> Job:
-    """One job record; raises JobNotFound."""
+    """One job record; raises JobNotFound, or BadRecord when it cannot be decoded."""
     h = cast(dict[str, str], queue.client.hgetall(queue.keys.job(job_id)))
     if not h:
         raise JobNotFound(f"job {job_id} does not exist (never enqueued, trimmed or purged)")
-    return Job.from_hash(h)
+    return decode_job(job_id, h)
 
 
-def get_jobs(queue: Queue, ids: Sequence[str]) -> list[Job]:
-    """Records for these ids, in order, skipping ids whose record is gone."""
+def get_jobs(queue: Queue, ids: Sequence[str],
+             unreadable: list[BadRecord] | None = None) -> list[Job]:
+    """Records for these ids, in order, skipping ids whose record is gone.
+
+    A record that cannot be decoded is skipped too, so one bad record cannot break a listing;
+    it is appended to ``unreadable`` when the caller wants to report it.
+    """
     pipe = queue.client.pipeline(transaction=False)
     for job_id in ids:
         pipe.hgetall(queue.keys.job(job_id))
-    return [Job.from_hash(h) for h in pipe.execute() if h]
+    out: list[Job] = []
+    for job_id, h in zip(ids, pipe.execute(), strict=True):
+        if not h:
+            continue
+        try:
+            out.append(decode_job(job_id, h))
+        except BadRecord as exc:
+            if unreadable is not None:
+                unreadable.append(exc)
+    return out
 
 
 def kinds(queue: Queue) -> list[str]:
@@ -102,8 +125,10 @@ def _age_anchor(job: Job) -> float | None:
 
 def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
               reason: str | None = None, older_than: float | None = None,
-              limit: int = 100) -> list[Job]:
+              limit: int = 100, unreadable: list[BadRecord] | None = None) -> list[Job]:
     """Jobs in one state, oldest first, filtered by kind, dead reason and age.
+
+    Records that cannot be decoded are skipped and appended to ``unreadable`` (if given).
 
     Age is measured from the moment that matters for the state: this attempt's start for
     processing, death or completion for dead and done, enqueue for pending and scheduled.
@@ -124,7 +149,7 @@ def list_jobs(queue: Queue, state: JobState, *, kind: str | None = None,
     batch: list[str] = []
 
     def take(batch: list[str]) -> None:
-        for job in get_jobs(queue, batch):
+        for job in get_jobs(queue, batch, unreadable):
             if kind and job.kind != kind:
                 continue
             if reason and job.dead_reason != reason:

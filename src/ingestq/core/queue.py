@@ -7,6 +7,7 @@ from the scripts map to exceptions through one table (:data:`REFUSALS`).
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import traceback
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis import Redis
+from redis.exceptions import OutOfMemoryError, ResponseError
 
-from ingestq.config import IngestSettings
+from ingestq.config import MAX_SECONDS, IngestSettings
 from ingestq.core.job import Claimed, JobState
 from ingestq.core.keys import QueueKeys
 from ingestq.core.scripts import register_all
@@ -25,6 +27,7 @@ from ingestq.errors import (
     InvalidTransition,
     JobNotFound,
     LeaseLost,
+    OutOfMemory,
     PayloadError,
 )
 
@@ -36,6 +39,11 @@ REFUSALS: dict[int, type[IngestqError]] = {
 KIND_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 RESULT_MAX_BYTES = 16_384  # results are summaries (counts, ids), not data
 ENQUEUE_CHUNK = 500  # jobs per script call: amortises round trips, never blocks the server long
+# What one job may ask for. Beyond these a value is a mistake, and stored it would break every
+# reader of the record (a delay of 1e14 s was stored as due_at "1e+303").
+MAX_DELAY_SECONDS = MAX_SECONDS
+MAX_RETRIES = 1_000_000
+DEDUPE_KEY_MAX_CHARS = 1024
 
 
 class Clock(Protocol):
@@ -128,6 +136,20 @@ def encode_result(result: Any) -> str:
     return text
 
 
+def is_out_of_memory(exc: ResponseError) -> bool:
+    """Whether Redis refused a write because it reached maxmemory (not a lost connection)."""
+    # redis-py maps the OOM error code to its own class, and drops the code from the message
+    return isinstance(exc, OutOfMemoryError) or "used memory > 'maxmemory'" in str(exc)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_code(code: int, job_id: str) -> None:
     """Raise the exception a negative script code stands for."""
     if code < 0:
@@ -202,14 +224,38 @@ class Queue:
                 f"payload must be a JSON object, got {type(payload).__name__}")
         try:
             text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise PayloadError(f"payload cannot be encoded as JSON: {exc}") from None
+            if "\\u" in text:  # a lone surrogate is legal JSON text that no reader can show
+                json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+            raise PayloadError(f"payload cannot be encoded as JSON (a lone UTF-16 surrogate, "
+                               f"NaN or a non-JSON value): {exc}") from None
         limit = self.settings.queue.max_payload_bytes
-        if len(text.encode()) > limit:
+        size = len(text)  # ASCII: every non-ASCII character is a \u escape
+        if size > limit:
             raise PayloadError(
-                f"payload is {len(text.encode())} bytes, over the limit of {limit} bytes "
+                f"payload is {size} bytes, over the limit of {limit} bytes "
                 "(ingest.queue.max_payload_bytes)")
         return text
+
+    def _row(self, s: JobSpec, payload: str) -> list[Any]:
+        """One job's script arguments, every field checked so the stored record reads back."""
+        if not KIND_RE.match(s.kind):
+            raise PayloadError(
+                f"job kind {s.kind!r} is invalid: use 1-100 of A-Z a-z 0-9 _ . : -")
+        delay = s.delay_seconds
+        if not (isinstance(delay, int | float) and math.isfinite(delay)
+                and 0 <= delay <= MAX_DELAY_SECONDS):
+            raise PayloadError(f"delay_seconds must be a finite number from 0 to "
+                               f"{MAX_DELAY_SECONDS:g} (a year), got {delay!r}")
+        retries = self.settings.queue_recovery.max_retries if s.max_retries is None \
+            else s.max_retries
+        if not 0 <= retries <= MAX_RETRIES:
+            raise PayloadError(f"max_retries must be from 0 to {MAX_RETRIES}, got {retries}")
+        key = s.dedupe_key or ""
+        if len(key) > DEDUPE_KEY_MAX_CHARS or not _utf8(key):
+            raise PayloadError(f"dedupe_key must be valid text of at most "
+                               f"{DEDUPE_KEY_MAX_CHARS} characters")
+        return [s.kind, payload, key, retries, int(delay * 1000)]
 
     # -- producer ------------------------------------------------------------------------
 
@@ -220,29 +266,41 @@ class Queue:
                        delay_seconds)
         return self.enqueue_many([spec])[0]
 
-    def enqueue_many(self, specs: Iterable[JobSpec]) -> list[Enqueued]:
-        """Add many jobs, a few hundred per script call. Every payload is checked first."""
+    def enqueue_many(self, specs: Iterable[JobSpec], *, atomic: bool = False
+                     ) -> list[Enqueued]:
+        """Add many jobs, a few hundred per script call. Every job is checked first.
+
+        ``atomic``: one script call for all of them, so they are all enqueued or none is (a
+        full Redis refuses the call before its first write); the caller bounds the size.
+        Raises OutOfMemory when Redis is at maxmemory.
+        """
         rows: list[list[Any]] = []
+        last: tuple[object, str] | None = None  # copies of one payload are encoded once
         for s in specs:
-            if not KIND_RE.match(s.kind):
-                raise PayloadError(
-                    f"job kind {s.kind!r} is invalid: use 1-100 of A-Z a-z 0-9 _ . : -")
-            retries = self.settings.queue_recovery.max_retries if s.max_retries is None \
-                else s.max_retries
-            rows.append([s.kind, self.encode_payload(s.payload), s.dedupe_key or "",
-                         retries, int(s.delay_seconds * 1000)])
+            if last is None or last[0] is not s.payload:
+                last = (s.payload, self.encode_payload(s.payload))
+            rows.append(self._row(s, last[1]))
         out: list[Enqueued] = []
-        k = self.keys
-        for start in range(0, len(rows), ENQUEUE_CHUNK):
-            chunk = rows[start:start + ENQUEUE_CHUNK]
-            args: list[Any] = [k.prefix, self._now(), self.settings.queue.events_max,
-                               len(chunk)]
-            for row in chunk:
-                args.extend(row)
-            res = self._run("enqueue", [k.seq, k.kinds, k.dedupe, k.stats, k.events, k.wake,
-                                        k.scheduled], args)
-            out.extend(Enqueued(str(res[i]), bool(res[i + 1])) for i in range(0, len(res), 2))
+        step = max(len(rows), 1) if atomic else ENQUEUE_CHUNK
+        for start in range(0, len(rows), step):
+            try:
+                out.extend(self._enqueue_call(rows[start:start + step]))
+            except ResponseError as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                raise OutOfMemory(f"Redis is out of memory (maxmemory reached): {len(out)} of "
+                                  f"{len(rows)} job(s) enqueued; free memory or raise "
+                                  "maxmemory, then enqueue the rest") from None
         return out
+
+    def _enqueue_call(self, rows: list[list[Any]]) -> list[Enqueued]:
+        k = self.keys
+        args: list[Any] = [k.prefix, self._now(), self.settings.queue.events_max, len(rows)]
+        for row in rows:
+            args.extend(row)
+        res = self._run("enqueue", [k.seq, k.kinds, k.dedupe, k.stats, k.events, k.wake,
+                                    k.scheduled], args)
+        return [Enqueued(str(res[i]), bool(res[i + 1])) for i in range(0, len(res), 2)]
 
     # -- lease holder --------------------------------------------------------------------
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestq.core.queue import JobSpec
+from ingestq.errors import JobError
 from ingestq.ingest.embedder_names import embedder_name
 from ingestq.ingest.parsing.identity import document_id_for, normalise_path
+from ingestq.ingest.parsing.reader import MAX_DOCUMENT_BYTES, open_source
 from ingestq.ingest.settings import PipelineSettings
 from ingestq.ingest.stores.sqlite_db import stored_checksums
 
@@ -29,13 +30,14 @@ class Expansion:
 
 
 def _walk(directory: Path, pattern: str | None) -> Iterator[Path]:
+    # is_file() is a stat, never an open: FIFOs and devices found here are skipped unread.
     if pattern:
         yield from (p for p in directory.rglob(pattern) if p.is_file())
         return
     for root, dirs, names in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
-            if name.lower().endswith(DOC_SUFFIXES):
+            if name.lower().endswith(DOC_SUFFIXES) and (Path(root) / name).is_file():
                 yield Path(root) / name
 
 
@@ -68,27 +70,32 @@ def expand(paths: Iterable[str], pattern: str | None = None) -> Expansion:
     return out
 
 
-def checksum(path: str) -> str:
-    """sha256 of the file's bytes ('' when it cannot be read: the job will say why)."""
-    h = hashlib.sha256()
+def checksum(path: str, roots: Sequence[str] = (), max_bytes: int = MAX_DOCUMENT_BYTES
+             ) -> str | None:
+    """The file's content checksum, or None when it cannot be used (the job will say why).
+
+    The same function the worker's skip-unchanged uses (:meth:`SourceFile.checksum`), from a
+    descriptor opened inside ``roots`` and checked to be a regular file within ``max_bytes``
+    before a byte is read: a FIFO, a device or a path outside the roots is never read.
+    """
     try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    except OSError:
-        return ""
-    return h.hexdigest()
+        with open_source(path, tuple(roots), max_bytes) as source:
+            return source.checksum()
+    except JobError:
+        return None
 
 
-def job_spec(path: str, *, force: bool = False, content_checksum: str | None = None) -> JobSpec:
+def job_spec(path: str, *, force: bool = False, content_checksum: str | None = None,
+             roots: Sequence[str] = ()) -> JobSpec:
     """A ``file`` job whose dedupe key is the document and its content checksum.
 
     While a job for the same document with the same content is pending or running, enqueueing
     again returns that job instead of a copy; changed content gets a job of its own.
-    ``content_checksum``: :func:`checksum` of the file when the caller has it already.
+    ``content_checksum``: :func:`checksum` of the file when the caller has it already; else it
+    is computed here, confined to ``roots``.
     """
-    digest = checksum(path) if content_checksum is None else content_checksum
-    key = f"file:{document_id_for(path)}:{digest[:16]}"
+    digest = checksum(path, roots) if content_checksum is None else content_checksum
+    key = f"file:{document_id_for(path)}:{(digest or '')[:16]}"
     payload: dict[str, object] = {"path": path}
     if force:
         payload["force"] = True
@@ -96,7 +103,7 @@ def job_spec(path: str, *, force: bool = False, content_checksum: str | None = N
 
 
 def unchanged_files(
-    checksums: dict[str, str], settings: PipelineSettings, data_dir: Path
+    checksums: Mapping[str, str | None], settings: PipelineSettings, data_dir: Path
 ) -> set[str]:
     """The files whose content the manifest already holds, embedded by the configured embedder.
 

@@ -13,7 +13,6 @@ the manifest still holds the old checksum, so the retried job is not skipped as 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +33,13 @@ from ingestq.ingest.embedders import (
     make_embedder,
 )
 from ingestq.ingest.parsing.model import Document
-from ingestq.ingest.parsing.parse import ParseOptions, document_id_for, normalise_path, parse_file
+from ingestq.ingest.parsing.parse import (
+    ParseOptions,
+    document_id_for,
+    normalise_path,
+    parse_source,
+)
+from ingestq.ingest.parsing.reader import SourceFile, open_source
 from ingestq.ingest.settings import PipelineSettings
 from ingestq.ingest.stores.base import SKIPPED_UNCHANGED, Store, WriteResult
 from ingestq.ingest.stores.sqlite import SQLiteStore
@@ -42,9 +47,6 @@ from ingestq.ingest.stores.sqlite import SQLiteStore
 if TYPE_CHECKING:  # the server stack is an optional extra: imported only when configured
     from ingestq.ingest.stores.neo4j import Neo4jStore
     from ingestq.ingest.stores.qdrant import QdrantStore
-
-_HASH_BLOCK = 1 << 20
-
 
 @dataclass
 class IngestContext:
@@ -54,6 +56,7 @@ class IngestContext:
     document_id: str
     force: bool
     checksum: str | None = None
+    source: SourceFile | None = None  # opened and checked by the first step, closed at the end
     document: Document | None = None
     vectors: Vectors | None = None
     chunks_embedded: int = 0
@@ -83,22 +86,20 @@ class IngestOutcome:
     durations: dict[str, float]  # seconds per step name
 
 
-def file_checksum(path: str) -> str | None:
-    """Return the sha256 of the file's bytes, or None when it cannot be read (parse will say)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            while block := handle.read(_HASH_BLOCK):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
+def _opened(pipeline: Pipeline, ctx: IngestContext) -> SourceFile:
+    """The file, opened inside the roots and checked on first use; nothing is read before."""
+    if ctx.source is None:
+        # From the settings, not parse_options: those ask the embedder for its input limit,
+        # and skipping an unchanged file must not load a model.
+        s = pipeline.settings
+        ctx.source = open_source(ctx.path, tuple(s.roots), s.max_file_bytes)
+    return ctx.source
 
 
 def skip_unchanged(pipeline: Pipeline, ctx: IngestContext) -> None:
     """Stop early when the manifest holds this file with the same checksum and model."""
-    ctx.checksum = file_checksum(ctx.path)
-    if ctx.force or ctx.checksum is None:
+    ctx.checksum = _opened(pipeline, ctx).checksum()
+    if ctx.force:
         return
     stored = pipeline.manifest.stored_checksum(ctx.document_id)
     if stored == (ctx.checksum, pipeline.embedder_name):
@@ -106,8 +107,10 @@ def skip_unchanged(pipeline: Pipeline, ctx: IngestContext) -> None:
 
 
 def parse(pipeline: Pipeline, ctx: IngestContext) -> None:
-    """Parse the file; bad input raises PermanentError."""
-    ctx.document = parse_file(ctx.path, pipeline.parse_options)
+    """Parse the opened file; bad input raises PermanentError."""
+    source = _opened(pipeline, ctx)
+    ctx.document = parse_source(source, pipeline.parse_options)
+    source.close()  # the text is in memory; the descriptor is not needed any more
 
 
 def embed(pipeline: Pipeline, ctx: IngestContext) -> None:
@@ -232,12 +235,16 @@ class Pipeline:
         normalised = normalise_path(path)
         ctx = IngestContext(normalised, document_id_for(normalised), force)
         durations: dict[str, float] = {}
-        for step in self.steps:
-            started = time.perf_counter()
-            step(self, ctx)
-            durations[step.__name__] = time.perf_counter() - started
-            if ctx.skipped_reason:
-                break
+        try:
+            for step in self.steps:
+                started = time.perf_counter()
+                step(self, ctx)
+                durations[step.__name__] = time.perf_counter() - started
+                if ctx.skipped_reason:
+                    break
+        finally:
+            if ctx.source is not None:
+                ctx.source.close()
         return _outcome(ctx, durations)
 
     def vectors_for(self, doc: Document) -> tuple[Vectors, int]:

@@ -1,4 +1,4 @@
-"""Search what was ingested: FTS5 BM25 and vector similarity fused by reciprocal rank fusion.
+"""Search what was ingested: FTS5 BM25 and vector similarity, fused with a per-embedder weight.
 
 Lexical hits come from the SQLite FTS5 index (present on both stacks: the manifest keeps it).
 Vector hits come from Qdrant on the server stack, else from numpy over the vectors in SQLite; the
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ingestq.ingest.embedders.base import Vectors
+from ingestq.ingest.fusion import Ranking, fuse, fusion_weight
 from ingestq.ingest.pipeline import Pipeline
 from ingestq.ingest.stores.sqlite import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, ChunkInfo, SQLiteStore
 
-RRF_K = 60  # the constant of Cormack et al.: damps the head of each list, robust across corpora
 CANDIDATES_PER_RESULT = 4  # each list contributes more than k: both must be able to agree
 _SNIPPET_CHARS = 240
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -29,7 +29,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class SearchResult:
     """One section that answers the query, with where to find it and why it matched."""
 
-    score: float  # fused RRF score: higher is better
+    score: float  # higher is better: the fused score, or BM25's when search is lexical only
     document_id: str
     source_path: str
     title: str
@@ -106,18 +106,35 @@ def fts_query(query: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in words) if words else None
 
 
-def _vector_ranking(pipeline: Pipeline, query: str, limit: int) -> list[str]:
+def lexical_ranking(pipeline: Pipeline, query: str, limit: int) -> Ranking:
+    """The FTS5 BM25 ranking of chunks (scores negated so that higher is better)."""
+    match = fts_query(query)
+    if match is None:
+        return []
+    return [(hit.chunk_id, -hit.score) for hit in pipeline.manifest.lexical(match, limit)]
+
+
+def vector_ranking(pipeline: Pipeline, query: str, limit: int) -> Ranking:
+    """The cosine ranking of chunks against the query's vector; empty for a query without words."""
     vector = pipeline.embedder.embed([query])[0]
     if not vector.any():
         return []  # a query without words matches nothing by meaning either
+    return nearest(pipeline, vector, limit)
+
+
+def nearest(pipeline: Pipeline, vector: Vectors, limit: int) -> Ranking:
+    """The ``limit`` chunks whose vectors are closest to ``vector``: Qdrant, else numpy."""
     if pipeline.vector_store is not None:
-        return [chunk_id for chunk_id, _, _ in pipeline.vector_store.search(vector, limit)]
+        found = pipeline.vector_store.search(vector, limit)
+        return [(chunk_id, score) for chunk_id, score, _ in found]
     ids, matrix = _matrix(pipeline.manifest, pipeline.embedder.name)
     if not ids:
         return []
     scores = matrix @ vector
-    top = np.argsort(-scores, kind="stable")[:limit]
-    return [ids[i] for i in top if scores[i] > 0]
+    # argpartition: the top ``limit`` in linear time, then sort only those
+    top = np.argpartition(-scores, limit - 1)[:limit] if limit < len(ids) else np.arange(len(ids))
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
 
 def _matrix(store: SQLiteStore, model: str) -> tuple[list[str], Vectors]:
@@ -133,35 +150,37 @@ def _matrix(store: SQLiteStore, model: str) -> tuple[list[str], Vectors]:
     return ids, matrix
 
 
-def _fuse(rankings: list[list[str]]) -> dict[str, float]:
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, chunk_id in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-    return fused
+def search(
+    pipeline: Pipeline, query: str, k: int = 10, *, vector_weight: float | None = None
+) -> list[SearchResult]:
+    """Return up to ``k`` sections best matching ``query``, best first.
 
-
-def search(pipeline: Pipeline, query: str, k: int = 10) -> list[SearchResult]:
-    """Return up to ``k`` sections best matching ``query``, best first."""
+    ``vector_weight``: the vector ranking's weight in the fusion (the lexical one weighs 1);
+    None: the configured or measured default of the embedder (:func:`fusion_weight`). At 0 the
+    query is not embedded at all.
+    """
     limit = k * CANDIDATES_PER_RESULT
-    match = fts_query(query)
-    lexical = pipeline.manifest.lexical(match, limit) if match else []
-    snippets = {hit.chunk_id: hit.snippet for hit in lexical}
-    fused = _fuse([[hit.chunk_id for hit in lexical], _vector_ranking(pipeline, query, limit)])
-    ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    weight = fusion_weight(pipeline.settings) if vector_weight is None else vector_weight
+    lexical = lexical_ranking(pipeline, query, limit)
+    vector = vector_ranking(pipeline, query, limit) if weight > 0 else []
+    ranked = fuse(lexical, vector, weight)
     info = pipeline.manifest.chunk_info([chunk_id for chunk_id, _ in ranked])
-    results: list[SearchResult] = []
+    chosen: list[tuple[ChunkInfo, float]] = []
     seen_sections: set[str] = set()
     for chunk_id, score in ranked:
         chunk = info.get(chunk_id)
         if chunk is None or chunk.section_id in seen_sections:
             continue  # deleted since it was ranked, or its section already has a better chunk
         seen_sections.add(chunk.section_id)
-        snippet = snippets.get(chunk_id) or highlight(chunk, query)
-        results.append(_result(pipeline, chunk, score, snippet))
-        if len(results) == k:
+        chosen.append((chunk, score))
+        if len(chosen) == k:
             break
-    return results
+    match = fts_query(query)
+    snippets = pipeline.manifest.snippets(match, [c.chunk_id for c, _ in chosen]) if match else {}
+    return [
+        _result(pipeline, chunk, score, snippets.get(chunk.chunk_id) or highlight(chunk, query))
+        for chunk, score in chosen
+    ]
 
 
 def _result(pipeline: Pipeline, chunk: ChunkInfo, score: float, snippet: str) -> SearchResult:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingestq.ingest.parsing.reader import MAX_DOCUMENT_BYTES
+
 if TYPE_CHECKING:  # the parsers (markdown-it, html) load only when something is parsed
     from ingestq.ingest.parsing.parse import ParseOptions
 
@@ -37,7 +39,8 @@ class EmbedderSettings(_Block):
     # Texts per forward pass or HTTP request. None: the embedder's own (16 for
     # sentence-transformers on CPU, 64 per request for "openai"; see each embedder).
     batch_size: int | None = Field(None, ge=1)
-    timeout_seconds: float = Field(30.0, gt=0)  # one HTTP request; a hung server must not stall
+    # one HTTP request; a hung server must not stall (finite: .inf would wait forever)
+    timeout_seconds: float = Field(30.0, gt=0, le=3600, allow_inf_nan=False)
     max_retries: int = Field(5, ge=0)  # 429/5xx/timeouts retried with backoff, then transient
 
 
@@ -58,12 +61,22 @@ class StoreSettings(_Block):
     batch_size: int = Field(256, ge=1)  # rows per Qdrant upsert / Neo4j UNWIND
 
 
+class SearchSettings(_Block):
+    """How search ranks what was ingested."""
+
+    # Weight of the vector ranking in the fusion, 0 (lexical only) to 1 (vectors only). None:
+    # the embedder's default measured on the golden set: 0 for hashing, 0.5 for MiniLM (see
+    # ingestq.ingest.fusion and docs/search.md).
+    vector_weight: float | None = Field(None, ge=0, le=1)
+
+
 class PipelineSettings(_Block):
     """Parsing limits, the embedder and the stores of the ingestion pipeline."""
 
     roots: list[str] = []  # when non-empty, only files under these folders may be ingested
-    # Documentation pages are kilobytes; 64 MiB admits generated references and refuses dumps.
-    max_file_bytes: int = Field(64 * 1024 * 1024, ge=1)
+    # Documentation pages are kilobytes; parsing holds ~40x the file at its peak, so the default
+    # (8 MiB) admits generated references and bounds a worker's memory (reader.py says more).
+    max_file_bytes: int = Field(MAX_DOCUMENT_BYTES, ge=1)
     # Upper bound on a chunk's body. An embedder with an input limit (MiniLM: 256 word pieces)
     # gets chunks sized by its own tokenizer to fit it, prefix included, so nothing is truncated.
     chunk_tokens: int = Field(400, ge=16)
@@ -71,6 +84,7 @@ class PipelineSettings(_Block):
     invalid_utf8: Literal["replace", "refuse"] = "replace"  # replace: ingest with a warning
     embedder: EmbedderSettings = EmbedderSettings()
     store: StoreSettings = StoreSettings()
+    search: SearchSettings = SearchSettings()
 
     def parse_options(self) -> ParseOptions:
         """Return the parser's options for these settings."""

@@ -44,7 +44,9 @@ def submit_paths(queue: Queue, roots: Sequence[str], paths: Sequence[str], *,
     found = expand(paths, glob)
     files = [f for f in found.files if _inside(f, allowed)]  # symlinks may point out
     with enqueue_span("file", headers) as carry:
-        specs = [job_spec(f, force=force) for f in files]
+        # The checksum opens each file inside the roots, non-blocking, after checking it is a
+        # regular file: a FIFO named here cannot hold a request thread.
+        specs = [job_spec(f, force=force, roots=allowed) for f in files]
         results = queue.enqueue_many([replace(s, payload={**s.payload, **carry}) for s in specs])
     return Submitted(files, found.missing, results)
 

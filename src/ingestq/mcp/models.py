@@ -26,7 +26,8 @@ class Hit(Freshness):
     """One section that answers the query."""
 
     rank: int = Field(description="1 for the best hit, across pages")
-    score: float = Field(description="fused reciprocal-rank score; higher is better")
+    score: float = Field(description="higher is better: the fused score, or BM25's when search "
+                                     "is lexical only")
     section_id: str = Field(description="pass to get_section or related")
     document_id: str = Field(description="pass to get_document")
     path: str = Field(description="the source file")

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingestq.config import LoadedConfig, effective_items, load_config
-from ingestq.core.connection import redact
-
-SECRET_KEYS = {"ingest.service.token"}
+from ingestq.redaction import masked
 
 
 @dataclass(frozen=True)
@@ -25,19 +23,9 @@ class Setting:
         return {"key": self.key, "value": self.value, "origin": self.origin}
 
 
-def _shown(key: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if key in SECRET_KEYS:
-        return "***"  # a token shown on screen ends up in terminal logs and screenshots
-    if key == "ingest.redis.url":
-        return redact(str(value))
-    return value
-
-
 def effective_settings(loaded: LoadedConfig) -> list[Setting]:
     """Every setting, secrets masked, in declaration order."""
-    return [Setting(k, _shown(k, v), origin) for k, v, origin in effective_items(loaded)]
+    return [Setting(k, masked(k, v), origin) for k, v, origin in effective_items(loaded)]
 
 
 def check_config_file(path: str | os.PathLike[str] | None) -> LoadedConfig:

@@ -12,18 +12,18 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from ingestq.config import IngestSettings
+from ingestq.config import IngestSettings, is_loopback
 from ingestq.core import queries as reads
 from ingestq.core import worker_registry as registry
-from ingestq.core.connection import EVICTING_SAFE, redact
+from ingestq.core.connection import EVICTING_SAFE
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.core.queue import Queue
 from ingestq.mcp.settings import http_route_state
 from ingestq.ops.status import REAPER_SILENT_INTERVALS, reaper_silent, reaper_view
+from ingestq.redaction import redact
 
 MAX_SKEW_SECONDS = 2.0  # beyond this, ages read against local time mislead operators
 MEMORY_ATTENTION = 0.8  # share of maxmemory in use that deserves a look before writes fail
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def config_problems(settings: IngestSettings) -> list[str]:
         out.append(f"queue_recovery.job_timeout_seconds ({rc.job_timeout_seconds:g}) is shorter "
                    f"than lease_seconds ({rc.lease_seconds:g}); raise the timeout")
     svc = settings.service
-    if svc.host not in LOOPBACK and not svc.token:
+    if not is_loopback(svc.host) and not svc.token:
         out.append(f"service.host is {svc.host} with no service.token: the service is open to "
                    "the network and refuses every mutating route; set INGESTQ_SERVICE_TOKEN")
     return out

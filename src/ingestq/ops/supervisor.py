@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from ingestq.config import IngestSettings
+from ingestq.redaction import redact
 
 POLL_SECONDS = 0.2
 QUICK_DEATH_SECONDS = 5.0  # a child dying sooner than this after its start is crash-looping
@@ -53,7 +54,7 @@ class Child:
 def plan_up(settings: IngestSettings, *, workers: int, with_service: bool) -> list[ChildSpec]:
     """The children of `up`: N workers (not reaping), one reaper, and the service if present."""
     base = [sys.executable, "-m", "ingestq.cli.main"]
-    where = settings.redis.url or "embedded server"
+    where = redact(settings.redis.url) if settings.redis.url else "embedded server"
     specs = [ChildSpec(f"worker-{i + 1}", [*base, "worker", "--no-reaper"], f"jobs from {where}")
              for i in range(workers)]
     specs.append(ChildSpec("reaper", [*base, "reaper"], f"expired leases on {where}"))

@@ -12,8 +12,13 @@ at ``/docs``.
   body streams. Every error is ``{"error": "...", "detail": ...}``.
 - ``/metrics`` and ``/readyz`` read one snapshot of Redis (three round trips whatever the number
   of jobs, see :mod:`.snapshot`) and answer 503 with the reason when Redis cannot be read.
+- ``GET /search?q=&k=`` answers from the service's warm pipeline (embedder loaded once);
+  ``ingestctl search`` asks it first. Guarded like the job reads (``service.read_auth``).
 - Tracing: see :mod:`ingestq.tracing` (OTLP export when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set).
 - Worker processes may serve their own process metrics with
   :func:`ingestq.service.metrics.start_worker_metrics_server` (``ingestctl worker
   --metrics-port [--metrics-addr]``, or ``ingest.worker.metrics_port`` and ``metrics_addr``).
 """
+
+# Names the SQLite store a GET /search answer came from: the CLI takes only its own store's.
+STORE_HEADER = "X-Ingestq-Store"

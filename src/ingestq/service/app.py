@@ -9,20 +9,29 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from ingestq import __version__
 from ingestq.config import IngestSettings
-from ingestq.core.queue import Queue
-from ingestq.errors import ConnectionFailed, IngestqError, JobNotFound, LeaseLost, PayloadError
-from ingestq.service import health, routes
+from ingestq.core.queue import Queue, is_out_of_memory
+from ingestq.errors import (
+    BadRecord,
+    ConnectionFailed,
+    IngestqError,
+    JobNotFound,
+    LeaseLost,
+    OutOfMemory,
+    PayloadError,
+)
+from ingestq.service import health, routes, search_route
 from ingestq.service.guards import BodyLimit
 from ingestq.service.metrics import RequestCounter
 
 STATUS_OF: dict[type[IngestqError], int] = {
-    PayloadError: 422, JobNotFound: 404, LeaseLost: 409, ConnectionFailed: 503}
+    PayloadError: 422, JobNotFound: 404, LeaseLost: 409, ConnectionFailed: 503,
+    BadRecord: 500, OutOfMemory: 507}
 
 DESCRIPTION = (
     "Enqueue and inspect ingestq jobs, manage dead letters, scrape metrics. Mutating routes "
@@ -37,11 +46,12 @@ def error_response(status: int, message: str, detail: Any = None,
                         headers=headers)
 
 
-def create_app(queue: Queue, host: str | None = None) -> FastAPI:
+def create_app(queue: Queue, *, host: str | None = None) -> FastAPI:
     """The service for one queue; its client should use short socket timeouts.
 
-    ``host``: the bind address (default ``ingest.service.host``), for the MCP route's DNS
-    rebinding protection.
+    ``host``: the address it will be bound to (default ``service.host``); job reads need the
+    token beyond loopback unless ``service.read_auth`` says otherwise, and the MCP route's DNS
+    rebinding protection follows it.
     """
     settings: IngestSettings = queue.settings
     from ingestq.mcp.http import mount
@@ -61,15 +71,18 @@ def create_app(queue: Queue, host: str | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.queue = queue
     app.state.settings = settings
+    app.state.bind_host = host or settings.service.host
     app.include_router(health.router)
     app.include_router(routes.router)
+    app.include_router(search_route.router)
     app.router.routes.extend(mcp_routes)
     _add_error_handlers(app)
     # Starlette runs the last added middleware first: the counter sees every answer, the 413s
     # of the body limit included.
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
     # The leaf routes, for labelling answers given before routing (the 413s).
-    app.add_middleware(RequestCounter, routes=[*health.router.routes, *routes.router.routes])
+    app.add_middleware(RequestCounter, routes=[*health.router.routes, *routes.router.routes,
+                                               *search_route.router.routes])
     return app
 
 
@@ -88,6 +101,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RedisError)
     async def redis_down(request: Request, exc: RedisError) -> JSONResponse:
+        if isinstance(exc, ResponseError) and is_out_of_memory(exc):
+            return error_response(507, "Redis is out of memory", str(exc))
         return error_response(503, "Redis is unavailable", str(exc))
 
     @app.exception_handler(Exception)

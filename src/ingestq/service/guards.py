@@ -1,4 +1,5 @@
-"""Request guards: the bearer token on mutating routes, and the request body size limit."""
+"""Request guards: the bearer token on mutating routes (and on job reads beyond loopback), and
+the request body size limit."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ingestq.config import is_loopback
 
 # Declared through FastAPI's scheme so the OpenAPI schema and /docs show the lock and the
 # "Authorize" button; the checks themselves are ours (auto_error off) to keep our messages.
@@ -30,6 +33,24 @@ def require_token(request: Request,
     if not hmac.compare_digest(sent.encode(), expected.encode()):
         raise HTTPException(401, "missing or wrong bearer token (Authorization: Bearer ...)",
                             headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_read_token(request: Request,
+                       credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                              Depends(bearer)]) -> None:
+    """Guard the job reads (payloads, worker ids, tracebacks) as ``service.read_auth`` says.
+
+    auto: open when the service is bound to loopback, the token required beyond it.
+    """
+    service = request.app.state.settings.service
+    mode = service.read_auth
+    if mode == "open" or (mode == "auto" and is_loopback(request.app.state.bind_host)):
+        return
+    if not service.token:
+        raise HTTPException(403, "job reads need the bearer token here (the service is bound "
+                                 "beyond loopback): set ingest.service.token, or "
+                                 "ingest.service.read_auth: open to serve them to anyone")
+    require_token(request, credentials)
 
 
 class BodyLimit:

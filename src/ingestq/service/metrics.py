@@ -43,13 +43,18 @@ HTTP_REGISTRY = CollectorRegistry()
 HTTP_REQUESTS = Counter("ingest_http_requests_total", "HTTP requests served by the service",
                         ["method", "route", "status"], registry=HTTP_REGISTRY)
 UNMATCHED = "unmatched"  # route label of paths no route knows, so scanners cannot add series
+# The method label takes only these values; any other method a client makes up counts as
+# "other", so no request can add a series.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 
 
 class RequestCounter:
     """ASGI middleware: counts every answer by method, route template and status.
 
-    The route label is the template (``/jobs/{job_id}``), never the raw path, so the number of
-    series stays bounded. An exception that escapes the app counts as a 500.
+    The route label is the template (``/jobs/{job_id}``), never the raw path, and the method
+    one of :data:`KNOWN_METHODS` or "other", so the number of series stays bounded. An
+    exception that escapes the app counts as a 500.
     """
 
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
@@ -72,7 +77,8 @@ class RequestCounter:
         try:
             await self.app(scope, receive, watched)
         finally:
-            HTTP_REQUESTS.labels(scope["method"], self._route(scope), str(status)).inc()
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else OTHER_METHOD
+            HTTP_REQUESTS.labels(method, self._route(scope), str(status)).inc()
 
     def _route(self, scope: Scope) -> str:
         route = scope.get("route")

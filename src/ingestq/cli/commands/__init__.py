@@ -9,6 +9,7 @@ from ingestq.cli.commands import (
     config,
     dead,
     doctor,
+    evaluate,
     ingest,
     jobs,
     mcp,
@@ -21,4 +22,4 @@ from ingestq.cli.commands import (
 
 # Each module's ``register(app)`` adds its commands; this order is the order of ``--help``.
 COMMANDS: tuple[ModuleType, ...] = (jobs, status, ingest, worker, clean, dead, serve, tail,
-                                    doctor, config, up, mcp)
+                                    doctor, config, up, evaluate, mcp)

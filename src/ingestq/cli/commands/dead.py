@@ -13,9 +13,10 @@ from ingestq.cli.context import (
     print_json,
     state,
 )
-from ingestq.cli.render import job_table, print_job
+from ingestq.cli.render import job_table, print_job, print_unreadable
 from ingestq.core import queries as reads
 from ingestq.core.job import DEAD_REASONS, JobState
+from ingestq.errors import BadRecord
 from ingestq.ops.dead import (
     DeadFilter,
     DeadOutcome,
@@ -42,8 +43,10 @@ def list_cmd(kind: str = KIND, reason: str = REASON, older_than: float = OLDER,
     Example: ingestctl dead list --reason poison --json
     """
     q = state.queue
+    bad: list[BadRecord] = []
     jobs = reads.list_jobs(q, JobState.DEAD, kind=kind, reason=reason, older_than=older_than,
-                           limit=limit)
+                           limit=limit, unreadable=bad)
+    print_unreadable(err, bad)
     if as_json:
         print_json([j.to_dict() for j in jobs])
         return

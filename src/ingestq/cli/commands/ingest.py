@@ -6,7 +6,7 @@ import dataclasses
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -30,26 +30,28 @@ def _progress() -> Progress:
 
 
 def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool,
-                  checksums: dict[str, str] | None = None) -> list[Enqueued]:
+                  checksums: dict[str, str | None] | None = None) -> list[Enqueued]:
     """Enqueue one ``file`` job per file, in batches, with a progress bar on stderr."""
     results: list[Enqueued] = []
     sums = checksums or {}
     with _progress() as bar:
         task = bar.add_task("enqueue", total=len(files), visible=not quiet)
         for start in range(0, len(files), BATCH):
-            specs: list[JobSpec] = [job_spec(f, force=force, content_checksum=sums.get(f))
+            specs: list[JobSpec] = [job_spec(f, force=force, content_checksum=sums.get(f) or "")
                                     for f in files[start:start + BATCH]]
             results.extend(q.enqueue_many(specs))
             bar.update(task, advance=len(specs))
     return results
 
 
-def _checksums(files: list[str], quiet: bool) -> dict[str, str]:
-    sums: dict[str, str] = {}
+def _checksums(files: list[str], quiet: bool) -> dict[str, str | None]:
+    # Confined to the roots the workers will enforce, and never reading a FIFO or device.
+    pipeline = state.config.ingest.pipeline
+    sums: dict[str, str | None] = {}
     with _progress() as bar:
         task = bar.add_task("check", total=len(files), visible=not quiet)
         for f in files:
-            sums[f] = checksum(f)
+            sums[f] = checksum(f, pipeline.roots, pipeline.max_file_bytes)
             bar.update(task, advance=1)
     return sums
 
@@ -163,13 +165,14 @@ def watch(
     from ingestq.ingest.watch import Watcher
 
     q = state.queue
+    roots = state.config.ingest.pipeline.roots  # checksums read only what workers may read
     watcher = Watcher(directory, pattern=pattern, settle_seconds=settle)
     err.print(f"watching {directory} (settle {settle:g} s); Ctrl-C to stop")
     try:
         while True:
             ready = watcher.scan(time.monotonic())
             if ready:
-                for r, path in zip(q.enqueue_many([job_spec(p) for p in ready]), ready,
+                for r, path in zip(q.enqueue_many([job_spec(p, roots=roots) for p in ready]), ready,
                                    strict=True):
                     out.print(f"{'enqueued' if r.created else 'already queued'} {path} "
                               f"(job {r.id})", highlight=False)
@@ -189,26 +192,59 @@ def search(
     query: str = typer.Argument(..., help="What to look for."),
     k: int = typer.Option(10, "--k", "-k", min=1, max=200, help="Results to show."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable results."),
+    local: bool = typer.Option(False, "--local",
+                               help="Search in this process even when a service runs."),
 ) -> None:
-    """Search what was ingested: BM25 and vectors fused (reciprocal rank fusion).
+    """Search what was ingested: BM25, fused with vectors when the embedder adds to them.
+
+    A running service (`ingestctl serve` or `up`) answers when it serves the same store: its
+    model is already loaded.
 
     Example: ingestctl search "how do I declare a request body" --k 5
     """
-    from ingestq.ingest.search import search as run_search
+    from ingestq.cli.warm_search import ask_service
 
-    results = run_search(_pipeline(), query, k)
+    settings = state.config.ingest
+    results = None if local else ask_service(settings, query, k)
+    if results is None:
+        results = _search_here(query, k)
     if as_json:
-        print_json([dataclasses.asdict(r) for r in results])
+        print_json(results)
         return
     if not results:
         out.print("no results (has anything been ingested? ingestctl ingest PATH)")
         raise typer.Exit(EXIT_PROBLEM)
     for rank, r in enumerate(results, 1):
-        where = " > ".join(r.heading_path) or r.title
-        anchor = f"#{r.anchor}" if r.anchor else ""
-        out.print(f"[bold]{rank}. {where}[/bold]  [dim]{r.score:.4f}[/dim]")
-        out.print(f"   {r.source_path}{anchor}", highlight=False)
-        out.print(f"   {' '.join(r.snippet.split())}", highlight=False, markup=False)
+        where = " > ".join(r["heading_path"]) or r["title"]
+        anchor = f"#{r['anchor']}" if r["anchor"] else ""
+        out.print(f"[bold]{rank}. {where}[/bold]  [dim]{r['score']:.4f}[/dim]")
+        out.print(f"   {r['source_path']}{anchor}", highlight=False)
+        out.print(f"   {' '.join(r['snippet'].split())}", highlight=False, markup=False)
+    if _lexical_only():
+        err.print("lexical search only (BM25): the default hashing embedder adds nothing to it. "
+                  "For search by meaning: pip install 'ingestq[embed]' and set "
+                  "pipeline.embedder.kind: sentence-transformers (docs/search.md)",
+                  style="dim", markup=False, highlight=False)
+
+
+def _search_here(query: str, k: int) -> list[dict[str, Any]]:
+    from ingestq.ingest.search import search as run_search
+
+    started = time.perf_counter()
+    results = [dataclasses.asdict(r) for r in run_search(_pipeline(), query, k)]
+    if not _lexical_only():
+        service = state.config.ingest.service
+        err.print(f"searched in this process ({time.perf_counter() - started:.1f} s, the "
+                  f"embedder loaded for this one query); no service answered on "
+                  f"{service.host}:{service.port}: `ingestctl up` or `ingestctl serve` keeps "
+                  "it loaded", style="dim", markup=False, highlight=False)
+    return results
+
+
+def _lexical_only() -> bool:
+    from ingestq.ingest.fusion import fusion_weight
+
+    return fusion_weight(state.config.ingest.pipeline) == 0
 
 
 def verify(

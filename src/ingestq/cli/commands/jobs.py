@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import typer
 
-from ingestq.cli.context import out, print_json, state
-from ingestq.cli.render import job_table, print_job
+from ingestq.cli.context import err, out, print_json, state
+from ingestq.cli.render import job_table, print_job, print_unreadable
 from ingestq.core import queries as reads
 from ingestq.core.job import Job, JobState
-from ingestq.core.queue import JobSpec
+from ingestq.core.queue import ENQUEUE_CHUNK, JobSpec
+from ingestq.errors import BadRecord
 
 jobs_app = typer.Typer(help="Look at jobs in any state.", no_args_is_help=True)
+
+
+MAX_COUNT = 1_000_000  # copies per command: beyond this, a loop or a batch file says more
 
 
 def enqueue(
@@ -20,7 +25,8 @@ def enqueue(
     payload: str = typer.Option("{}", "--payload", "-p", help="JSON object."),
     dedupe_key: str = typer.Option(None, "--dedupe-key",
                                    help="Return the live job holding this key instead of a copy."),
-    count: int = typer.Option(1, "--count", "-n", min=1, help="Enqueue this many copies."),
+    count: int = typer.Option(1, "--count", "-n", min=1, max=MAX_COUNT,
+                              help="Enqueue this many copies (sent in batches)."),
     as_json: bool = typer.Option(False, "--json", help="Print ids as JSON."),
 ) -> None:
     """Enqueue jobs.
@@ -31,17 +37,28 @@ def enqueue(
 
     q = state.queue
     data = json.loads(q.encode_payload(payload))
+    created = total = 0
+    first = last = ""
     with enqueue_span(kind) as carry:  # OTLP export only when an endpoint is configured
-        results = q.enqueue_many([JobSpec(kind, {**data, **carry}, dedupe_key)
-                                  for _ in range(count)])
+        spec = JobSpec(kind, {**data, **carry}, dedupe_key)
+        if as_json:
+            sys.stdout.write("[")
+        # Streamed in batches: memory stays that of one batch whatever the count.
+        for start in range(0, count, ENQUEUE_CHUNK):
+            results = q.enqueue_many([spec] * min(ENQUEUE_CHUNK, count - start))
+            created += sum(r.created for r in results)
+            total += len(results)
+            first, last = first or results[0].id, results[-1].id
+            if as_json:
+                sys.stdout.write(("," if start else "") + ",".join(
+                    json.dumps({"id": r.id, "created": r.created}) for r in results))
     if as_json:
-        print_json([{"id": r.id, "created": r.created} for r in results])
+        sys.stdout.write("]\n")
+        sys.stdout.flush()
         return
-    created = sum(r.created for r in results)
     out.print(f"enqueued {created} {kind} job(s)"
-              + (f", {len(results) - created} deduplicated" if created < len(results) else "")
-              + (f": {results[0].id}" if len(results) == 1 else
-                 f": ids {results[0].id}..{results[-1].id}"))
+              + (f", {total - created} deduplicated" if created < total else "")
+              + (f": {first}" if total == 1 else f": ids {first}..{last}"))
 
 
 @jobs_app.command("list")
@@ -61,11 +78,13 @@ def list_cmd(
     """
     q = state.queue
     found: list[Job] = []
+    bad: list[BadRecord] = []
     for s in [job_state] if job_state else list(JobState):
         found += reads.list_jobs(q, s, kind=kind, older_than=older_than,
-                                 limit=limit - len(found))
+                                 limit=limit - len(found), unreadable=bad)
         if len(found) >= limit:
             break
+    print_unreadable(err, bad)
     if as_json:
         print_json([j.to_dict() for j in found])
         return

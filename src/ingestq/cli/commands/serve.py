@@ -6,6 +6,7 @@ import typer
 from redis import Redis
 
 from ingestq.cli.context import err, state
+from ingestq.config import is_loopback
 from ingestq.core.connection import connect, no_retries
 from ingestq.core.queue import Queue
 from ingestq.errors import ConnectionFailed
@@ -50,7 +51,12 @@ def serve(
 
     settings = state.config.ingest
     bind, bind_port = host or settings.service.host, port or settings.service.port
-    app = create_app(Queue(_client(), settings), bind)
+    app = create_app(Queue(_client(), settings), host=bind)
+    if not is_loopback(bind) and not settings.service.token:
+        err.print(f"[yellow]warning:[/yellow] serving on {bind}, beyond loopback, with no "
+                  "token: every mutating route is refused"
+                  + ("" if settings.service.read_auth == "open" else " and so are job reads")
+                  + "; set INGESTQ_SERVICE_TOKEN", highlight=False)
     err.print(f"ingestq service on http://{bind}:{bind_port} (docs at /docs)", highlight=False)
     uvicorn.run(app, host=bind, port=bind_port, log_level="warning")
 

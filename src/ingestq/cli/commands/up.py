@@ -9,9 +9,9 @@ import typer
 import typer.main
 
 from ingestq.cli.context import err, state
-from ingestq.core.connection import redact
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.ops.supervisor import Supervisor, child_env, default_grace, plan_up
+from ingestq.redaction import redact
 
 
 def _has_command(app: typer.Typer, name: str) -> bool:

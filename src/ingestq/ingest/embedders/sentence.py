@@ -74,6 +74,19 @@ def read_input_limit(model: str) -> InputLimit | None:
     return InputLimit(int(settings["max_seq_length"]), count, int(reserved))
 
 
+def _quiet_progress_bars() -> None:
+    """No "Loading weights" bar on stderr: it garbles `ingestctl search --json` and worker logs.
+
+    transformers reads the hub's switch once, at import; its own switch covers a later import.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        logging_utils = importlib.import_module("transformers.utils.logging")
+    except ImportError:
+        return
+    logging_utils.disable_progress_bar()
+
+
 # Texts per forward pass on CPU. Smaller batches pad less (sentence-transformers sorts a call's
 # texts by length, then pads each batch to its longest) and keep activations in cache: MiniLM
 # on the 2,515 chunk texts of fastapi-docs/en, 2 cores, one call: 86.0 s at 64, 74.8 s at 32,
@@ -98,6 +111,7 @@ class SentenceTransformerEmbedder:
         path = resolve_model_path(model)
         # Never reach for a model hub from a worker: a missing model is a configuration error.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        _quiet_progress_bars()
         try:
             self._model: Any = st.SentenceTransformer(path, device=device)
         except OSError as exc:

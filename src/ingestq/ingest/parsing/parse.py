@@ -19,7 +19,12 @@ from ingestq.ingest.parsing.html import parse_html
 from ingestq.ingest.parsing.identity import document_id_for, normalise_path
 from ingestq.ingest.parsing.markdown import parse_markdown
 from ingestq.ingest.parsing.model import Document
-from ingestq.ingest.parsing.reader import read_source
+from ingestq.ingest.parsing.reader import (
+    MAX_DOCUMENT_BYTES,
+    SourceFile,
+    decode_source,
+    open_source,
+)
 from ingestq.ingest.parsing.sections import Outline, build_sections
 from ingestq.ingest.parsing.text import parse_plain_text
 from ingestq.ingest.parsing.tokens import InputLimit
@@ -31,6 +36,7 @@ __all__ = [
     "document_id_for",
     "normalise_path",
     "parse_file",
+    "parse_source",
     "parse_text",
 ]
 
@@ -50,8 +56,7 @@ class ParseOptions:
     """Limits and sizes for parsing; the defaults suit documentation sites."""
 
     roots: tuple[str, ...] = ()  # when non-empty, files must resolve inside one of these
-    # Documentation pages are kilobytes; 64 MiB admits generated references and refuses dumps.
-    max_file_bytes: int = 64 * 1024 * 1024
+    max_file_bytes: int = MAX_DOCUMENT_BYTES  # see there: bounds a parse's memory
     # Upper bound on a chunk's body. With ``input_limit`` (the embedder's, set by the pipeline)
     # bodies are counted in the embedder's tokens and also kept within what it reads.
     chunk_tokens: int = 400
@@ -90,12 +95,13 @@ def parse_file(path: str | os.PathLike[str], options: ParseOptions) -> Document:
     Raises PermanentError (missing, directory, binary, empty, too large, outside the roots,
     symlink loop, invalid UTF-8 with ``invalid_utf8="refuse"``) or TransientError (EIO, EMFILE...).
     """
-    source = read_source(
-        path,
-        roots=options.roots,
-        max_file_bytes=options.max_file_bytes,
-        invalid_utf8=options.invalid_utf8,
-    )
+    with open_source(path, options.roots, options.max_file_bytes) as source:
+        return parse_source(source, options)
+
+
+def parse_source(opened: SourceFile, options: ParseOptions) -> Document:
+    """Parse a file already opened and checked by :func:`open_source` (the pipeline's way)."""
+    source = decode_source(opened, options.invalid_utf8)
     return _build_document(
         source.text,
         source_path=source.path,

@@ -60,11 +60,10 @@ _SNIPPET_TOKENS = 16
 
 @dataclass(frozen=True)
 class ChunkHit:
-    """One chunk found by a lexical query, with its highlighted FTS5 snippet."""
+    """One chunk found by a lexical query."""
 
     chunk_id: str
     score: float  # bm25 as FTS5 gives it: lower (more negative) is better
-    snippet: str
 
 
 @dataclass(frozen=True)
@@ -296,6 +295,18 @@ class SQLiteStore:
         return {str(i): str(p) for i, p in rows}
 
     @_locked
+    def section_anchors(self) -> dict[str, frozenset[str]]:
+        """Return source path -> anchors of its sections, for every stored document."""
+        anchors: dict[str, set[str]] = {path: set() for path in self.source_paths().values()}
+        rows = self.conn.execute(
+            "SELECT d.source_path, s.anchor FROM sections s "
+            "JOIN documents d ON d.id = s.document_id"
+        )
+        for path, anchor in rows:
+            anchors[str(path)].add(str(anchor))
+        return {path: frozenset(found) for path, found in anchors.items()}
+
+    @_locked
     def manifest(self, document_id: str) -> DocumentManifest | None:
         """Return the stored ids and hashes of one document, or None when nothing is stored."""
         doc = self.conn.execute(
@@ -335,13 +346,26 @@ class SQLiteStore:
         """Return the ``k`` best chunks for an FTS5 MATCH expression, best first."""
         rows = self.conn.execute(
             # Weights title, heading path, text: a word in a heading says more than one in text.
-            "SELECT c.id, bm25(chunks_fts, 2.0, 3.0, 1.0), "
-            f"snippet(chunks_fts, 2, ?, ?, ' … ', {_SNIPPET_TOKENS}) "
+            "SELECT c.id, bm25(chunks_fts, 2.0, 3.0, 1.0) "
             "FROM chunks_fts JOIN chunks c ON c.rid = chunks_fts.rowid "
             "WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?",
-            (HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE, match, k),
+            (match, k),
         )
-        return [ChunkHit(str(cid), float(score), str(snip)) for cid, score, snip in rows]
+        return [ChunkHit(str(cid), float(score)) for cid, score in rows]
+
+    @_locked
+    def snippets(self, match: str, chunk_ids: list[str]) -> dict[str, str]:
+        """Return chunk id -> FTS5 snippet of the matched words, for the chunks that match.
+
+        Asked only for the chunks shown: a snippet costs more than ranking its chunk.
+        """
+        rows = self.conn.execute(
+            f"SELECT c.id, snippet(chunks_fts, 2, ?, ?, ' … ', {_SNIPPET_TOKENS}) "
+            "FROM chunks_fts JOIN chunks c ON c.rid = chunks_fts.rowid "
+            f"WHERE chunks_fts MATCH ? AND c.id IN ({_marks(len(chunk_ids))})",
+            (HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE, match, *chunk_ids),
+        )
+        return {str(cid): str(snip) for cid, snip in rows}
 
     @_locked
     def vectors(self, model: str) -> tuple[list[str], Vectors]:

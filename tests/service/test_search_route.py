@@ -1,0 +1,96 @@
+"""GET /search answers from the service's warm pipeline, and `ingestctl search` asks it first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from typer.testing import CliRunner
+
+from ingestq.cli.main import app
+from ingestq.config import IngestSettings
+from ingestq.core.queue import Queue
+from ingestq.ingest.pipeline import Pipeline
+from ingestq.ingest.settings import PipelineSettings, StoreSettings
+
+from .conftest import LiveServer
+
+PAGE = "# Otters\n\nSea otters hold hands while they sleep.\n\n## Tools\n\nThey crack shells.\n"
+
+
+@pytest.fixture
+def store_settings(svc_settings: IngestSettings, tmp_path: Path) -> IngestSettings:
+    """The service's settings with their own SQLite store, holding one ingested page."""
+    pipeline_settings = PipelineSettings(store=StoreSettings(
+        sqlite_path=str(tmp_path / "store.sqlite3")))
+    (tmp_path / "otters.md").write_text(PAGE)
+    pipeline = Pipeline.open(pipeline_settings, tmp_path)
+    pipeline.ingest_file(str(tmp_path / "otters.md"))
+    return svc_settings.model_copy(update={"pipeline": pipeline_settings})
+
+
+def cli_search(settings: IngestSettings, port: int, sqlite_path: str) -> list[dict]:
+    env = {"INGESTQ_DATA_DIR": settings.data_dir, "INGESTQ_SERVICE__PORT": str(port),
+           "INGESTQ_PIPELINE__STORE__SQLITE_PATH": sqlite_path}
+    result = CliRunner().invoke(app, ["search", "--json", "sea otters sleep"], env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def search_count(server: LiveServer) -> float:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics") as reply:
+        text = reply.read().decode()
+    lines = [line for line in text.splitlines()
+             if line.startswith("ingest_http_requests_total") and 'route="/search"' in line]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+
+def test_the_route_returns_what_the_cli_prints_and_names_its_store(client: Redis,
+                                                                   store_settings):
+    from fastapi.testclient import TestClient
+
+    from ingestq.service.app import create_app
+
+    with TestClient(create_app(Queue(client, store_settings))) as api:
+        reply = api.get("/search", params={"q": "sea otters", "k": 1})
+        assert reply.status_code == 200
+        assert reply.headers["X-Ingestq-Store"] == str(
+            Path(store_settings.pipeline.store.sqlite_path).resolve())
+        [hit] = reply.json()
+        assert hit["heading_path"] == ["Otters"] and "**otters**" in hit["snippet"].lower()
+        assert api.get("/search", params={"q": "x" * 1001}).status_code == 422
+        assert api.get("/search", params={"q": "otters", "k": 201}).status_code == 422
+
+
+def test_the_cli_asks_a_running_service_of_its_store_and_searches_itself_otherwise(
+        client: Redis, store_settings, tmp_path):
+    sqlite_path = str(store_settings.pipeline.store.sqlite_path)
+    with LiveServer(Queue(client, store_settings)) as server:
+        before = search_count(server)
+        served = cli_search(store_settings, server.port, sqlite_path)
+        assert search_count(server) == before + 1
+        assert served[0]["heading_path"] == ["Otters"]
+        # another store: the service's answer is not taken, this process searches its own
+        other = tmp_path / "other.sqlite3"
+        assert cli_search(store_settings, server.port, str(other)) == []
+        assert search_count(server) == before + 2
+    # no service: the same results, searched here
+    assert cli_search(store_settings, server.port, sqlite_path) == served
+
+
+def test_beyond_loopback_the_route_needs_the_token_like_the_job_reads(client: Redis,
+                                                                      store_settings):
+    from fastapi.testclient import TestClient
+    from tests_auth import TOKEN
+
+    from ingestq.service.app import create_app
+
+    with TestClient(create_app(Queue(client, store_settings), host="0.0.0.0")) as api:
+        assert api.get("/search", params={"q": "otters"}).status_code == 401
+        authorised = api.get("/search", params={"q": "otters"},
+                             headers={"Authorization": f"Bearer {TOKEN}"})
+        assert authorised.status_code == 200 and authorised.json()
