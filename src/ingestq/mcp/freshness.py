@@ -24,8 +24,6 @@ from ingestq.errors import IngestqError
 from ingestq.logs import get_logger
 from ingestq.mcp.library import Library, Refused
 
-log = get_logger("ingestq.mcp")
-
 
 def changes(before: dict[str, float] | None, after: dict[str, float], since: float
             ) -> list[ServerEvent]:
@@ -48,7 +46,9 @@ def _snapshot(library: Library) -> dict[str, float] | None:
     except Refused:
         return None  # nothing ingested yet
     except (IngestqError, sqlite3.Error) as exc:
-        log.warning("cannot read the manifest for change notifications", error=str(exc))
+        # Looked up here, not at import: configuring logging binds the stderr of the moment.
+        get_logger("ingestq.mcp").warning("cannot read the manifest for change notifications",
+                                          error=str(exc))
         return None
 
 

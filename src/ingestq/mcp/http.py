@@ -79,17 +79,28 @@ def transport_security(host: str, settings: IngestSettings) -> TransportSecurity
 
 
 class _McpApp:
-    """The MCP endpoint, built in the background: importing the SDK and opening the stores take
-    seconds, and the service's other routes (``/healthz``, probes) must not wait for them."""
+    """The MCP endpoint, built on its first request: importing the SDK and opening the stores
+    take seconds, and the service's other routes (``/healthz``, probes) must not wait for them,
+    nor a service nobody asks for MCP pay for them."""
+
+    STARTUP_WAIT_SECONDS = 60.0
 
     def __init__(self, settings: IngestSettings, host: str) -> None:
         self.settings = settings
         self.host = host
         self.inner: ASGIApp | None = None
         self.failed: str | None = None
+        self._wanted: Any = None  # anyio.Event, made inside the loop by run()
+        self._ready: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve once ready; until then 503 with Retry-After."""
+        """Serve once ready (the first request starts the build and waits for it)."""
+        if self.inner is None and self._wanted is not None and self.failed is None:
+            import anyio
+
+            self._wanted.set()
+            with anyio.move_on_after(self.STARTUP_WAIT_SECONDS):
+                await self._ready.wait()
         if self.inner is not None:
             await self.inner(scope, receive, send)
             return
@@ -97,19 +108,23 @@ class _McpApp:
         await _refuse(send, 503, reason, [(b"retry-after", b"1")])
 
     async def run(self) -> None:
-        """Build the server, then run its session manager until cancelled."""
+        """On the first request, build the server, then run its session manager."""
         import anyio
 
+        self._wanted, self._ready = anyio.Event(), anyio.Event()
+        await self._wanted.wait()
         try:
             manager = await anyio.to_thread.run_sync(self._build)
         except Exception as exc:  # the service stays up; /mcp and the log say why MCP is not
             self.failed = f"the MCP server failed to start: {type(exc).__name__}: {exc}"
             get_logger("ingestq.mcp").exception("MCP server failed to start")
+            self._ready.set()
             return
         from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 
         async with manager.run():
             self.inner = StreamableHTTPASGIApp(manager)
+            self._ready.set()
             await anyio.sleep_forever()
 
     def _build(self) -> Any:
