@@ -38,6 +38,7 @@ sys.path.insert(0, str(BENCH))
 from results import command_line, git_rev, load, machine, write_section  # noqa: E402
 
 from ingestq.config import IngestSettings, load_config  # noqa: E402
+from ingestq.core.embedded import EmbeddedServer  # noqa: E402
 from ingestq.ingest.files import expand  # noqa: E402
 from ingestq.ingest.pipeline import Pipeline  # noqa: E402
 from ingestq.ingest.search import search  # noqa: E402
@@ -234,6 +235,7 @@ def main() -> None:
         stats = pipeline.manifest.stats()
         counter = counter_for(settings.pipeline.embedder).name
     finally:
+        EmbeddedServer(data_dir).stop()  # the service's queue started one in the data dir
         shutil.rmtree(data_dir, ignore_errors=True)
     local = run.times["local"]
     same = {n: sum(a == b for a, b in zip(run.rankings["local"], run.rankings[n], strict=True))
