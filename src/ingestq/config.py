@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ingestq.core.settings import Block, CoreSettings
 from ingestq.errors import ConfigError
 from ingestq.ingest.settings import PipelineSettings
+from ingestq.mcp.settings import McpSettings
 from ingestq.redaction import masked
 from ingestq.worker.settings import WorkerSettings
 
@@ -72,6 +73,7 @@ class IngestSettings(CoreSettings):
     worker: WorkerSettings = WorkerSettings()
     service: ServiceSettings = ServiceSettings()
     pipeline: PipelineSettings = PipelineSettings()  # parsing, embedder and stores of `file` jobs
+    mcp: McpSettings = McpSettings()  # the MCP server (ingestctl mcp, /mcp on the service)
 
     @classmethod
     def extending(cls, core: CoreSettings) -> IngestSettings:

@@ -73,7 +73,9 @@ def enqueue_span(kind: str, headers: Mapping[str, str] | None = None
     if not AVAILABLE:
         yield {}
         return
-    parent = propagate.extract(dict(headers or {}))
+    # Headers (an HTTP caller's): their traceparent, if any, is the parent. None (a caller in
+    # this process, such as an MCP tool call): the current span is.
+    parent = propagate.extract(dict(headers)) if headers is not None else None
     tracer = trace.get_tracer("ingestq")
     with tracer.start_as_current_span(f"enqueue {kind}", context=parent,
                                       kind=trace.SpanKind.PRODUCER) as span:
@@ -101,6 +103,38 @@ def attempt_span(job: JobContext) -> Iterator[None]:
         if token is not None:
             otel_context.detach(token)
 
+
+
+class ToolSpan:
+    """What a tool call records on its span once it knows (no-op without opentelemetry)."""
+
+    def __init__(self, span: Any = None) -> None:
+        self._span = span
+
+    def result_count(self, count: int) -> None:
+        """How many items (hits, sections, documents, jobs) the result holds."""
+        if self._span is not None:
+            self._span.set_attribute("ingestq.mcp.result_count", count)
+
+
+@contextlib.contextmanager
+def tool_span(tool: str, argument_sizes: Mapping[str, int], store: str) -> Iterator[ToolSpan]:
+    """The span of one MCP tool call: tool name, argument sizes, store, result count.
+
+    It is a child of the MCP SDK's request span (whose parent the client may send in ``_meta``),
+    and the ``ingest`` tool's enqueue spans are its children, so one trace runs from the
+    assistant's call through the enqueue to every worker attempt.
+    """
+    if not AVAILABLE:
+        yield ToolSpan()
+        return
+    tracer = trace.get_tracer("ingestq")
+    with tracer.start_as_current_span(f"mcp.tool {tool}") as span:
+        span.set_attribute("ingestq.mcp.tool", tool)
+        span.set_attribute("ingestq.store", store)
+        for name, size in argument_sizes.items():
+            span.set_attribute(f"ingestq.mcp.arg.{name}.size", size)
+        yield ToolSpan(span)
 
 if AVAILABLE:
     configure()

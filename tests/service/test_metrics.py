@@ -67,7 +67,8 @@ def test_readyz_names_each_check_and_stays_ready_through_a_worker_outage(
         api: TestClient, svc_queue: Queue) -> None:
     res = api.get("/readyz")
     assert res.status_code == 200 and set(res.json()["checks"]) == {
-        "redis", "workers", "reaper", "stale leases", "unserved kinds", "stuck slots"}
+        "redis", "workers", "reaper", "stale leases", "unserved kinds", "stuck slots",
+        "mcp"}
     assert res.json()["attention"] == []
     svc_queue.enqueue("noop", {})  # a job waits and no worker is alive
     res = api.get("/readyz")

@@ -14,6 +14,7 @@ from ingestq.config import IngestSettings
 from ingestq.core.queue import Queue
 from ingestq.ingest.pipeline import Pipeline
 from ingestq.ingest.settings import PipelineSettings, StoreSettings
+from ingestq.logs import configure_logging
 
 from .conftest import LiveServer
 
@@ -34,7 +35,10 @@ def store_settings(svc_settings: IngestSettings, tmp_path: Path) -> IngestSettin
 def cli_search(settings: IngestSettings, port: int, sqlite_path: str) -> list[dict]:
     env = {"INGESTQ_DATA_DIR": settings.data_dir, "INGESTQ_SERVICE__PORT": str(port),
            "INGESTQ_PIPELINE__STORE__SQLITE_PATH": sqlite_path}
-    result = CliRunner().invoke(app, ["search", "--json", "sea otters sleep"], env=env)
+    try:
+        result = CliRunner().invoke(app, ["search", "--json", "sea otters sleep"], env=env)
+    finally:
+        configure_logging()  # the runner's stderr is closed now: later loggers must not use it
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 

@@ -17,6 +17,7 @@ from ingestq.core.connection import EVICTING_SAFE
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.core.queue import Queue
 from ingestq.core.snapshot import take
+from ingestq.mcp.settings import http_route_state
 from ingestq.ops import health
 from ingestq.ops.health import Finding as Check  # a doctor check is a finding: one shape
 from ingestq.redaction import redact
@@ -158,9 +159,12 @@ def run_doctor(queue: Queue, config_file: str | None = None) -> DoctorReport:
             checks.append(Check(probe.__name__.removeprefix("check_"), False,
                                 f"could not check: {exc}", "grant INFO, CONFIG GET and TIME"))
     checks.extend(check_liveness(queue))
-    problems = config_problems(IngestSettings.extending(s))
+    app_settings = IngestSettings.extending(s)
+    problems = config_problems(app_settings)
     source = config_file or "defaults and environment"
     checks.append(Check("config", not problems, f"valid ({source})" if not problems
                         else "; ".join(problems),
                         None if not problems else "adjust the settings named above"))
+    # MCP over HTTP (issue 10): informational, never a failure; stdio needs no token.
+    checks.append(Check("mcp http", True, http_route_state(app_settings.service.token)[1]))
     return DoctorReport(mode=mode, server=where, version=version, checks=checks)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError, ResponseError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from ingestq import __version__
 from ingestq.config import IngestSettings
@@ -49,10 +51,25 @@ def create_app(queue: Queue, *, host: str | None = None) -> FastAPI:
     """The service for one queue; its client should use short socket timeouts.
 
     ``host``: the address it will be bound to (default ``service.host``); job reads need the
-    token beyond loopback unless ``service.read_auth`` says otherwise.
+    token beyond loopback unless ``service.read_auth`` says otherwise, and the MCP route's DNS
+    rebinding protection follows it.
     """
     settings = IngestSettings.extending(queue.settings)
-    app = FastAPI(title="ingestq", version=__version__, description=DESCRIPTION)
+    from ingestq.mcp.http import mount
+
+    mcp_routes: list[Route] = []
+    mcp_lifespan = mount(mcp_routes, settings, host or settings.service.host)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if mcp_lifespan is None:
+            yield
+            return
+        async with mcp_lifespan():  # the MCP session manager lives as long as the app
+            yield
+
+    app = FastAPI(title="ingestq", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
     app.state.queue = queue
     app.state.settings = settings
     app.state.bind_host = host or settings.service.host
@@ -61,6 +78,7 @@ def create_app(queue: Queue, *, host: str | None = None) -> FastAPI:
     app.include_router(search_route.router)
     app.include_router(control_routes.router)
     app.include_router(ui.router)
+    app.router.routes.extend(mcp_routes)
     _add_error_handlers(app)
     # Starlette runs the last added middleware first: the counter sees every answer, the 413s
     # of the body limit included.

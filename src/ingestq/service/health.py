@@ -13,9 +13,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
+from ingestq.config import IngestSettings
 from ingestq.core.queue import Queue
 from ingestq.core.settings import CoreSettings
 from ingestq.core.snapshot import Snapshot, take
+from ingestq.mcp.settings import http_route_state
 from ingestq.ops import health
 from ingestq.service import metrics, ui_data
 
@@ -34,6 +36,9 @@ def readiness_details(settings: CoreSettings, snap: Snapshot) -> dict[str, dict[
     checks: dict[str, dict[str, Any]] = {"redis": {"ok": True, "detail": "reachable"}}
     for finding in health.assess(snap, settings.queue_recovery):
         checks[finding.name] = {"ok": finding.ok, "detail": finding.detail}
+    # MCP over HTTP (issue 10): says whether /mcp is served; never makes the service unready.
+    token = IngestSettings.extending(settings).service.token
+    checks["mcp"] = {"ok": True, "detail": http_route_state(token)[1]}
     return checks
 
 

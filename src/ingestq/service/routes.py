@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -175,28 +174,12 @@ def dead_purge(body: DeadSelection, request: Request) -> dict[str, Any]:
 @router.post("/ingest", status_code=202, dependencies=[Depends(require_token)])
 def ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
     """Enqueue file jobs for paths inside the configured roots."""
-    from ingestq.ingest.files import expand, job_spec
-    from ingestq.ingest.parsing.parse import normalise_path
+    from ingestq.ingest.submit import OutsideRoots, as_dicts, submit_paths
 
-    roots = [normalise_path(r) for r in request.app.state.settings.pipeline.roots]
-    if not roots:
-        raise HTTPException(403, "POST /ingest is disabled: set ingest.pipeline.roots to the "
-                                 "folders the service may read")
-    outside = [p for p in body.paths if not _inside(normalise_path(p), roots)]
-    if outside:
-        raise HTTPException(403, f"outside the configured roots {roots}: {outside}")
-    found = expand(body.paths, body.glob)
-    files = [f for f in found.files if _inside(f, roots)]  # symlinks may point out
-    with enqueue_span("file", request.headers) as carry:
-        # The checksum opens each file inside the roots, non-blocking, after checking it is a
-        # regular file: a FIFO named here cannot hold a request thread.
-        specs = [job_spec(f, force=body.force, roots=roots) for f in files]
-        results = queue_of(request).enqueue_many(
-            [replace(s, payload={**s.payload, **carry}) for s in specs])
-    return {"files": len(files), "missing": found.missing,
-            "jobs": [{"id": r.id, "created": r.created, "path": f}
-                     for r, f in zip(results, files, strict=True)]}
-
-
-def _inside(path: str, roots: list[str]) -> bool:
-    return any(Path(path).is_relative_to(root) for root in roots)
+    try:
+        done = submit_paths(queue_of(request), request.app.state.settings.pipeline.roots,
+                            body.paths, glob=body.glob, force=body.force,
+                            headers=request.headers, what="POST /ingest")
+    except OutsideRoots as exc:
+        raise HTTPException(403, str(exc)) from None
+    return {"files": len(done.files), "missing": done.missing, "jobs": as_dicts(done)}

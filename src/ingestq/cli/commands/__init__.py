@@ -13,6 +13,7 @@ from ingestq.cli.commands import (
     evaluate,
     ingest,
     jobs,
+    mcp,
     serve,
     server,
     status,
@@ -23,4 +24,4 @@ from ingestq.cli.commands import (
 
 # Each module's ``register(app)`` adds its commands; this order is the order of ``--help``.
 COMMANDS: tuple[ModuleType, ...] = (jobs, status, ingest, worker, clean, dead, serve, tail,
-                                    doctor, config, up, server, evaluate, control)
+                                    doctor, config, up, server, evaluate, control, mcp)

@@ -276,6 +276,45 @@ class Neo4jStore:
         )
         return dict(rows[0]) if rows else {}
 
+    def neighbourhood(self, section_id: str) -> dict[str, Any]:
+        """Parent, siblings, links out and links in of a section (for the MCP ``related`` tool).
+
+        Keys: ``parent`` and ``siblings`` (lists of {id, title, anchor, level}), ``links_out``
+        ({href, text, target_id, target_path}) and ``links_in`` ({section_id, document_id, path,
+        title, anchor}) of sections whose LINKS_TO points at this section's document.
+        """
+        rows = self._run(
+            "MATCH (s:Section {id: $id}) "
+            "OPTIONAL MATCH (p:Section)-[:PARENT_OF]->(s) "
+            "WITH s, collect(p {.id, .title, .anchor, .level}) AS parent "
+            # Siblings share the parent; top-level sections share the document and no parent.
+            "OPTIONAL MATCH (sib:Section {document_id: s.document_id}) WHERE sib.id <> s.id "
+            "AND coalesce(sib.parent_id, '') = coalesce(s.parent_id, '') "
+            "WITH s, parent, collect(sib {.id, .title, .anchor, .level, .ord}) AS siblings "
+            "OPTIONAL MATCH (src:Section)-[:LINKS_TO]->(:Document {id: s.document_id}) "
+            "OPTIONAL MATCH (sd:Document {id: src.document_id}) "
+            "RETURN parent, siblings, s.links AS links, collect(CASE WHEN src IS NULL THEN null "
+            "ELSE {section_id: src.id, document_id: src.document_id, path: sd.source_path, "
+            "title: src.title, anchor: src.anchor} END)[..200] AS links_in",
+            id=section_id,
+        )
+        if not rows:
+            return {}
+        row = rows[0]
+        links = json.loads(row.get("links") or "[]")
+        targets = [t for _, _, t in links if t]
+        paths = {r["id"]: r["path"] for r in self._run(
+            "MATCH (d:Document) WHERE d.id IN $ids AND d.checksum IS NOT NULL "
+            "RETURN d.id AS id, d.source_path AS path", ids=targets)} if targets else {}
+        siblings = sorted(row.get("siblings") or [], key=lambda r: r.get("ord") or 0)
+        return {
+            "parent": row.get("parent") or [],
+            "siblings": siblings,
+            "links_out": [{"href": h, "text": t, "target_id": d, "target_path": paths.get(d)}
+                          for h, t, d in links],
+            "links_in": row.get("links_in") or [],
+        }
+
     def stats(self) -> dict[str, int]:
         """Return node counts by label."""
         rows = self._run(
