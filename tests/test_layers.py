@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ingestq"
 
 # What each part may import besides itself and the base (``errors``, ``logs``, ``redaction``,
 # ``threads``, the package's ``__version__``). The order of the map: base < core < worker <
-# tracing, config < ingest, ops < service < cli.
+# tracing, config < ingest, ops < mcp < service < cli.
 BASE = {"errors", "logs", "redaction", "threads"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
@@ -27,11 +27,13 @@ ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "worker": {"core"},
     "tracing": {"worker"},  # attempt spans are an attempt hook; enqueue spans for cli/service
-    "config": {"core.settings", "worker.settings", "ingest.settings"},  # it only composes them
-    "ingest": {"core", "worker", "config"},
-    "ops": {"core", "worker", "config"},
-    "service": {"core", "worker", "config", "ops", "ingest", "tracing"},
-    "cli": {"core", "worker", "config", "ops", "ingest", "service", "tracing"},
+    # it only composes the parts' settings modules
+    "config": {"core.settings", "worker.settings", "ingest.settings", "mcp.settings"},
+    "ingest": {"core", "worker", "config", "tracing"},  # submit opens the enqueue span
+    "ops": {"core", "worker", "config", "mcp.settings"},  # doctor says whether /mcp is served
+    "mcp": {"core", "config", "ingest", "ops", "tracing"},  # the MCP server, over the pipeline
+    "service": {"core", "worker", "config", "ops", "ingest", "tracing", "mcp"},
+    "cli": {"core", "worker", "config", "ops", "ingest", "service", "tracing", "mcp"},
 }
 
 

@@ -24,8 +24,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
-from procs import env_for, stop, wait_for
-from promtool import free_port
+from support.procs import env_for, stop, wait_for
+from support.promtool import free_port
 
 from ingestq.config import IngestSettings, load_config
 from ingestq.ingest.pipeline import Pipeline
