@@ -98,6 +98,12 @@ def topology_settings(request: pytest.FixtureRequest, topology: str,
     return _connected[topology][0]
 
 
+@pytest.fixture(scope="session")
+def server_client(base_settings: IngestSettings) -> Redis:
+    """A client on the test server for the whole session (for module-scoped fixtures)."""
+    return connect(base_settings, warn_risks=False)
+
+
 @pytest.fixture
 def client(topology_settings: IngestSettings, topology: str,
            _connected: dict[str, tuple[IngestSettings, Redis]]) -> Redis:

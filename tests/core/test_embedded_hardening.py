@@ -4,8 +4,10 @@ and the processes that need it (reaper, service) outlive its death and restart i
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,11 +38,14 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def deep_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A data directory too deep for sun_path, with its own base for the socket directory."""
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
-    (tmp_path / "run").mkdir()
+    # The base itself must be short enough for a socket path: pytest's tmp_path under xdist
+    # (popen-gwN/...) is not, so the base is a fresh directory directly in the temp dir.
+    run = Path(tempfile.mkdtemp(prefix="iq"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     yield deep
     EmbeddedServer(deep).stop()
+    shutil.rmtree(run, ignore_errors=True)
 
 
 def settings_for(data_dir: Path, **env: str) -> IngestSettings:

@@ -54,7 +54,7 @@ def _wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> No
 
 
 @pytest.fixture(scope="module")
-def started(client: Redis, base_settings: IngestSettings,
+def started(server_client: Redis, base_settings: IngestSettings,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """`ingestctl serve` (with a token) and `ingestctl worker` for noop and sleep jobs, started
     but not waited for: they boot while Chromium launches."""
@@ -66,7 +66,7 @@ def started(client: Redis, base_settings: IngestSettings,
     worker = ingestctl(env, "worker", "--kinds", "noop,sleep", "--concurrency", "2",
                        log=logs / "worker.log")
     try:
-        yield Stack(f"http://127.0.0.1:{port}", Queue(client, settings), service, worker)
+        yield Stack(f"http://127.0.0.1:{port}", Queue(server_client, settings), service, worker)
     finally:
         for proc in (worker, service):
             proc.terminate()

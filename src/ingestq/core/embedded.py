@@ -38,8 +38,12 @@ SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
 
 def private_socket_dir() -> Path:
     """Where sockets of deep data directories go: one directory per user."""
+    name = f"ingestq-{os.getuid()}"
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    return Path(base) / f"ingestq-{os.getuid()}"
+    # a runtime dir too deep to hold '<name>/<16 hex>.sock' within sun_path: the temp dir
+    if len(str(Path(base) / name)) + 22 > SOCKET_PATH_MAX:
+        base = tempfile.gettempdir()
+    return Path(base) / name
 
 
 def ensure_private(path: Path) -> None:

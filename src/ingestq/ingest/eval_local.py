@@ -22,9 +22,12 @@ def default_root(source_paths: Sequence[str]) -> Path:
 
 
 def relative(path: str, root: Path) -> str:
-    """``path`` relative to ``root`` with forward slashes; unchanged when outside it."""
+    """``path`` relative to ``root`` with forward slashes; unchanged when outside it.
+
+    Stored paths are resolved (symlinks and ``..`` gone), so the root is resolved too.
+    """
     try:
-        return Path(path).relative_to(root).as_posix()
+        return Path(path).relative_to(root.resolve()).as_posix()
     except ValueError:
         return path
 

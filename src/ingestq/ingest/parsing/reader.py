@@ -101,6 +101,9 @@ def resolve_inside_roots(path: str | os.PathLike[str], roots: tuple[str, ...]) -
     try:
         resolved = os.path.realpath(os.path.abspath(given), strict=True)
     except OSError as exc:
+        if exc.errno == errno.EINVAL:  # a symlink replaced while realpath read it
+            raise PermanentError(f"path {given!r} changed while being resolved; refused"
+                                 ) from exc
         raise classify_os_error(exc, given, "resolving") from exc
     if roots and _root_of(resolved, roots) is None:
         allowed = ", ".join(repr(root) for root in roots)
