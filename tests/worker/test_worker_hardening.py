@@ -15,7 +15,7 @@ from support.settings import fast_settings
 from ingestq.config import IngestSettings
 from ingestq.core import queries as reads
 from ingestq.core import worker_registry as registry
-from ingestq.core.job import JobState
+from ingestq.core.job import TERMINAL, JobState
 from ingestq.core.queue import JobSpec, Queue
 from ingestq.core.snapshot import take
 from ingestq.ops.doctor import check_liveness
@@ -53,7 +53,8 @@ def test_paused_worker_that_reclaims_its_job_keeps_the_new_lease(
         for _, _, w in trials:
             w.send_signal(signal.SIGCONT)
         for q, job_id, _ in trials:
-            wait_for(lambda q=q, j=job_id: reads.get_job(q, j).state is not JobState.PROCESSING
+            # done, or a second recovery (the bug): right after the reap it is pending again
+            wait_for(lambda q=q, j=job_id: reads.get_job(q, j).state in TERMINAL
                      or reads.get_job(q, j).crash_recoveries > 1, 30, "the job to finish")
         for q, job_id, _ in trials:
             job = reads.get_job(q, job_id)
