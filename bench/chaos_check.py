@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestq.core import queries as reads
-from ingestq.core.job import JobState
+from ingestq.core.job import Job, JobState
 from ingestq.core.queue import JobSpec, Queue
 
 AOF_WINDOW = 2.0  # appendfsync everysec: writes of the last ~1 s (2 s to be safe) may be lost
@@ -71,6 +71,15 @@ def read_acks(logs: Path) -> dict[tuple[str, int, int], list[tuple[str, float]]]
     return out
 
 
+def counted_run(job: Job, runs: list[Run]) -> Run:
+    """The run whose ack the server accepted: the job's last attempt (no claim follows an ack).
+
+    Not simply the latest side effect: a paused worker's zombie attempt can write its side
+    effect after the reclaimed attempt was acked (its own ack is then refused).
+    """
+    return next((r for r in reversed(runs) if r.attempt == job.attempts), runs[-1])
+
+
 def why_again(run: Run, acks: dict[tuple[str, int, int], list[tuple[str, float]]],
               chaos: Chaos) -> str:
     """Why this run of a job was not the one that counted."""
@@ -115,13 +124,14 @@ def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, lo
     done = [j for j in jobs.values() if j.state is JobState.DONE]
     never_ran = [j.id for j in done if not runs.get(j.id)]
     dead_ran = [j.id for j in jobs.values() if j.state is JobState.DEAD and runs.get(j.id)]
-    reasons = collections.Counter(why_again(r, acks, chaos)
-                                  for j in done for r in runs.get(j.id, [])[:-1])
+    counted = {j.id: counted_run(j, runs[j.id]) for j in done if runs.get(j.id)}
+    reasons = collections.Counter(why_again(r, acks, chaos) for j in done
+                                  for r in runs.get(j.id, []) if r is not counted.get(j.id))
     twice = ack_twice(acks)
     logged = {job_id for (job_id, _, _), evs in acks.items() if any(e == "ack" for e, _ in evs)}
     unlogged = [j.id for j in done if j.id not in logged]
-    # the run that counted is the last one; its worker should be one that was SIGKILLed
-    by_killed = sum(1 for i in unlogged if runs[i][-1].pid in chaos.killed_pids)
+    # the run that counted had no ack line: its worker should be one that was SIGKILLed
+    by_killed = sum(1 for i in unlogged if i in counted and counted[i].pid in chaos.killed_pids)
     k = chaos.valkey_killed
     rolled_back = [j for j, times in twice.items() if k is not None
                    and all(k - AOF_WINDOW <= t <= k for t in times[:-1])]

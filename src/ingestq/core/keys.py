@@ -112,7 +112,7 @@ class QueueKeys:
 
     @property
     def paused(self) -> str:
-        """Set of paused kinds: claim skips them (the scripts build this name from the prefix)."""
+        """Set of paused kinds: claim skips them."""
         return self._k("paused")
 
     @property

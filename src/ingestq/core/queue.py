@@ -309,7 +309,7 @@ class Queue:
         k = self.keys
         lease = lease_seconds or self.settings.queue_recovery.lease_seconds
         res = self._run("claim", [k.kinds, k.scheduled, k.processing, k.stats, k.events,
-                                  k.claimed, k.fence],
+                                  k.claimed, k.fence, k.paused],
                         [k.prefix, self._now(), self.settings.queue.events_max, count,
                          int(lease * 1000), worker_id, ",".join(kinds)])
         n, nxt = int(res[0]), int(res[1])

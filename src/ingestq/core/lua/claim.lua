@@ -2,7 +2,7 @@
 
 Due scheduled jobs are promoted to their pending lists first. Pending lists are per kind; the
 oldest head (lowest id: ids come from one counter) is taken first, so order is FIFO across kinds.
-Kinds in the paused set (prefix..'paused', see pause.lua) are skipped.
+Kinds in the paused set (KEYS[8], see pause.lua) are skipped.
 
 KEYS[1] kinds       set of kinds
 KEYS[2] scheduled   zset id -> due ms
@@ -11,6 +11,7 @@ KEYS[4] stats
 KEYS[5] events
 KEYS[6] claimed     zset id -> claimed ms (in-flight ages)
 KEYS[7] fence       hash: replication id of the primary that minted the last tokens, token floor
+KEYS[8] paused      set of kinds no worker claims now
 
 ARGV[1] prefix
 ARGV[2] now override ('' = server TIME)
@@ -76,7 +77,7 @@ else
 end
 
 local paused = {}
-for _, k in ipairs(redis.call('SMEMBERS', prefix .. 'paused')) do paused[k] = true end
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[8])) do paused[k] = true end
 
 local heads = {}
 for _, k in ipairs(kinds) do
