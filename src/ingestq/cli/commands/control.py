@@ -1,11 +1,13 @@
-"""Operator controls: pause and resume a kind, cancel a job, run a scheduled job now."""
+"""Operator controls: pause and resume a kind, cancel a job, run a scheduled job now.
+
+The core is imported inside each command: `ingestctl --help` must not load redis.
+"""
 
 from __future__ import annotations
 
 import typer
 
 from ingestq.cli.context import out, print_json, state
-from ingestq.core.controls import cancel_job, pause_kind, resume_kind, run_now
 
 AS_JSON = typer.Option(False, "--json", help="Print the outcome as JSON.")
 
@@ -18,6 +20,8 @@ def pause(kind: str = typer.Argument(..., help="Job kind to stop claiming."),
 
     Example: ingestctl pause file
     """
+    from ingestq.core.controls import pause_kind
+
     changed = pause_kind(state.queue, kind)
     if as_json:
         print_json({"kind": kind, "paused": True, "changed": changed})
@@ -31,6 +35,8 @@ def resume(kind: str = typer.Argument(..., help="Job kind to claim again."),
 
     Example: ingestctl resume file
     """
+    from ingestq.core.controls import resume_kind
+
     changed = resume_kind(state.queue, kind)
     if as_json:
         print_json({"kind": kind, "paused": False, "changed": changed})
@@ -45,6 +51,8 @@ def cancel(job_id: str = typer.Argument(..., help="Job id."), as_json: bool = AS
     ingest.worker.cancel_grace_seconds). Exit 1 when the job does not exist or already ended.
     Example: ingestctl cancel 42
     """
+    from ingestq.core.controls import cancel_job
+
     was = cancel_job(state.queue, job_id)
     if as_json:
         print_json({"id": job_id, "cancelled": True, "was": was})
@@ -58,6 +66,8 @@ def run_now_cmd(job_id: str = typer.Argument(..., help="Id of a scheduled job.")
     Exit 1 when it does not exist or is not scheduled.
     Example: ingestctl run-now 42
     """
+    from ingestq.core.controls import run_now
+
     run_now(state.queue, job_id)
     out.print(f"job {job_id} is due now", highlight=False)
 
