@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from ingestq.core.job import Job
 from ingestq.errors import BadRecord
+
+if TYPE_CHECKING:
+    from ingestq.core.queue import Queue  # the CLI's --help must not load redis
 
 SHORT = 60  # characters of an error message shown in a table cell
 
@@ -124,3 +127,17 @@ def print_unreadable(console: Console, bad: Sequence[BadRecord]) -> None:
     """Name each record a listing skipped: one bad record is reported, never fatal to the list."""
     for record in bad:
         console.print(f"[yellow]skipped:[/yellow] {record}", highlight=False)
+
+
+def show_job(queue: Queue, console: Console, job_id: str, *, tracebacks: bool,
+             as_json: bool) -> Job:
+    """`jobs show` and `dead show`: one record in full, as text or JSON; returns it."""
+    from ingestq.cli.context import print_json
+    from ingestq.core import queries as reads
+
+    job = reads.get_job(queue, job_id)
+    if as_json:
+        print_json(job.to_dict())
+    else:
+        print_job(console, job, reads.server_time_ms(queue) / 1000.0, tracebacks=tracebacks)
+    return job

@@ -15,7 +15,7 @@ from ingestq.cli.context import (
     state,
     usage_error,
 )
-from ingestq.cli.render import job_table, print_job, print_unreadable
+from ingestq.cli.render import job_table, print_unreadable, show_job
 from ingestq.core.job import DEAD_REASONS, JobState
 from ingestq.errors import BadRecord
 
@@ -67,14 +67,7 @@ def show_cmd(job_id: str = typer.Argument(..., help="Job id."),
 
     Example: ingestctl dead show 42 --traceback
     """
-    from ingestq.core import queries as reads
-
-    q = state.queue
-    job = reads.get_job(q, job_id)
-    if as_json:
-        print_json(job.to_dict())
-    else:
-        print_job(out, job, reads.server_time_ms(q) / 1000.0, tracebacks=tracebacks)
+    job = show_job(state.queue, out, job_id, tracebacks=tracebacks, as_json=as_json)
     if job.state is not JobState.DEAD:
         err.print(f"job {job_id} is {job.state.value}, not dead")
         raise typer.Exit(EXIT_PROBLEM)

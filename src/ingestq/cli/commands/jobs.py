@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ingestq.cli.context import err, out, print_json, state
-from ingestq.cli.render import job_table, print_job, print_unreadable
+from ingestq.cli.render import job_table, print_unreadable, show_job
 from ingestq.core.job import Job, JobState
 from ingestq.errors import BadRecord
 
@@ -160,14 +160,7 @@ def show_cmd(
 
     Example: ingestctl jobs show 42 --traceback
     """
-    from ingestq.core import queries as reads
-
-    q = state.queue
-    job = reads.get_job(q, job_id)
-    if as_json:
-        print_json(job.to_dict())
-        return
-    print_job(out, job, reads.server_time_ms(q) / 1000.0, tracebacks=tracebacks)
+    show_job(state.queue, out, job_id, tracebacks=tracebacks, as_json=as_json)
 
 
 def register(app: typer.Typer) -> None:
