@@ -80,9 +80,13 @@ class RootSettings(_Block):
     collection: str = ""
     version: str = ""
 
-    @field_validator("collection", "version")
+    @field_validator("collection", "version", mode="before")
     @classmethod
-    def _label(cls, value: str, info: ValidationInfo) -> str:
+    def _label(cls, value: object, info: ValidationInfo) -> str:
+        if not isinstance(value, str):
+            # YAML reads `version: 3.10` as the number 3.1: converting would lose the label.
+            raise ValueError(f"{info.field_name} must be a string, got {value!r}: quote it in "
+                             f"YAML, e.g. {info.field_name}: \"3.10\"")
         return check_label(str(info.field_name), value)
 
     @property

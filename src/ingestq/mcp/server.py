@@ -271,7 +271,7 @@ def _add_resources(server: MCPServer[Any], library: Library) -> None:
             sections = library.section_texts(found.document_id)
         except (IngestqError, sqlite3.Error) as exc:
             raise ResourceError(_failure_hint(exc)) from exc
-        blocks = [f"<!-- {found.path} · ingested {found.ingested_at} -->"]
+        blocks = [f"<!-- {found.path}{render.labels(found)} · ingested {found.ingested_at} -->"]
         for level, title, text in sections:
             heading = f"{'#' * level} {title}" if level and title else ""
             blocks.append("\n\n".join(part for part in (heading, text.strip()) if part))
