@@ -151,6 +151,11 @@ def test_roots_carry_labels_and_a_job_without_labels_takes_its_roots(tmp_path: P
     assert payload_labels({"path": "p"}, str(b / "x.md"), settings) == Labels("lib", "main")
     assert payload_labels({"path": "p", "version": "7"}, str(b / "x.md"), settings) == \
         Labels("", "7")
+    # Labels chosen at enqueue travel whole: an explicit "" stays "", never the root's.
+    explicit = job_spec(str(b / "x.md"), content_checksum="c", labels=Labels()).payload
+    assert explicit == {"path": str(b / "x.md"), "collection": "", "version": ""}
+    assert payload_labels(explicit, str(b / "x.md"), settings) == Labels()
+    assert "version" not in job_spec(str(b / "x.md"), content_checksum="c").payload
     with pytest.raises(ValidationError, match="more than once"):
         PipelineSettings(roots=[str(a), {"path": str(a), "version": "1"}])  # type: ignore[list-item]
     with pytest.raises(ValidationError, match="reserved"):

@@ -114,8 +114,11 @@ def payload_labels(payload: Mapping[str, object], path: str, settings: PipelineS
 
 
 def job_spec(path: str, *, force: bool = False, content_checksum: str | None = None,
-             roots: Sequence[str] = (), labels: Labels = NO_LABELS) -> JobSpec:
+             roots: Sequence[str] = (), labels: Labels | None = None) -> JobSpec:
     """A ``file`` job whose dedupe key is the document (path and labels) and its checksum.
+
+    ``labels``: written into the payload, both of them, even when empty (an explicit "" must
+    not turn into the root's labels at the worker); None: the worker takes the root's.
 
     While a job for the same document with the same content is pending or running, enqueueing
     again returns that job instead of a copy; changed content gets a job of its own.
@@ -123,8 +126,10 @@ def job_spec(path: str, *, force: bool = False, content_checksum: str | None = N
     is computed here, confined to ``roots``.
     """
     digest = checksum(path, roots) if content_checksum is None else content_checksum
-    key = f"file:{document_id_for(path, labels)}:{(digest or '')[:16]}"
-    payload: dict[str, object] = {"path": path, **labels.payload()}
+    key = f"file:{document_id_for(path, labels or NO_LABELS)}:{(digest or '')[:16]}"
+    payload: dict[str, object] = {"path": path}
+    if labels is not None:
+        payload.update(collection=labels.collection, version=labels.version)
     if force:
         payload["force"] = True
     return JobSpec(FILE_KIND, payload, dedupe_key=key)

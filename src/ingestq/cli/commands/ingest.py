@@ -38,7 +38,6 @@ def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool,
     """Enqueue one ``file`` job per file (under its labels), in batches, with a progress bar
     on stderr."""
     from ingestq.ingest.files import job_spec
-    from ingestq.ingest.parsing.identity import NO_LABELS
 
     results: list[Enqueued] = []
     sums = checksums or {}
@@ -47,7 +46,7 @@ def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool,
         task = bar.add_task("enqueue", total=len(files), visible=not quiet)
         for start in range(0, len(files), BATCH):
             specs: list[JobSpec] = [job_spec(f, force=force, content_checksum=sums.get(f) or "",
-                                             labels=named.get(f, NO_LABELS))
+                                             labels=named.get(f))
                                     for f in files[start:start + BATCH]]
             results.extend(q.enqueue_many(specs))
             bar.update(task, advance=len(specs))

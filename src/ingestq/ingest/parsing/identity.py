@@ -72,7 +72,7 @@ class Labels:
         return bool(self.collection or self.version)
 
     def payload(self) -> dict[str, str]:
-        """The labels as job payload fields (only those set)."""
+        """The labels set, as fields of a job's result."""
         return {k: v for k, v in (("collection", self.collection),
                                   ("version", self.version)) if v}
 

@@ -442,7 +442,9 @@ class SQLiteStore:
         ):
             ids.append(str(chunk_id))
             pair = (str(collection), str(version))
-            labels.append(known.get(pair) or known.setdefault(pair, Labels(*pair)))
+            if pair not in known:  # one Labels per pair: building one checks both strings
+                known[pair] = Labels(*pair)
+            labels.append(known[pair])
             blobs.append(blob)
         if not blobs:
             return ids, labels, np.zeros((0, 0), dtype=np.float32)
