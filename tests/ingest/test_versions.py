@@ -122,13 +122,16 @@ def test_verify_keeps_each_version_and_never_rewrites_an_old_one_from_a_newer_fi
                                         "version": "2.0"}])  # type: ignore[list-item]
     p = Pipeline.open(settings, tmp_path / "data3")
     try:
-        p.ingest_file(str(docs / "guide.md"), labels=V1)
+        (docs / "gone.md").write_text("# Gone\n\nA page 2.0 dropped.\n")
+        for name in ("guide.md", "gone.md"):
+            p.ingest_file(str(docs / name), labels=V1)
         (docs / "guide.md").write_text(EDITED)
+        (docs / "gone.md").unlink()
         for name in ("guide.md", "other.md"):
             p.ingest_file(str(docs / name), labels=V2)
-        report = verify(p)
+        report = verify(p, repair=True)
         assert report.ok, report.drift
-        assert report.checked_documents == 3 and report.reingest == ()
+        assert report.checked_documents == 4 and report.reingest == () and report.deleted == 0
         # A lost 2.0 page is re-ingested as 2.0; 1.0, whose file moved on, is left alone.
         p.manifest.delete_document(document_id_for(docs / "guide.md", V2))
         report = verify(p)

@@ -12,10 +12,11 @@ knows (a document id is the hash of its path and labels); found, it is re-ingest
 rows are extra.
 
 Labels: a document is parsed again under its own collection and version. One ingested under
-labels its root does not carry (``ingestctl ingest --version 2``) whose file has changed since
-is a snapshot of a source that moved on (the tree is at another version now): the disk is not
-its truth any more, so the other stores are compared with its SQLite record instead and it is
-never re-ingested from the changed file, which would overwrite that version with another's text.
+labels its root does not carry (``ingestctl ingest --version 2``) whose file has changed or gone
+since is a snapshot of a source that moved on (the tree is at another version now): the disk is
+not its truth any more, so the other stores are compared with its SQLite record instead; it is
+never re-ingested from the changed file, which would overwrite that version with another's
+text, nor deleted because the file is gone.
 
 Repair is the caller's: re-ingest ``reingest`` (path and labels) with ``force=True`` (the
 checksum may match while one store lags), and delete ``delete_ids`` with :func:`delete_extras`.
@@ -39,6 +40,7 @@ from ingestq.ingest.parsing.parse import (
 )
 from ingestq.ingest.pipeline import Pipeline
 from ingestq.ingest.stores.base import DocumentManifest, Store, manifest_of
+from ingestq.ingest.stores.sqlite import SQLiteStore
 
 # What a walk of the roots picks up: the formats the parser knows, not every file in the tree.
 SOURCE_EXTENSIONS = MARKDOWN_EXTENSIONS | HTML_EXTENSIONS | {".txt"}
@@ -175,22 +177,34 @@ def _expected(pipeline: Pipeline) -> tuple[_Expected, list[str]]:
     found = _Expected({}, {}, set())
     unreadable: list[str] = []
     for path, labels in sorted(sources, key=lambda s: (s[0], s[1].collection, s[1].version)):
+        snapshot = labels != settings.labels_for(path)
         if not os.path.isfile(path):
+            if snapshot:  # a version's file that the tree at hand no longer has: keep it
+                _keep_snapshot(found, manifest, document_id_for(path, labels), labels)
             continue  # its file is gone: whatever a store holds of it is extra
         try:
             doc = parse_file(path, pipeline.parse_options, labels)
         except PermanentError as exc:
             unreadable.append(f"{path}: {exc}")
             continue
-        want = manifest_of(doc)
-        if labels != settings.labels_for(path):
-            held = manifest.manifest(doc.id)
-            if held is not None and held.checksum != doc.checksum:
-                found.pinned.add(doc.id)  # a snapshot whose source moved on (module doc)
-                want = held
-        found.manifests[doc.id] = want
+        held = manifest.manifest(doc.id) if snapshot else None
+        if held is not None and held.checksum != doc.checksum:
+            _keep_snapshot(found, manifest, doc.id, labels)  # its source moved on
+            continue
+        found.manifests[doc.id] = manifest_of(doc)
         found.labels[doc.id] = labels
     return found, unreadable
+
+
+def _keep_snapshot(found: _Expected, manifest: SQLiteStore, document_id: str,
+                   labels: Labels) -> None:
+    """Expect what the SQLite record holds of a version whose source moved on (module doc)."""
+    held = manifest.manifest(document_id)
+    if held is None:
+        return
+    found.manifests[document_id] = held
+    found.labels[document_id] = labels
+    found.pinned.add(document_id)
 
 
 def _walk(roots: list[str]) -> Iterator[str]:
