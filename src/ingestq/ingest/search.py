@@ -23,7 +23,8 @@ from ingestq.ingest.scope import scope_for
 from ingestq.ingest.stores.base import Scope
 from ingestq.ingest.stores.sqlite import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, ChunkInfo, SQLiteStore
 
-CANDIDATES_PER_RESULT = 4  # each list contributes more than k: both must be able to agree
+CANDIDATES_PER_RESULT = 4
+_MAX_MASKS = 64  # each list contributes more than k: both must be able to agree
 _SNIPPET_CHARS = 240
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -55,12 +56,21 @@ class _Matrix:
     labels: list[Labels]  # code -> labels
     matrix: Vectors
 
+    masks: dict[frozenset[Labels], np.ndarray[tuple[int], np.dtype[np.bool_]]] = field(
+        default_factory=dict)  # per scope, built on first use (the matrix is read-only)
+
     def mask(self, scope: Scope) -> np.ndarray[tuple[int], np.dtype[np.bool_]] | None:
         """Rows inside ``scope``; None when every row is."""
         if scope is None:
             return None
-        wanted = [code for code, labels in enumerate(self.labels) if labels in scope]
-        return np.isin(self.codes, np.asarray(wanted, dtype=np.int32))
+        found = self.masks.get(scope)
+        if found is None:
+            wanted = [code for code, labels in enumerate(self.labels) if labels in scope]
+            found = np.isin(self.codes, np.asarray(wanted, dtype=np.int32))
+            if len(self.masks) >= _MAX_MASKS:
+                self.masks.clear()  # scopes are subsets of the store's labels; still, bounded
+            self.masks[scope] = found  # a race builds the same mask twice: harmless
+        return found
 
 
 # (database path, model) -> (store version, matrix)

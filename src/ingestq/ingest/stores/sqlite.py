@@ -84,19 +84,17 @@ class ChunkInfo:
 
 
 def scope_sql(scope: Scope, alias: str = "d") -> tuple[str, list[str]]:
-    """An SQL condition on documents ``alias`` limiting it to ``scope`` (and its parameters)."""
+    """An SQL condition on documents ``alias`` limiting it to ``scope`` (and its parameters).
+
+    One equality pair per label set, so SQLite answers it from ``documents_by_labels``.
+    """
     if scope is None:
         return "1 = 1", []
     if not scope:
         return "0 = 1", []
-    keys = sorted(label_key(labels) for labels in scope)
-    return (f"({alias}.collection || char(31) || {alias}.version) IN ({_marks(len(keys))})",
-            keys)
-
-
-def label_key(labels: Labels) -> str:
-    """One string per (collection, version), as :func:`scope_sql` compares them."""
-    return f"{labels.collection}\x1f{labels.version}"
+    pairs = sorted((labels.collection, labels.version) for labels in scope)
+    condition = " OR ".join(f"({alias}.collection = ? AND {alias}.version = ?)" for _ in pairs)
+    return f"({condition})", [value for pair in pairs for value in pair]
 
 
 def _section_row(section: Section) -> Row:
@@ -393,16 +391,15 @@ class SQLiteStore:
     def lexical(self, match: str, k: int, scope: Scope = None) -> list[ChunkHit]:
         """Return the ``k`` best chunks for an FTS5 MATCH expression within ``scope``, best
         first (filtered before ranking is cut at ``k``, so ``k`` stays exact)."""
-        if scope is None:
-            join, where, params = "", "", list[str]()
-        else:
+        where, params = "", list[str]()
+        if scope is not None:
+            # The scope's documents once (from the label index), then a membership test per match
             condition, params = scope_sql(scope)
-            join = "JOIN documents d ON d.id = c.document_id "
-            where = f"AND {condition} "
+            where = f"AND c.document_id IN (SELECT d.id FROM documents d WHERE {condition}) "
         rows = self.conn.execute(
             # Weights title, heading path, text: a word in a heading says more than one in text.
             "SELECT c.id, bm25(chunks_fts, 2.0, 3.0, 1.0) "
-            f"FROM chunks_fts JOIN chunks c ON c.rid = chunks_fts.rowid {join}"
+            "FROM chunks_fts JOIN chunks c ON c.rid = chunks_fts.rowid "
             f"WHERE chunks_fts MATCH ? {where}ORDER BY 2 LIMIT ?",
             (match, *params, k),
         )
