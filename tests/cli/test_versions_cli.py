@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.procs import env_for
+from support.procs import env_for, wait_for
 from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
@@ -60,3 +60,20 @@ def test_one_tree_ingested_as_two_versions_through_the_cli(base_settings: Ingest
 
     bad = ctl("ingest", str(docs), "--version", "2*")
     assert bad.returncode == 2 and "reserved" in bad.stderr
+    bad = ctl("watch", str(docs), "--collection", "a\tb")
+    assert bad.returncode == 2 and "control character" in bad.stderr
+
+    # watch: unchanged as version 2, new as version 3.
+    for version, expected in (("2", "(not enqueued)"), ("3", "\nenqueued ")):
+        out = tmp_path / f"watch-{version}.out"
+        with open(out, "w") as stdout:
+            watch = subprocess.Popen([sys.executable, "-m", "ingestq.cli.main", "watch",
+                                      str(docs), "--collection", "demo", "--version", version,
+                                      "--settle", "0.2", "--interval", "0.1"], env=env,
+                                     stdout=stdout, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda out=out, expected=expected: ("\n" + out.read_text()).count(
+                expected) == 2, 60, f"watch --version {version}")
+        finally:
+            watch.terminate()
+            watch.wait(10)

@@ -197,13 +197,23 @@ def watch(
     settle: float = typer.Option(2.0, "--settle", min=0.0,
                                  help="Seconds a file's size and mtime must stay unchanged."),
     interval: float = typer.Option(1.0, "--interval", min=0.1, help="Seconds between scans."),
+    collection: str = typer.Option(None, "--collection",
+                                   help="Collection label (default: each file's root's)."),
+    version: str = typer.Option(None, "--version",
+                                help="Version label (default: each file's root's)."),
 ) -> None:
     """Enqueue new and changed files once they stop changing (moved-in files included).
 
     Example: ingestctl watch docs/ --settle 5
     """
+    from ingestq.ingest.parsing.identity import Labels
     from ingestq.ingest.watch import Watcher
 
+    try:
+        Labels(collection or "", version or "")  # refused before the first scan, not at it
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
     q = state.queue
     watcher = Watcher(directory, pattern=pattern, settle_seconds=settle)
     err.print(f"watching {directory} (settle {settle:g} s); Ctrl-C to stop")
@@ -211,13 +221,14 @@ def watch(
         while True:
             ready = watcher.scan(time.monotonic())
             if ready:
-                _enqueue_changed(q, ready)
+                _enqueue_changed(q, ready, collection, version)
             time.sleep(interval)
     except KeyboardInterrupt:
         err.print("stopped")
 
 
-def _enqueue_changed(q: Queue, ready: list[str]) -> None:
+def _enqueue_changed(q: Queue, ready: list[str], collection: str | None = None,
+                     version: str | None = None) -> None:
     """Enqueue the settled files whose content changed: the same test as `ingest` (checksum and
     embedder against the manifest), so starting `watch` on an ingested tree enqueues nothing."""
     from ingestq.ingest.files import checksum, job_spec, labels_of, unchanged_files
@@ -225,7 +236,7 @@ def _enqueue_changed(q: Queue, ready: list[str]) -> None:
     ingest_settings = state.config.ingest
     pipeline = ingest_settings.pipeline  # checksums read only what workers may read
     sums = {p: checksum(p, pipeline.root_paths, pipeline.max_file_bytes) for p in ready}
-    labels = labels_of(ready, pipeline)  # each file under its root's labels
+    labels = labels_of(ready, pipeline, collection, version)
     unchanged = unchanged_files(sums, pipeline, Path(ingest_settings.data_dir), labels)
     todo = [p for p in ready if p not in unchanged]
     for path in ready:
