@@ -60,3 +60,12 @@ def test_without_a_baseline_nothing_is_compared_or_warmed() -> None:
     assert calls == ["q0", "q1", "q2"]
     assert not report.differing and report.added_ms == {}
     assert all(r.baseline is None and r.tokens is None for r in report.results)
+
+
+def test_a_transport_that_times_its_own_calls_is_reported_with_that_time() -> None:
+    # (a synchronous runner's hop into the client's event loop is not the transport's cost)
+    report = run_eval(QUERIES, lambda q, k: Answer(hits("a"), seconds=0.25), k=3,
+                      baseline=lambda q, k: hits("a"))
+    assert all(r.seconds == 0.25 for r in report.results)
+    assert report.latency_ms == {"p50": 250.0, "p95": 250.0}
+    assert 240.0 < report.added_ms["p50"] <= 250.0
