@@ -95,7 +95,7 @@ def test_replies_cut_by_the_servers_token_ceiling_are_followed_to_the_whole_rank
     assert all(q["tokens"] <= ceiling * q["calls"] for q in per_query)
 
 
-def test_via_http_without_or_with_a_wrong_token_or_server_is_a_clear_exit_2(
+def test_via_http_without_or_with_a_wrong_token_url_or_server_is_a_clear_exit_2(
         mcp_settings: IngestSettings, pipeline: Pipeline, service: str, golden: Path,
         docs: Path) -> None:
     wrong = run_eval(mcp_settings, golden, docs, "--via", "http", "--url", service,
@@ -109,4 +109,7 @@ def test_via_http_without_or_with_a_wrong_token_or_server_is_a_clear_exit_2(
     nobody = run_eval(mcp_settings, golden, docs, "--via", "http",
                       "--url", f"http://127.0.0.1:{free_port()}/mcp")
     assert nobody.returncode == 2 and "cannot reach the MCP endpoint" in nobody.stderr
-    assert not wrong.stdout and not missing.stdout and not nobody.stdout
+    elsewhere = run_eval(mcp_settings, golden, docs, "--via", "http",
+                         "--url", service.removesuffix("/mcp") + "/nowhere")
+    assert elsewhere.returncode == 2 and "(404): the path is /mcp" in elsewhere.stderr
+    assert not any(p.stdout for p in (wrong, missing, nobody, elsewhere))

@@ -148,8 +148,12 @@ async def search_all(client: Client, query: str, k: int, **arguments: Any) -> Re
     cursor: str | None = None
     started = time.perf_counter()
     while True:
-        result = await client.call_tool("search", {"query": query, "k": k, **arguments,
-                                                   **({"cursor": cursor} if cursor else {})})
+        try:
+            result = await client.call_tool("search", {"query": query, "k": k, **arguments,
+                                                       **({"cursor": cursor} if cursor else {})})
+        except Exception as exc:  # the SDK's errors: the server went away, timed out, ...
+            raise IngestqError(f"the MCP server stopped answering during the search for "
+                               f"{query!r} ({_root_cause(exc)})") from exc
         calls += 1
         if result.is_error or result.structured_content is None:
             text = " ".join(getattr(c, "text", "") for c in result.content)
