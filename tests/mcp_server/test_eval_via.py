@@ -113,3 +113,32 @@ def test_via_http_without_or_with_a_wrong_token_url_or_server_is_a_clear_exit_2(
                          "--url", service.removesuffix("/mcp") + "/nowhere")
     assert elsewhere.returncode == 2 and "(404): the path is /mcp" in elsewhere.stderr
     assert not any(p.stdout for p in (wrong, missing, nobody, elsewhere))
+
+
+def test_a_server_ranking_other_documents_is_reported_per_query_and_fails_the_run(
+        mcp_settings: IngestSettings, pipeline: Pipeline, service: str, golden: Path,
+        docs: Path, tmp_path: Path) -> None:
+    # The eval's own store holds only the judged pages; the service's holds the whole sample,
+    # so its rankings bring in sections the in-process search cannot return.
+    store = tmp_path / "judged-only.sqlite3"
+    judged = Pipeline.open(mcp_settings.pipeline.model_copy(update={
+        "store": mcp_settings.pipeline.store.model_copy(update={"sqlite_path": str(store)})}),
+        Path(mcp_settings.data_dir))
+    for _, _, page in GOLDEN:
+        judged.ingest_file(str(docs / page))
+    judged.close()
+    apart = {"INGESTQ_PIPELINE__STORE__SQLITE_PATH": str(store)}
+    found = run_eval(mcp_settings, golden, docs, "--json", "--via", "http", "--url", service,
+                     **apart)
+    assert found.returncode == 1, found.stderr
+    transport = json.loads(found.stdout)["transport"]
+    differing = [q for q in transport["per_query"] if not q["equal"]]
+    assert differing and transport["equal_rankings"] == len(GOLDEN) - len(differing)
+    for q in differing:
+        assert isinstance(q["first_difference"], int) and q["via"] != q["in_process"]
+    assert json.loads(found.stdout)["passed"] is False
+    text = run_eval(mcp_settings, golden, docs, "--via", "http", "--url", service, **apart)
+    assert text.returncode == 1
+    first = differing[0]
+    assert (f"ranking differs {first['id']} at rank {first['first_difference']}: "
+            f"in-process {first['in_process'] or '(no hit)'}") in text.stdout
