@@ -23,8 +23,8 @@ from ingestq.ingest.scope import scope_for
 from ingestq.ingest.stores.base import Scope
 from ingestq.ingest.stores.sqlite import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, ChunkInfo, SQLiteStore
 
-CANDIDATES_PER_RESULT = 4
-_MAX_MASKS = 64  # each list contributes more than k: both must be able to agree
+CANDIDATES_PER_RESULT = 4  # each list contributes more than k: both must be able to agree
+_MAX_MASKS = 64  # label masks kept per cached matrix
 _SNIPPET_CHARS = 240
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -55,7 +55,6 @@ class _Matrix:
     codes: np.ndarray[tuple[int], np.dtype[np.int32]]
     labels: list[Labels]  # code -> labels
     matrix: Vectors
-
     masks: dict[frozenset[Labels], np.ndarray[tuple[int], np.dtype[np.bool_]]] = field(
         default_factory=dict)  # per scope, built on first use (the matrix is read-only)
 
