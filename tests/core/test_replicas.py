@@ -132,3 +132,25 @@ def test_a_password_protected_sentinel_set_is_reached_with_both_passwords_and_ma
         assert "secret" not in str(refused.value)
     finally:
         topo.stop()
+
+
+def _on(base: IngestSettings, url: str) -> IngestSettings:
+    return base.model_copy(update={"redis": base.redis.model_copy(update={"url": url})})
+
+
+def test_sentinels_that_do_not_answer_are_named_with_what_went_wrong(
+        base_settings: IngestSettings) -> None:
+    # redis-py's own message was "No master found" and the repr of each Sentinel client
+    with pytest.raises(ConnectionFailed) as refused:
+        connect(_on(base_settings, "redis+sentinel://127.0.0.1:1,127.0.0.1:2/svc"),
+                warn_risks=False)
+    assert "no Sentinel answered: 127.0.0.1:1, 127.0.0.1:2: " in str(refused.value)
+    assert "refused" in str(refused.value) and "Redis<" not in str(refused.value)
+
+
+@pytest.mark.slow
+def test_a_service_the_sentinels_do_not_watch_is_named(
+        sentinel_set: SentinelSet, base_settings: IngestSettings) -> None:
+    url = sentinel_set.url().replace(f"/{SERVICE}", "/nosuch")
+    with pytest.raises(ConnectionFailed, match="no healthy primary for service 'nosuch'"):
+        connect(_on(base_settings, url), warn_risks=False)

@@ -243,15 +243,17 @@ def _why_no_primary(client: Redis) -> str:
     pool = client.connection_pool
     assert isinstance(pool, SentinelConnectionPool)
     manager: Sentinel = pool.sentinel_manager
-    problems = []
+    said: dict[str, list[str]] = {}  # what a Sentinel said -> the Sentinels that said it
     for sentinel in manager.sentinels:
         kwargs = sentinel.connection_pool.connection_kwargs
+        where = f"{kwargs.get('host')}:{kwargs.get('port')}"
         try:
             sentinel.ping()
         except RedisError as exc:
-            problems.append(f"{kwargs.get('host')}:{kwargs.get('port')}: {exc}")
-    if len(problems) == len(manager.sentinels):
-        return "no Sentinel answered: " + "; ".join(problems)
+            said.setdefault(str(exc).replace(where, "the Sentinel"), []).append(where)
+    if sum(len(w) for w in said.values()) == len(manager.sentinels):
+        return "no Sentinel answered: " + "; ".join(f"{', '.join(where)}: {text}"
+                                                     for text, where in said.items())
     return (f"the Sentinels know no healthy primary for service {pool.service_name!r}: is the "
             "service name right, and is its primary up?")
 
