@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from redis import Redis
+from redis.exceptions import RedisError
 from support.clusters import SERVICE, ClusterSet, SentinelSet
 
 from ingestq.config import IngestSettings
@@ -154,3 +157,29 @@ def test_a_service_the_sentinels_do_not_watch_is_named(
     url = sentinel_set.url().replace(f"/{SERVICE}", "/nosuch")
     with pytest.raises(ConnectionFailed, match="no healthy primary for service 'nosuch'"):
         connect(_on(base_settings, url), warn_risks=False)
+
+
+@pytest.mark.slow
+def test_a_cluster_with_no_node_answering_raises_a_redis_error_and_the_client_recovers(
+        cluster_set: ClusterSet, base_settings: IngestSettings) -> None:
+    settings = _on(base_settings, cluster_set.url()).model_copy(
+        update={"queue": QueueSettings(name="all-down")})
+    queue = Queue(connect(settings, warn_risks=False), settings)
+    queue.enqueue("x", {})
+    for node in cluster_set.nodes:  # every node: redis-py then finds none to ask for slots
+        node.kill()
+    try:
+        # a RedisError, which the worker, reaper and service retry (RedisClusterException was
+        # not one: it took them down)
+        with pytest.raises(RedisError):
+            queue.enqueue("x", {})
+    finally:
+        cluster_set.wait_healthy()  # restarts the nodes; they rejoin from their nodes.conf
+    deadline = time.monotonic() + 30
+    while True:  # the same client, once the Cluster answers again
+        try:
+            queue.enqueue("x", {})
+            break
+        except RedisError:
+            assert time.monotonic() < deadline, "the client did not recover"
+            time.sleep(0.2)

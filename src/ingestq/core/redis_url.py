@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, unquote
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
@@ -197,6 +198,7 @@ def open_client(url: str, *, socket_timeout: float | None,
         # redis-py leaves ClusterNode, Sentinel and master_for unannotated
         nodes = [ClusterNode(h, p) for h, p in topo.hosts]  # type: ignore[no-untyped-call]
         cluster = RedisCluster(startup_nodes=nodes, **auth, **common, **_tls_kwargs(topo))
+        _no_node_is_a_connection_error(cluster)
         return cast(Redis, cluster), topo
     sentinel_kwargs: dict[str, Any] = {
         "username": topo.options.get("sentinel_username"),
@@ -209,6 +211,26 @@ def open_client(url: str, *, socket_timeout: float | None,
     client = sentinel.master_for(  # type: ignore[no-untyped-call]
         topo.service, db=topo.db, **auth, **common, **_tls_kwargs(topo))
     return cast(Redis, client), topo
+
+
+def _no_node_is_a_connection_error(cluster: RedisCluster) -> None:
+    """Make "no node answered" a ConnectionError, which every caller already retries.
+
+    After a connection error redis-py re-reads the slot table from any node; when none answers
+    (the whole Cluster unreachable for a moment) it raises RedisClusterException, which is not a
+    RedisError: worker threads, the reaper and the service treated it as a bug and went down
+    instead of retrying. Pipelines share the client's NodesManager, so this covers them too.
+    """
+    manager = cluster.nodes_manager
+    initialize = manager.initialize
+
+    def reinitialize(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return initialize(*args, **kwargs)
+        except RedisClusterException as exc:
+            raise RedisConnectionError(str(exc)) from exc
+
+    manager.initialize = reinitialize  # type: ignore[method-assign]
 
 
 def set_socket_timeout(client: Redis, timeout: float | None) -> None:
