@@ -98,3 +98,16 @@ def test_the_default_search_is_no_worse_than_its_lexical_ranking_and_beats_equal
     assert default >= lexical
     assert default > equal_fusion
     pipeline.close()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--via", "carrier-pigeon"], "--via must be one of in-process, mcp, http"),
+    (["--url", "http://127.0.0.1:1/mcp"], "--url goes with --via http"),
+    (["--via", "mcp", "--k", "60"], "at most 50 hits"),
+])
+def test_a_bad_via_is_a_usage_error_before_anything_is_opened(tmp_path, args, message):
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text(json.dumps(SMALL_GOLDEN[0]) + "\n")
+    code, report = run_eval_cli(tmp_path / "no-data", golden, *args)
+    assert code == 2 and message in report["error"]
+    assert not (tmp_path / "no-data").exists()
