@@ -11,7 +11,7 @@ from support.clusters import SERVICE, ClusterSet, SentinelSet
 
 from ingestq.config import IngestSettings
 from ingestq.core import queries as reads
-from ingestq.core.connection import connect, redact
+from ingestq.core.connection import connect, deferred_client, redact
 from ingestq.core.keys import QueueKeys
 from ingestq.core.queue import Queue
 from ingestq.core.redis_url import parse
@@ -183,3 +183,10 @@ def test_a_cluster_with_no_node_answering_raises_a_redis_error_and_the_client_re
         except RedisError:
             assert time.monotonic() < deadline, "the client did not recover"
             time.sleep(0.2)
+
+
+def test_a_cluster_the_service_never_reaches_ends_in_a_message_not_a_traceback() -> None:
+    # `ingestctl serve` starts on a deferred client; a Cluster client must reach a node to exist
+    with pytest.raises(ConnectionFailed, match=r"Redis at redis\+cluster.*after 0.3 s"):
+        deferred_client("redis+cluster://127.0.0.1:1", socket_timeout=1, connect_timeout=1,
+                        wait=0.3)

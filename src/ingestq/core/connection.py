@@ -87,7 +87,8 @@ def deferred_client(url: str, *, socket_timeout: float, connect_timeout: float,
     """A client for a configured server that cannot be reached yet: it dials on first use.
 
     Only a Cluster client talks to a node when it is made (it reads the slot table), which fails
-    while a failover is under way: it is tried again with a backoff for up to ``wait`` seconds.
+    while a failover is under way: it is tried again with a backoff for up to ``wait`` seconds,
+    then ConnectionFailed says why (as `connect` does, not a traceback).
     """
     deadline = time.monotonic() + wait
     delay = 0.2
@@ -95,9 +96,10 @@ def deferred_client(url: str, *, socket_timeout: float, connect_timeout: float,
         try:
             return open_client(url, socket_timeout=socket_timeout,
                                connect_timeout=connect_timeout)[0]
-        except CONNECT_ERRORS:  # a Cluster with no node up raises RedisClusterException
+        except CONNECT_ERRORS as exc:  # a Cluster with no node up raises RedisClusterException
             if time.monotonic() + delay > deadline:
-                raise
+                raise ConnectionFailed(f"cannot reach Redis at {redact(url)} after {wait:g} s: "
+                                       f"{redact(explain(url, None, exc))}") from None
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
 
