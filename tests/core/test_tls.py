@@ -26,6 +26,7 @@ from ingestq.core.queue import Queue
 from ingestq.core.redis_url import open_client, parse
 from ingestq.core.settings import QueueSettings
 from ingestq.errors import ConfigError, ConnectionFailed
+from ingestq.redaction import redact
 
 INGESTCTL = str(Path(sys.executable).parent / "ingestctl")
 # The single server is started in a blink; the replicated ones take seconds each (once a module).
@@ -171,11 +172,11 @@ def test_tls_options_that_cannot_work_are_refused_naming_the_problem(
 
 
 def test_every_tls_option_reaches_the_sentinel_client_typed(tls: Tls) -> None:
-    client, _ = open_client(
-        f"valkeys+sentinel://h:26379/svc?ssl_ca_certs={tls.ca}&ssl_ca_path={tls.dir}"
-        f"&ssl_certfile={tls.file('client.crt')}&ssl_keyfile={tls.file('client.key')}"
-        "&ssl_cert_reqs=required&ssl_check_hostname=false&ssl_password=p",
-        socket_timeout=1, connect_timeout=1)  # Sentinel clients dial on first use
+    url = (f"valkeys+sentinel://h:26379/svc?ssl_ca_certs={tls.ca}&ssl_ca_path={tls.dir}"
+           f"&ssl_certfile={tls.file('client.crt')}&ssl_keyfile={tls.file('client.key')}"
+           "&ssl_cert_reqs=required&ssl_check_hostname=false&ssl_password=p")
+    assert "ssl_password=***" in redact(url)  # the key's passphrase is a secret
+    client, _ = open_client(url, socket_timeout=1, connect_timeout=1)  # dials on first use
     kwargs = client.connection_pool.connection_kwargs
     assert kwargs["ssl_check_hostname"] is False  # not the string "false", which is true
     assert (kwargs["ssl_ca_certs"], kwargs["ssl_ca_path"]) == (tls.ca, str(tls.dir))
