@@ -26,7 +26,7 @@ from ingestq.config import IngestSettings
 from ingestq.core import queries as reads
 from ingestq.core.queue import Queue
 
-from .conftest import INGESTCTL, SyncClient, child_env, corpus_or_skip
+from .conftest import CORPUS, INGESTCTL, SyncClient, child_env
 
 FOLDER = "tutorial/security"  # a folder of the corpus: a handful of pages on one subject
 EXTRA = "tutorial/body.md"  # the file the MCP ingest tool enqueues
@@ -35,9 +35,9 @@ EXTRA = "tutorial/body.md"  # the file the MCP ingest tool enqueues
 def _settings(settings: IngestSettings, tmp_path: Path) -> tuple[IngestSettings, Path]:
     """The test's queue on its topology, with its own store and a docs root it may ingest."""
     root = tmp_path / "docs"
-    shutil.copytree(corpus_or_skip() / FOLDER, root / FOLDER)
+    shutil.copytree(CORPUS / FOLDER, root / FOLDER)
     (root / EXTRA).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(corpus_or_skip() / EXTRA, root / EXTRA)
+    shutil.copyfile(CORPUS / EXTRA, root / EXTRA)
     pipeline = settings.pipeline.model_copy(update={
         "roots": [str(root)],
         "store": settings.pipeline.store.model_copy(
