@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from support.corpus import FASTAPI_EN
 from typer.testing import CliRunner
 
 from ingestq.cli.main import app
@@ -18,9 +19,7 @@ from ingestq.ingest.search import search
 from ingestq.ingest.settings import PipelineSettings
 
 REPO = Path(__file__).resolve().parents[2]
-# Beside the checkout in CI; BENCH_CORPUS names the folder holding fastapi-docs elsewhere.
-CORPUS = Path(os.environ.get("BENCH_CORPUS", REPO / ".." / "shared" / "corpus")) / "fastapi-docs"
-EN = CORPUS / "en"
+EN = FASTAPI_EN
 GOLDEN = REPO / "bench" / "golden" / "fastapi-en.jsonl"
 SAMPLE = ["tutorial/cors.md", "tutorial/background-tasks.md", "tutorial/body.md",
           "advanced/middleware.md"]
@@ -37,9 +36,6 @@ SMALL_GOLDEN = [
     {"id": "none", "query": "zyzzyva quux", "type": "question",
      "judgments": [{"path": "tutorial/body.md", "grade": 2}]},
 ]
-
-pytestmark = pytest.mark.skipif(not EN.is_dir(), reason=f"corpus not found at {EN}")
-
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:

@@ -86,8 +86,8 @@ class Library:
                 from ingestq.core.queue import Queue
 
                 # Short timeouts: a tool call must answer "Redis is down" in seconds, not hang.
-                client = connect(self.settings, socket_timeout=3.0)
-                client.connection_pool.connection_kwargs["socket_connect_timeout"] = 2.0
+                # (through connect: a Cluster client has no connection_pool of its own)
+                client = connect(self.settings, socket_timeout=3.0, reconnect_timeout=2.0)
                 self._queue = Queue(client, self.settings)
             return self._queue
 
