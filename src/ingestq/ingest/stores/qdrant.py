@@ -95,21 +95,28 @@ class QdrantStore:
 
     def _ensure_collection(self) -> None:
         if self.client.collection_exists(self.collection):
-            size = self.client.get_collection(self.collection).config.params.vectors
+            info = self.client.get_collection(self.collection)
+            size = info.config.params.vectors
             actual = size.size if isinstance(size, models.VectorParams) else None
             if actual != self.dim:
                 raise ConfigError(
                     f"Qdrant collection {self.collection!r} holds vectors of size {actual}, "
                     f"the embedder gives {self.dim}: use another store.qdrant_collection"
                 )
+            # A collection made before labels lacks their indexes (search filters on them).
+            self._index([k for k in _KEYWORD_FIELDS if k not in (info.payload_schema or {})])
             return
         self.client.create_collection(
             self.collection,
             vectors_config=models.VectorParams(size=self.dim, distance=models.Distance.COSINE),
         )
-        for key in _KEYWORD_FIELDS:
-            # Filters on these run on every write and delete: index them. Local mode ignores
-            # indexes and warns so; that warning says nothing an operator could act on.
+        self._index(list(_KEYWORD_FIELDS))
+
+    def _index(self, keys: list[str]) -> None:
+        for key in keys:
+            # Filters on these run on every write, delete and labelled search: index them. Local
+            # mode ignores indexes and warns so; that warning says nothing an operator could
+            # act on.
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "Payload indexes have no effect", UserWarning)
                 self.client.create_payload_index(
