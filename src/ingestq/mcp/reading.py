@@ -105,7 +105,8 @@ class Reader:
     def _pack_hits(self, query: str, page: list[Hit], offset: int, budget: int
                    ) -> tuple[list[Hit], str, int]:
         # Full snippets if all fit; else shorter snippets; else drop the lowest hits.
-        for hits in (page, [_shortened(h) for h in page]):
+        for shorten in (False, True):  # the shortened copies only when the full ones overflow
+            hits = [_shortened(h) for h in page] if shorten else page
             text = _hits_text(query, hits, offset)
             tokens = self.counter.count(text)
             if tokens <= budget:
