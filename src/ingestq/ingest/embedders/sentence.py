@@ -98,9 +98,13 @@ class SentenceTransformerEmbedder:
     """Embeds with a sentence-transformers model, in batches, normalised to unit length."""
 
     def __init__(
-        self, model: str, batch_size: int = SENTENCE_BATCH_SIZE, device: str | None = None
+        self, model: str, batch_size: int = SENTENCE_BATCH_SIZE, device: str | None = None,
+        threads: int | None = None,
     ) -> None:
-        """Load ``model`` (a directory or a packaged name); fails fast when it cannot be found."""
+        """Load ``model`` (a directory or a packaged name); fails fast when it cannot be found.
+
+        ``threads``: torch's intra-op pool for this process (None: leave torch's own choice).
+        """
         try:
             st = importlib.import_module("sentence_transformers")
         except ImportError as exc:
@@ -109,6 +113,10 @@ class SentenceTransformerEmbedder:
                 "pip install 'ingestq[embed]'"
             ) from exc
         path = resolve_model_path(model)
+        if threads is not None:
+            # Process-wide; each thread that runs the model adopts it at its first parallel
+            # region. Sized by the caller (ingestq/threads.py), not left to MKL_NUM_THREADS.
+            importlib.import_module("torch").set_num_threads(threads)
         # Never reach for a model hub from a worker: a missing model is a configuration error.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         _quiet_progress_bars()
