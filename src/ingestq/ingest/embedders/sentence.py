@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,12 @@ class SentenceTransformerEmbedder:
         self.dim = int(self._model.get_embedding_dimension())
         # Word pieces past this are dropped by encode(): chunks are sized to stay within it.
         self.max_tokens = int(self._model.max_seq_length)
-        self._coalescer = Coalescer(self._encode)
+        # Every forward pass on one thread: the caller that leads a merged call varies, and each
+        # thread running the model grew its own malloc arena of freed activations and its own
+        # OpenMP team, so a worker's resident memory grew with its handler threads.
+        self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="ingestq-model")
+        self._coalescer = Coalescer(
+            lambda texts: self._model_thread.submit(self._encode, texts).result())
 
     def input_limit(self) -> InputLimit:
         """The loaded model's input limit, counted with its own tokenizer."""
