@@ -1,5 +1,5 @@
 """Thread pools sized on purpose: numpy's BLAS gets one thread in every ingestctl process, and a
-local model's torch pool gets the cores in the process that embeds in bulk and one elsewhere.
+local model uses the cores in the process that embeds in bulk and one thread elsewhere.
 
 numpy's matrix products here are small (one query vector against the stored vectors), so a BLAS
 pool buys nothing, while its spinning threads fight torch's pool, the handler threads and other
@@ -7,12 +7,13 @@ processes for the cores. Measured on the 2-core machine under load, 2,019 x 512 
 product took 37 ms a query with OpenBLAS's default pool, under 1 ms with one thread.
 
 torch's pool: ``MKL_NUM_THREADS=1`` (set here for conda's MKL numpy) also caps torch, whose CPU
-wheels bundle MKL, at one thread, so the pool is set explicitly when a model loads
-(``model_threads``). A worker embeds whole documents in forward passes of 16 texts and is the
-one process per host that holds the model for local workers (``ops/local_workers.py``): it
-takes every core this process may run on. Every other process (search, the service, MCP) embeds
-one short query at a time, where a pool only adds wake-ups: one thread.
-``ingest.pipeline.embedder.threads`` overrides both, e.g. for several workers started by hand.
+wheels bundle MKL, at one thread, so a local model's use of the cores is set explicitly when it
+loads (``model_threads``). A worker embeds whole documents and is the one process per host that
+holds the model for local workers (``ops/local_workers.py``): it uses every core this process
+may run on, as one single-threaded forward pass per core (``embedders/sentence.py`` says why).
+Every other process (search, the service, MCP) embeds one short query at a time, where a pool
+only adds wake-ups: one thread. ``ingest.pipeline.embedder.threads`` overrides both, e.g. for
+several workers started by hand on one host.
 
 An explicit setting in the environment wins; library users who import ingestq keep theirs.
 """
@@ -42,13 +43,13 @@ def usable_cores() -> int:
 
 
 def embed_in_bulk() -> None:
-    """Mark this process as the one that embeds documents (a worker): its model gets the cores."""
+    """Mark this process as the one that embeds documents (a worker): its model uses the cores."""
     global _bulk
     _bulk = True
 
 
 def model_threads(configured: int | None = None) -> int:
-    """torch threads for a local model in this process: ``configured``, else see the module."""
+    """Cores a local model uses in this process: ``configured``, else see the module docstring."""
     if configured is not None:
         return configured
     return usable_cores() if _bulk else 1

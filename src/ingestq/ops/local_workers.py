@@ -5,7 +5,7 @@ this host. With an embedder that holds a model in each process's memory (sentenc
 N processes held N copies of the model, its torch runtime and its activations: two MiniLM
 workers peaked at about 4.4 GiB. The model releases the GIL while it runs and a worker's handler
 threads already share its calls (``embedders/coalesce.py``), so one process with the slots of N
-keeps as many documents in flight with one model; its torch pool takes the cores
+keeps as many documents in flight with one model, which runs one forward pass per core
 (``ingestq/threads.py``). Figures: bench/RESULTS.md, section "local workers".
 """
 

@@ -104,7 +104,8 @@ class SentenceTransformerEmbedder:
     ) -> None:
         """Load ``model`` (a directory or a packaged name); fails fast when it cannot be found.
 
-        ``threads``: torch's intra-op pool for this process (None: leave torch's own choice).
+        ``threads``: cores to use, as that many single-threaded forward passes at once (None:
+        one pass at a time on torch's own pool).
         """
         try:
             st = importlib.import_module("sentence_transformers")
@@ -115,9 +116,12 @@ class SentenceTransformerEmbedder:
             ) from exc
         path = resolve_model_path(model)
         if threads is not None:
-            # Process-wide; each thread that runs the model adopts it at its first parallel
-            # region. Sized by the caller (ingestq/threads.py), not left to MKL_NUM_THREADS.
-            importlib.import_module("torch").set_num_threads(threads)
+            # One intra-op thread per pass, ``threads`` passes at once (sized by the caller,
+            # ingestq/threads.py, not left to MKL_NUM_THREADS). A pass spread over the cores
+            # waits at every OpenMP barrier for a core a parsing thread holds: one worker ran
+            # the `en` pages 16-18% slower that way than two single-threaded workers.
+            importlib.import_module("torch").set_num_threads(1)
+        self.parallel = threads or 1
         # Never reach for a model hub from a worker: a missing model is a configuration error.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         _quiet_progress_bars()
@@ -132,12 +136,13 @@ class SentenceTransformerEmbedder:
         self.dim = int(self._model.get_embedding_dimension())
         # Word pieces past this are dropped by encode(): chunks are sized to stay within it.
         self.max_tokens = int(self._model.max_seq_length)
-        # Every forward pass on one thread: the caller that leads a merged call varies, and each
-        # thread running the model grew its own malloc arena of freed activations and its own
-        # OpenMP team, so a worker's resident memory grew with its handler threads.
-        self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="ingestq-model")
+        # Forward passes on ``parallel`` model threads only: the caller that leads a merged call
+        # varies, and each thread running the model grew its own malloc arena of freed
+        # activations and its own OpenMP team, so a worker's memory grew with its slots.
+        self._model_threads = ThreadPoolExecutor(self.parallel, thread_name_prefix="ingestq-model")
         self._coalescer = Coalescer(
-            lambda texts: self._model_thread.submit(self._encode, texts).result())
+            lambda texts: self._model_threads.submit(self._encode, texts).result(),
+            parallel=self.parallel)
 
     def input_limit(self) -> InputLimit:
         """The loaded model's input limit, counted with its own tokenizer."""
