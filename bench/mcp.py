@@ -5,9 +5,11 @@ Queries are the first N distinct section titles of the English docs, in path ord
 wordings, picked without looking at results. Each query runs through the in-process search
 function, then through the SDK's client against `ingestctl mcp` (stdio) and against
 `ingestctl serve` (streamable HTTP at /mcp with a bearer token), one call at a time, k=10. The
-rankings of the three must be equal for every query. Figures go to bench/RESULTS.md.
+rankings of the three must be equal for every query. Figures go to bench/RESULTS.md. The clients
+are ingestq.mcp.client's, the ones `ingestctl eval --via` uses.
 
     python bench/mcp.py [--queries 200] [--corpus PATH]
+    python bench/mcp.py --quick    # the `en` folder, 20 queries; prints, writes nothing
 """
 
 from __future__ import annotations
@@ -30,19 +32,19 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
 
 import anyio  # noqa: E402
 import httpx  # noqa: E402
-import httpx2  # noqa: E402
-from mcp import Client, StdioServerParameters  # noqa: E402
-from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+from mcp import Client  # noqa: E402
 
 sys.path.insert(0, str(BENCH))
 from results import command_line, git_rev, load, machine, write_section  # noqa: E402
 
 from ingestq.config import IngestSettings, load_config  # noqa: E402
 from ingestq.core.embedded import EmbeddedServer  # noqa: E402
+from ingestq.ingest.eval_metrics import percentile  # noqa: E402
 from ingestq.ingest.files import expand  # noqa: E402
 from ingestq.ingest.pipeline import Pipeline  # noqa: E402
 from ingestq.ingest.search import search  # noqa: E402
 from ingestq.mcp.budget import counter_for  # noqa: E402
+from ingestq.mcp.client import Target, connect, search_all  # noqa: E402
 
 DEFAULT_CORPUS = BENCH.parent.parent / "shared" / "corpus" / "fastapi-docs"
 INGESTCTL = str(Path(sys.executable).parent / "ingestctl")
@@ -77,16 +79,7 @@ def queries(pipeline: Pipeline, n: int) -> list[str]:
 
 
 def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-async def timed_call(client: Client, query: str) -> tuple[float, list[str]]:
-    started = time.perf_counter()
-    result = await client.call_tool("search", {"query": query, "k": K})
-    seconds = time.perf_counter() - started
-    content: dict[str, Any] = result.structured_content or {}
-    return seconds, [h["section_id"] for h in content.get("hits", [])]
+    return percentile(values, q * 100)  # the eval report's percentile (nearest rank)
 
 
 async def validation(client: Client, qs: list[str]) -> list[float]:
@@ -177,15 +170,12 @@ def measure(pipeline: Pipeline, data_dir: str, qs: list[str]) -> Run:
     shared machine falls on the three alike; the added cost is taken per query."""
     run = Run()
     service, url = start_service(data_dir)
-    stdio = Client(StdioServerParameters(command=INGESTCTL, args=["mcp"],
-                                         env=child_env(data_dir)), read_timeout_seconds=120)
-    http = Client(streamable_http_client(url, http_client=httpx2.AsyncClient(
-        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)))
 
     async def main() -> None:
-        async with stdio, http:
+        async with connect(Target("mcp", env=child_env(data_dir))) as stdio, \
+                connect(Target("http", url=url, token=TOKEN)) as http:
             for client in (stdio, http):  # warm: the first call opens the stores
-                await client.call_tool("search", {"query": qs[0], "k": K})
+                await search_all(client, qs[0], K)
             search(pipeline, qs[0], K)
             for q in qs:
                 started = time.perf_counter()
@@ -193,9 +183,9 @@ def measure(pipeline: Pipeline, data_dir: str, qs: list[str]) -> Run:
                 run.times["local"].append(time.perf_counter() - started)
                 run.rankings["local"].append(local)
                 for name, client in (("stdio", stdio), ("http", http)):
-                    seconds, ranking = await timed_call(client, q)
-                    run.times[name].append(seconds)
-                    run.rankings[name].append(ranking)
+                    reply = await search_all(client, q, K)
+                    run.times[name].append(reply.seconds)
+                    run.rankings[name].append([h["section_id"] for h in reply.hits])
             run.rss = {"stdio": rss_mib(mcp_child()), "http": rss_mib(service.pid)}
             run.tokens = await tokens_per_answer(stdio, qs)
             run.validation = await validation(stdio, qs)
@@ -222,7 +212,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--quick", action="store_true",
+                        help="the corpus's `en` folder and 20 queries; prints, writes nothing")
     args = parser.parse_args()
+    if args.quick:
+        args.corpus, args.queries = args.corpus / "en", min(args.queries, 20)
     if not args.corpus.is_dir():
         parser.error(f"no corpus at {args.corpus}: pass --corpus")
     started_load = load()
@@ -273,7 +267,8 @@ def main() -> None:
         *[f"| {k} | {run.tokens[(k, False)]:.0f} | {run.tokens[(k, True)]:.0f} |"
           for k in TOKEN_KS],
     ]
-    write_section("mcp", "\n".join(lines))
+    if not args.quick:  # a quick check must not replace the figures of a full run
+        write_section("mcp", "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -46,9 +46,8 @@ from ingestq.ingest.pipeline import Pipeline  # noqa: E402
 from ingestq.ingest.search import lexical_ranking, nearest, search, vector_ranking  # noqa: E402
 from ingestq.ingest.settings import EmbedderSettings, PipelineSettings  # noqa: E402
 
-# The corpus sits beside the checkout (CI); BENCH_CORPUS points elsewhere (a git worktree).
-CORPUS = Path(os.environ.get("BENCH_CORPUS", HERE.parent.parent / "shared" / "corpus")
-              ) / "fastapi-docs" / "en"
+# The golden set is judged on the English pages kept with the tests (tests/corpus/README.md).
+CORPUS = HERE.parent / "tests" / "corpus" / "fastapi-docs" / "en"
 GOLDEN = HERE / "golden" / "fastapi-en.jsonl"
 EMBEDDERS = {
     "hashing": EmbedderSettings(),

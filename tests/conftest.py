@@ -2,8 +2,10 @@
 
 A test marked ``pytest.mark.topologies`` runs on that server ("single"), on a primary with a
 replica behind three Sentinels, on a six-node Cluster, and on both of those with
-``redis.min_replicas_acked: 1``. The two replicated topologies are real redis-server processes
-(tests/clusters.py), started once per session on first use and reused.
+``redis.min_replicas_acked: 1``; ``pytest.mark.topologies("sentinel", "cluster-acked")`` runs it
+on those alone (a test of many seconds per topology). The two replicated topologies are real
+redis-server processes (tests/support/clusters.py), started once per session on first use and
+reused.
 """
 
 from __future__ import annotations
@@ -29,10 +31,19 @@ TOPOLOGIES = ["single", *(pytest.param(name, marks=pytest.mark.slow) for name in
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run tests of modules marked ``topologies`` on every topology."""
-    if "topology" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
-            "topologies"):
-        metafunc.parametrize("topology", TOPOLOGIES, indirect=True)
+    """Run tests marked ``topologies`` on every topology, or on those the marker names."""
+    marker = metafunc.definition.get_closest_marker("topologies")
+    if "topology" in metafunc.fixturenames and marker:
+        unknown = set(marker.args) - {_name(t) for t in TOPOLOGIES}
+        assert not unknown, f"unknown topologies {unknown}"
+        metafunc.parametrize("topology", [t for t in TOPOLOGIES
+                                          if not marker.args or _name(t) in marker.args],
+                             indirect=True)
+
+
+def _name(topology: object) -> str:
+    return topology if isinstance(topology, str) else str(
+        topology.values[0])  # type: ignore[attr-defined]  # a pytest.param
 
 
 @pytest.fixture(scope="session")

@@ -81,3 +81,19 @@ def test_invalid_yaml_is_reported_with_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "ingest: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(path, environ={})
+
+
+def test_roots_with_labels_load_from_yaml_and_an_unquoted_version_says_to_quote_it(
+        tmp_path: Path) -> None:
+    from ingestq.ingest.parsing.identity import Labels
+
+    good = tmp_path / "good.yaml"
+    good.write_text("ingest:\n  pipeline:\n    roots:\n      - /srv/a\n"
+                    "      - {path: /srv/b, collection: fastapi, version: \"3.10\"}\n")
+    pipeline = load_config(path=good, environ={}).ingest.pipeline
+    assert pipeline.root_paths == ["/srv/a", "/srv/b"]
+    assert pipeline.labels_for("/srv/b/x.md") == Labels("fastapi", "3.10")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ingest:\n  pipeline:\n    roots:\n      - {path: /srv/b, version: 3.10}\n")
+    with pytest.raises(ConfigError, match="quote it in YAML"):
+        load_config(path=bad, environ={})

@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"core.settings", "worker.settings", "ingest.settings", "mcp.settings"},
     "ingest": {"core", "worker", "config", "tracing"},  # submit opens the enqueue span
     "ops": {"core", "worker", "config", "mcp.settings"},  # doctor says whether /mcp is served
-    "mcp": {"core", "config", "ingest", "ops", "tracing"},  # the MCP server, over the pipeline
+    "mcp": {"core", "config", "ingest", "ops", "tracing"},  # server and client (eval --via)
     "service": {"core", "worker", "config", "ops", "ingest", "tracing", "mcp"},
     "cli": {"core", "worker", "config", "ops", "ingest", "service", "tracing", "mcp"},
 }

@@ -82,6 +82,11 @@ class PermanentError(JobError):
     reason = "permanent"
 
 
+class ResultError(PermanentError):
+    """A handler returned a value that cannot be stored as JSON (the same value would fail on
+    every retry, so the job goes to the dead-letter set instead of crashing the worker)."""
+
+
 class TransientError(JobError):
     """The attempt failed for a reason that may pass: retry with backoff."""
 

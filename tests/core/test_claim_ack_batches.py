@@ -14,7 +14,7 @@ from ingestq.config import IngestSettings
 from ingestq.core import queries as reads
 from ingestq.core.events import EventReader, events_of
 from ingestq.core.job import Claimed
-from ingestq.core.queue import ManualClock, Queue
+from ingestq.core.queue import JobSpec, ManualClock, Queue
 from ingestq.ops.status import throughput
 
 
@@ -124,3 +124,14 @@ def test_ack_trims_the_oldest_finished_jobs_by_age_then_by_count(
     assert not any(client.exists(q.keys.job(i)) for i in old + new[:2])
     assert all(client.exists(q.keys.job(i)) for i in new[2:])
     assert reads.stats(q)["trimmed"] == 4
+
+
+def test_the_rest_of_the_stream_comes_back_whole_and_at_once(queue: Queue) -> None:
+    """`tail JOB` drains the stream this way once the record says the job ended, so that the
+    job's last event is printed before the closing line however the reads and the ack raced."""
+    reader = EventReader(queue)
+    assert reader.rest() == []  # nothing new: at once (a blocking read would wait BLOCK_MS)
+    ids = [s.id for s in queue.enqueue_many([JobSpec("a", {}) for _ in range(2100)])]
+    events = reader.rest()
+    assert [e.job for e in events if e.type == "enqueued"] == ids
+    assert reader.rest() == []

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from redis import Redis
+from redis.exceptions import RedisError
 from support.clusters import SERVICE, ClusterSet, SentinelSet
 
 from ingestq.config import IngestSettings
 from ingestq.core import queries as reads
-from ingestq.core.connection import connect, redact
+from ingestq.core.connection import connect, deferred_client, redact
 from ingestq.core.keys import QueueKeys
 from ingestq.core.queue import Queue
 from ingestq.core.redis_url import parse
@@ -132,3 +135,58 @@ def test_a_password_protected_sentinel_set_is_reached_with_both_passwords_and_ma
         assert "secret" not in str(refused.value)
     finally:
         topo.stop()
+
+
+def _on(base: IngestSettings, url: str) -> IngestSettings:
+    return base.model_copy(update={"redis": base.redis.model_copy(update={"url": url})})
+
+
+def test_sentinels_that_do_not_answer_are_named_with_what_went_wrong(
+        base_settings: IngestSettings) -> None:
+    # redis-py's own message was "No master found" and the repr of each Sentinel client
+    with pytest.raises(ConnectionFailed) as refused:
+        connect(_on(base_settings, "redis+sentinel://127.0.0.1:1,127.0.0.1:2/svc"),
+                warn_risks=False)
+    assert "no Sentinel answered: 127.0.0.1:1, 127.0.0.1:2: " in str(refused.value)
+    assert "refused" in str(refused.value) and "Redis<" not in str(refused.value)
+
+
+@pytest.mark.slow
+def test_a_service_the_sentinels_do_not_watch_is_named(
+        sentinel_set: SentinelSet, base_settings: IngestSettings) -> None:
+    url = sentinel_set.url().replace(f"/{SERVICE}", "/nosuch")
+    with pytest.raises(ConnectionFailed, match="no healthy primary for service 'nosuch'"):
+        connect(_on(base_settings, url), warn_risks=False)
+
+
+@pytest.mark.slow
+def test_a_cluster_with_no_node_answering_raises_a_redis_error_and_the_client_recovers(
+        cluster_set: ClusterSet, base_settings: IngestSettings) -> None:
+    settings = _on(base_settings, cluster_set.url()).model_copy(
+        update={"queue": QueueSettings(name="all-down")})
+    queue = Queue(connect(settings, warn_risks=False), settings)
+    queue.enqueue("x", {})
+    for node in cluster_set.nodes:  # every node: redis-py then finds none to ask for slots
+        node.kill()
+    try:
+        # a RedisError, which the worker, reaper and service retry (RedisClusterException was
+        # not one: it took them down)
+        with pytest.raises(RedisError):
+            queue.enqueue("x", {})
+    finally:
+        cluster_set.wait_healthy()  # restarts the nodes; they rejoin from their nodes.conf
+    deadline = time.monotonic() + 30
+    while True:  # the same client, once the Cluster answers again
+        try:
+            queue.enqueue("x", {})
+            break
+        except RedisError:
+            assert time.monotonic() < deadline, "the client did not recover"
+            time.sleep(0.2)
+
+
+def test_a_cluster_the_service_never_reaches_ends_in_a_message_not_a_traceback() -> None:
+    # `ingestctl serve` starts on a deferred client; a Cluster client must reach a node to exist
+    with pytest.raises(ConnectionFailed, match=r"Redis at redis\+cluster.*after 0.3 s"):
+        deferred_client("redis+cluster://127.0.0.1:1", socket_timeout=1, connect_timeout=1,
+                        wait=0.3)

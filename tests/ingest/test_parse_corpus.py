@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from support.corpus import FASTAPI_DOCS
 
 from ingestq.ingest.parsing.parse import ParseOptions, parse_file
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "fastapi-docs"
+CORPUS = FASTAPI_DOCS
 SAMPLE = [
     "en/index.md",  # front matter, raw HTML, badges (image links)
     "en/tutorial/body.md",  # /// admonitions, {* *} includes, custom ids
@@ -22,9 +22,6 @@ SAMPLE = [
 ]
 CUSTOM_ID = re.compile(r"^#+ .*\{ ?#([^\s}]+) ?\}\s*$", re.MULTILINE)
 
-pytestmark = pytest.mark.skipif(
-    not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS} (shared/ beside the checkout)"
-)
 
 
 @pytest.mark.parametrize("relative", SAMPLE)

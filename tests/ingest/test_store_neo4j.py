@@ -57,3 +57,23 @@ def test_a_removed_section_is_detach_deleted_and_its_neighbours_relinked(graph, 
     finally:
         graph.delete_document(doc.id)
     assert graph.manifest(doc.id) is None
+
+
+def test_two_versions_of_a_file_are_two_document_nodes_with_their_labels(graph, docs):
+    from ingestq.ingest.parsing.identity import Labels
+
+    docs_written = []
+    try:
+        for labels in (Labels("demo", "1.0"), Labels("demo", "2.0")):
+            doc = parse_file(docs / "guide.md", ParseOptions(), labels)
+            vectors = EMBEDDER.embed([c.text for c in doc.chunks])
+            graph.write_document(doc, vectors, EMBEDDER.name)
+            docs_written.append(doc)
+        rows = graph._run("MATCH (d:Document) WHERE d.id IN $ids "
+                          "RETURN d.collection AS c, d.version AS v ORDER BY v",
+                          ids=[d.id for d in docs_written])
+        assert [(r["c"], r["v"]) for r in rows] == [("demo", "1.0"), ("demo", "2.0")]
+        assert graph.manifest(docs_written[0].id) == manifest_of(docs_written[0])
+    finally:
+        for doc in docs_written:
+            graph.delete_document(doc.id)

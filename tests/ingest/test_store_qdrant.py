@@ -115,3 +115,41 @@ def test_server_search_finds_a_section_through_qdrant_and_fts(server, docs):
     top = search(server, "worker process dies lease expires", k=2)[0]
     assert top.heading_path == ("Other page", "Recovery")
     assert top.context == {}  # no Neo4j configured
+
+
+def test_labels_are_payload_and_search_filters_on_them_inside_qdrant(server, docs):
+    from ingestq.ingest.parsing.identity import Labels
+
+    v1, v2 = Labels("demo", "1.0"), Labels("demo", "2.0")
+    first = server.ingest_file(str(docs / "guide.md"), labels=v1)
+    (docs / "guide.md").write_text(GUIDE.replace("zanzibar", "wombat"))
+    second = server.ingest_file(str(docs / "guide.md"), labels=v2)
+    assert first.document_id != second.document_id
+    assert count(server, version="1.0") == count(server, document_id=first.document_id) > 0
+    assert count(server, collection="demo") == count(server)
+    store = qdrant(server)
+    vector = server.embedder.embed(["wombat toolkit install"])[0]
+    for labels in (v1, v2):
+        found = store.search(vector, 50, frozenset({labels}))
+        assert found and {p["version"] for _, _, p in found} == {labels.version}
+    assert {p["version"] for _, _, p in store.search(vector, 50)} == {"1.0", "2.0"}
+    # Through search with vectors only: Qdrant's filter is what keeps 2.0 out.
+    hits = search(server, "wombat toolkit", 5, vector_weight=1.0, version="1.0")
+    assert hits and {h.version for h in hits} == {"1.0"}
+    assert all("wombat" not in h.snippet for h in hits)
+
+
+def test_points_written_before_labels_count_as_unlabelled(server, docs):
+    from ingestq.ingest.parsing.identity import Labels
+
+    outcome = server.ingest_file(str(docs / "other.md"))
+    store = qdrant(server)
+    store.client.delete_payload(store.collection, keys=["collection", "version"],
+                                points=models.Filter(must=[models.FieldCondition(
+                                    key="document_id",
+                                    match=models.MatchValue(value=outcome.document_id))]))
+    assert count(server, version="") == 0  # the keys are gone, as in an old collection
+    server.ingest_file(str(docs / "guide.md"), labels=Labels("demo", "1.0"))
+    vector = server.embedder.embed(["worker lease"])[0]
+    old = store.search(vector, 50, frozenset({Labels()}))
+    assert old and {p["document_id"] for _, _, p in old} == {outcome.document_id}

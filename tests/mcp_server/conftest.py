@@ -8,7 +8,6 @@ by the test process, which is a different process from the server.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -24,15 +23,14 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
+from support.corpus import FASTAPI_EN
 from support.procs import env_for, stop, wait_for
 from support.promtool import free_port
 
 from ingestq.config import IngestSettings, load_config
 from ingestq.ingest.pipeline import Pipeline
 
-# shared/ beside the checkout, as CI lays it; a worktree elsewhere may name it in TEST_CORPUS_DIR.
-CORPUS = Path(os.environ.get("TEST_CORPUS_DIR") or Path(__file__).resolve().parents[3] / "shared"
-              / "corpus" / "fastapi-docs") / "en"
+CORPUS = FASTAPI_EN
 SAMPLE = ("tutorial/body.md", "tutorial/query-params.md", "tutorial/path-params.md",
           "tutorial/first-steps.md", "tutorial/response-model.md",
           "tutorial/dependencies/index.md", "tutorial/security/first-steps.md",
@@ -41,17 +39,11 @@ TOKEN = "mcp-test-token"
 INGESTCTL = str(Path(sys.executable).parent / "ingestctl")
 
 
-def corpus_or_skip() -> Path:
-    """The corpus folder, or skip the test saying why."""
-    if not CORPUS.is_dir():
-        pytest.skip(f"the fastapi-docs corpus is absent (expected at {CORPUS})")
-    return CORPUS
-
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of a sample of the corpus, keeping its folder layout (links resolve)."""
-    source = corpus_or_skip()
+    source = CORPUS
     root = tmp_path_factory.mktemp("docs")
     for name in SAMPLE:
         target = root / name

@@ -16,7 +16,7 @@ from ingestq.ingest.pipeline import Pipeline
 from ingestq.mcp.freshness import changes
 from ingestq.mcp.server import build_server
 
-from .conftest import corpus_or_skip
+from .conftest import CORPUS
 
 Scenario = Callable[[Client], Awaitable[None]]
 
@@ -79,7 +79,7 @@ def test_the_ingest_tool_is_off_unless_allowed(tmp_path: Path) -> None:
 
 def test_the_server_stack_answers_every_read_tool_from_qdrant_local_mode(tmp_path: Path) -> None:
     pytest.importorskip("qdrant_client")
-    corpus = corpus_or_skip()
+    corpus = CORPUS
     settings = _settings(tmp_path, INGESTQ_PIPELINE__STORE__KIND="server",
                          INGESTQ_PIPELINE__STORE__QDRANT_PATH=str(tmp_path / "qdrant"))
     pipeline = Pipeline.open(settings.pipeline, Path(settings.data_dir))
@@ -124,7 +124,7 @@ def test_related_from_neo4j_matches_the_sqlite_edges(tmp_path: Path) -> None:
 
     if not os.environ.get("NEO4J_URI"):
         pytest.skip("no Neo4j server: set NEO4J_URI (and NEO4J_PASSWORD) to run it")
-    corpus = corpus_or_skip()
+    corpus = CORPUS
     settings = _settings(tmp_path, INGESTQ_PIPELINE__STORE__KIND="server",
                          INGESTQ_PIPELINE__STORE__QDRANT_PATH=str(tmp_path / "qdrant"),
                          INGESTQ_PIPELINE__STORE__NEO4J_URI=os.environ["NEO4J_URI"])

@@ -64,3 +64,22 @@ def test_a_glob_of_outside_files_enqueues_nothing(svc_queue: Queue, root: Path) 
         res = c.post("/ingest", json={"paths": ["/etc/*"]}, headers=AUTH)
     assert res.status_code == 403
     assert reads.counts(svc_queue)["pending"] == 0
+
+
+def test_post_ingest_labels_the_jobs_and_refuses_labels_that_could_not_be_selected(
+        svc_queue: Queue, root: Path) -> None:
+    with roots_app(svc_queue, root) as c:
+        res = c.post("/ingest", json={"paths": [str(root)], "collection": "demo",
+                                      "version": "2.0"}, headers=AUTH)
+        assert res.status_code == 202, res.text
+        [job] = res.json()["jobs"]
+        stored = reads.get_job(svc_queue, job["id"])
+        assert stored.payload == {"path": str(root / "a.md"), "collection": "demo",
+                                  "version": "2.0"}
+        # The same file as another version is another job, not the live one again.
+        other = c.post("/ingest", json={"paths": [str(root)], "version": "3"}, headers=AUTH)
+        assert other.json()["jobs"][0]["created"] is True
+        for bad in ({"version": "2.*"}, {"collection": "a\tb"}):
+            res = c.post("/ingest", json={"paths": [str(root)], **bad}, headers=AUTH)
+            assert res.status_code == 422, res.text
+    assert reads.counts(svc_queue)["pending"] == 2

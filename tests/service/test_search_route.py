@@ -98,3 +98,72 @@ def test_beyond_loopback_the_route_needs_the_token_like_the_job_reads(client: Re
         authorised = api.get("/search", params={"q": "otters"},
                              headers={"Authorization": f"Bearer {TOKEN}"})
         assert authorised.status_code == 200 and authorised.json()
+
+
+@pytest.fixture
+def versioned_settings(svc_settings: IngestSettings, tmp_path: Path) -> IngestSettings:
+    """A store holding otters.md as zoo 1.0 and, with one section changed, as zoo 2.0."""
+    from ingestq.ingest.parsing.identity import Labels
+
+    pipeline_settings = PipelineSettings(store=StoreSettings(
+        sqlite_path=str(tmp_path / "versions.sqlite3")))
+    page = tmp_path / "otters.md"
+    pipeline = Pipeline.open(pipeline_settings, tmp_path)
+    page.write_text(PAGE)
+    pipeline.ingest_file(str(page), labels=Labels("zoo", "1.0"))
+    page.write_text(PAGE.replace("They crack shells.", "They juggle pebbles."))
+    pipeline.ingest_file(str(page), labels=Labels("zoo", "2.0"))
+    return svc_settings.model_copy(update={"pipeline": pipeline_settings})
+
+
+def test_the_route_filters_on_collection_and_version(client: Redis, versioned_settings):
+    from fastapi.testclient import TestClient
+
+    from ingestq.service.app import create_app
+
+    def versions(**params: str) -> list[tuple[str, str]]:
+        reply = api.get("/search", params={"q": "shells pebbles", "k": 10, **params})
+        assert reply.status_code == 200, reply.text
+        return [(h["collection"], h["version"]) for h in reply.json()]
+
+    with TestClient(create_app(Queue(client, versioned_settings))) as api:
+        assert set(versions()) == {("zoo", "2.0")}  # the newest
+        assert set(versions(version="1.0")) == {("zoo", "1.0")}
+        assert set(versions(version="*")) == {("zoo", "1.0"), ("zoo", "2.0")}
+        assert set(versions(version="1.*", collection="zoo")) == {("zoo", "1.0")}
+        assert versions(collection="aquarium") == []
+        tools = api.get("/search", params={"q": "pebbles", "version": "1.0"}).json()
+        assert not any("pebbles" in h["snippet"] for h in tools)
+        assert api.get("/search", params={"q": "otters", "version": "1*0"}).status_code == 422
+
+
+def test_cli_search_filters_in_process_and_through_the_service(client: Redis,
+                                                               versioned_settings):
+    sqlite_path = str(versioned_settings.pipeline.store.sqlite_path)
+
+    def cli(port: int, *args: str) -> list[dict]:
+        env = {"INGESTQ_DATA_DIR": versioned_settings.data_dir,
+               "INGESTQ_SERVICE__PORT": str(port),
+               "INGESTQ_PIPELINE__STORE__SQLITE_PATH": sqlite_path}
+        try:
+            result = CliRunner().invoke(app, ["search", "--json", "pebbles shells", *args],
+                                        env=env)
+        finally:
+            configure_logging()
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    from support.promtool import free_port
+
+    with LiveServer(Queue(client, versioned_settings)) as server:
+        before = search_count(server)
+        for port in (server.port, free_port()):  # the service answers, then this process
+            assert {h["version"] for h in cli(port, "--version", "1.0")} == {"1.0"}
+            assert {h["version"] for h in cli(port)} == {"2.0"}
+            assert {h["version"] for h in cli(port, "--version", "*")} == {"1.0", "2.0"}
+        assert search_count(server) == before + 3
+    try:
+        bad = CliRunner().invoke(app, ["search", "x", "--version", "a*b"])
+    finally:
+        configure_logging()
+    assert bad.exit_code == 2 and "reserved" in bad.output

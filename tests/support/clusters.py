@@ -2,6 +2,9 @@
 
 - :class:`SentinelSet`: a primary, one replica and three Sentinels (quorum 2).
 - :class:`ClusterSet`: a Redis Cluster of three primaries with one replica each.
+- :class:`Tls`: a throwaway CA and certificates (made with ``openssl``); passed to any of the
+  above (and :func:`start_single`), every node speaks TLS only (``port 0``), replication,
+  Sentinel and the cluster bus included, and asks clients for a certificate (mutual TLS).
 
 Both are started once per test session (tests/topology.py) and by bench/failover.py; each node is
 a child process in its own session, so ``kill -9`` of a node is a real crash, and ``stop`` removes
@@ -70,6 +73,72 @@ def _wait(predicate: Callable[[], object], timeout: float, what: str) -> None:
     raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
 
 
+@dataclass(frozen=True)
+class Tls:
+    """A CA made for one test run, a server and a client certificate it signed (for 127.0.0.1).
+
+    EC keys: a few milliseconds each where RSA takes a noticeable share of a second.
+    """
+
+    dir: Path
+
+    @classmethod
+    def make(cls, directory: Path) -> Tls:
+        """Write ca.crt, server.crt/.key and client.crt/.key into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        tls = cls(directory)
+        key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        _openssl("req", "-x509", *key, "-keyout", tls.file("ca.key"), "-out", tls.ca,
+                 "-days", "2", "-subj", "/CN=ingestq test CA")
+        (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        for name in ("server", "client"):
+            _openssl("req", *key, "-keyout", tls.file(f"{name}.key"), "-out",
+                     tls.file(f"{name}.csr"), "-subj", f"/CN=ingestq test {name}")
+            _openssl("x509", "-req", "-in", tls.file(f"{name}.csr"), "-CA", tls.ca, "-CAkey",
+                     tls.file("ca.key"), "-CAcreateserial", "-days", "2", "-extfile",
+                     tls.file("san.ext"), "-out", tls.file(f"{name}.crt"))
+        return tls
+
+    def file(self, name: str) -> str:
+        """The path of one of the files, as a string for command lines and URLs."""
+        return str(self.dir / name)
+
+    @property
+    def ca(self) -> str:
+        """The CA certificate: what clients and servers trust."""
+        return self.file("ca.crt")
+
+    def server_args(self) -> list[str]:
+        """redis-server options: this certificate, and clients must show one from the CA.
+
+        (A replica, a Sentinel and a cluster node present the same certificate as a client.)
+        """
+        return ["--tls-cert-file", self.file("server.crt"), "--tls-key-file",
+                self.file("server.key"), "--tls-ca-cert-file", self.ca,
+                "--tls-auth-clients", "yes"]
+
+    def query(self, ca: str | None = None) -> str:
+        """The URL options an operator sets: the CA (``ca`` overrides it) and the client pair."""
+        return (f"ssl_ca_certs={ca or self.ca}&ssl_certfile={self.file('client.crt')}"
+                f"&ssl_keyfile={self.file('client.key')}")
+
+    def client_kwargs(self) -> dict[str, object]:
+        """The same for redis-py's own client (this helper's checks)."""
+        return {"ssl": True, "ssl_ca_certs": self.ca, "ssl_certfile": self.file("client.crt"),
+                "ssl_keyfile": self.file("client.key")}
+
+
+def _openssl(*args: str) -> None:
+    done = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.strip()}")
+
+
+def _with_query(url: str, *queries: str) -> str:
+    query = "&".join(q for q in queries if q)
+    return url + (f"?{query}" if query else "")
+
+
 @dataclass
 class Node:
     """One redis-server process (data node or Sentinel)."""
@@ -79,6 +148,7 @@ class Node:
     args: list[str]
     proc: subprocess.Popen[bytes] | None = None
     password: str | None = None  # the node's requirepass, for this helper's own checks
+    tls: Tls | None = None  # the node speaks only TLS
 
     def start(self, *extra: str) -> None:
         """Start (or restart) the process with its original arguments (plus ``extra``)."""
@@ -91,8 +161,10 @@ class Node:
 
     def client(self) -> Redis:
         """A short-timeout client on this node alone."""
+        tls = self.tls.client_kwargs() if self.tls else {}
         return Redis(port=self.port, decode_responses=True, socket_timeout=2,
-                     socket_connect_timeout=1, password=self.password)
+                     socket_connect_timeout=1, password=self.password,
+                     **tls)  # type: ignore[arg-type]
 
     def kill(self) -> None:
         """kill -9: no shutdown, no final write."""
@@ -106,9 +178,17 @@ class Node:
         return self.proc is not None and self.proc.poll() is None
 
 
-def _data_args(port: int) -> list[str]:
+def _listen_args(port: int, tls: Tls | None) -> list[str]:
+    """Listen on ``port``: plain, or TLS only (port 0 closes the plain one)."""
+    if tls is None:
+        return ["--port", str(port)]
+    return ["--port", "0", "--tls-port", str(port), *tls.server_args(),
+            "--tls-replication", "yes"]
+
+
+def _data_args(port: int, tls: Tls | None = None) -> list[str]:
     # No persistence: these topologies measure replication, not disk; a restarted node resyncs.
-    return ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+    return [*_listen_args(port, tls), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--protected-mode", "no", "--maxmemory-policy", "noeviction"]
 
 
@@ -118,12 +198,19 @@ def _cluster(node: Node, sub: str) -> str:
     return reply if isinstance(reply, str) else str(reply)
 
 
-def start_single(root: Path) -> Node:
+def start_single(root: Path, *, tls: Tls | None = None) -> Node:
     """One server alone (a baseline for the replicated topologies)."""
     port = _free_base(1, bus=False)
-    node = Node(port, root, _data_args(port))
+    node = Node(port, root, _data_args(port, tls), tls=tls)
     node.start()
     return node
+
+
+def single_url(node: Node, query: str = "") -> str:
+    """The ingestq URL of a server from :func:`start_single` (rediss:// and its options on TLS)."""
+    scheme = "rediss" if node.tls else "redis"
+    return _with_query(f"{scheme}://127.0.0.1:{node.port}/0",
+                       node.tls.query() if node.tls else "", query)
 
 
 @dataclass
@@ -133,23 +220,26 @@ class SentinelSet:
     root: Path
     nodes: list[Node] = field(default_factory=list)  # data nodes: [0] starts as primary
     sentinels: list[Node] = field(default_factory=list)
+    tls: Tls | None = None
 
     @classmethod
     def start(cls, root: Path | None = None, *, password: str | None = None,
-              sentinel_password: str | None = None) -> SentinelSet:
+              sentinel_password: str | None = None, tls: Tls | None = None) -> SentinelSet:
         """Start the five processes and wait until the Sentinels see the replica and each other.
 
         ``password``: the data nodes' requirepass (and masterauth); ``sentinel_password``: the
-        Sentinels' own.
+        Sentinels' own; ``tls``: every link is TLS (clients, replication, Sentinels).
         """
         root = root or Path(tempfile.mkdtemp(prefix="ingestq-sentinel-"))
         base = _free_base(5, bus=False)
-        topo = cls(root)
+        topo = cls(root, tls=tls)
         auth = ["--requirepass", password, "--masterauth", password] if password else []
         try:
-            primary = Node(base, root / "n0", [*_data_args(base), *auth], password=password)
-            replica = Node(base + 1, root / "n1", [*_data_args(base + 1), *auth, "--replicaof",
-                                                   "127.0.0.1", str(base)], password=password)
+            primary = Node(base, root / "n0", [*_data_args(base, tls), *auth], password=password,
+                           tls=tls)
+            replica = Node(base + 1, root / "n1", [*_data_args(base + 1, tls), *auth,
+                                                   "--replicaof", "127.0.0.1", str(base)],
+                           password=password, tls=tls)
             topo.nodes = [primary, replica]
             for node in topo.nodes:
                 node.start()
@@ -157,8 +247,13 @@ class SentinelSet:
                 port = base + 2 + i
                 conf = root / f"s{i}" / "sentinel.conf"
                 conf.parent.mkdir(parents=True)
+                # Sentinel takes the same options in its file; tls-replication makes it reach
+                # the data nodes over TLS too
+                args = _listen_args(port, tls)
+                listen = "\n".join(f"{k[2:]} {v}" for k, v in zip(args[::2], args[1::2],
+                                                                   strict=True))
                 conf.write_text(
-                    f"port {port}\nbind 127.0.0.1\nprotected-mode no\n"
+                    f"{listen}\nbind 127.0.0.1\nprotected-mode no\n"
                     f"sentinel monitor {SERVICE} 127.0.0.1 {base} 2\n"
                     f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}\n"
                     f"sentinel failover-timeout {SERVICE} 10000\n"
@@ -167,7 +262,7 @@ class SentinelSet:
                     + (f"requirepass {sentinel_password}\nsentinel sentinel-pass "
                        f"{sentinel_password}\n" if sentinel_password else ""))
                 sentinel = Node(port, conf.parent, [str(conf), "--sentinel"],
-                                password=sentinel_password)
+                                password=sentinel_password, tls=tls)
                 sentinel.start()
                 topo.sentinels.append(sentinel)
             topo.wait_healthy()
@@ -176,10 +271,12 @@ class SentinelSet:
             raise
         return topo
 
-    def url(self, scheme: str = "redis+sentinel", query: str = "") -> str:
-        """The ingestq URL naming the three Sentinels and the service."""
+    def url(self, scheme: str | None = None, query: str = "") -> str:
+        """The ingestq URL naming the three Sentinels and the service (TLS options on TLS)."""
+        scheme = scheme or ("rediss+sentinel" if self.tls else "redis+sentinel")
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return f"{scheme}://{hosts}/{SERVICE}" + (f"?{query}" if query else "")
+        return _with_query(f"{scheme}://{hosts}/{SERVICE}",
+                           self.tls.query() if self.tls else "", query)
 
     def primary(self) -> Node:
         """The data node the Sentinels currently call primary."""
@@ -230,22 +327,27 @@ class ClusterSet:
 
     root: Path
     nodes: list[Node] = field(default_factory=list)
+    tls: Tls | None = None
 
     @classmethod
-    def start(cls, root: Path | None = None) -> ClusterSet:
-        """Start six nodes, assign slots and replicas, and wait for cluster_state ok."""
+    def start(cls, root: Path | None = None, *, tls: Tls | None = None) -> ClusterSet:
+        """Start six nodes, assign slots and replicas, and wait for cluster_state ok.
+
+        ``tls``: clients, replication and the cluster bus all over TLS.
+        """
         root = root or Path(tempfile.mkdtemp(prefix="ingestq-cluster-"))
         base = _free_base(6, bus=True)
-        topo = cls(root)
+        topo = cls(root, tls=tls)
+        bus_tls = ["--tls-cluster", "yes"] if tls else []
         try:
             for i in range(6):
                 port = base + i
                 topo.nodes.append(Node(port, root / f"n{i}", [
-                    *_data_args(port), "--cluster-enabled", "yes",
+                    *_data_args(port, tls), *bus_tls, "--cluster-enabled", "yes",
                     "--cluster-config-file", "nodes.conf",
                     "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
                     # a replica may always take over, however long it was disconnected
-                    "--cluster-replica-validity-factor", "0"]))
+                    "--cluster-replica-validity-factor", "0"], tls=tls))
             for node in topo.nodes:
                 node.start()
             topo._form()
@@ -268,10 +370,11 @@ class ClusterSet:
             _wait(lambda r=replica, nid=node_id: r.client().execute_command(
                 "CLUSTER", "REPLICATE", nid), 20, f"replica on {replica.port} to attach")
 
-    def url(self, scheme: str = "redis+cluster", query: str = "") -> str:
-        """The ingestq URL naming two seed nodes (any node would do)."""
+    def url(self, scheme: str | None = None, query: str = "") -> str:
+        """The ingestq URL naming two seed nodes (any node would do; TLS options on TLS)."""
+        scheme = scheme or ("rediss+cluster" if self.tls else "redis+cluster")
         hosts = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:2])
-        return f"{scheme}://{hosts}" + (f"?{query}" if query else "")
+        return _with_query(f"{scheme}://{hosts}", self.tls.query() if self.tls else "", query)
 
     def primary_for(self, key: str) -> Node:
         """The node currently serving the slot of ``key``."""

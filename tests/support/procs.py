@@ -24,6 +24,8 @@ def env_for(settings: IngestSettings, **overrides: object) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTQ_")}
     if settings.redis.url:
         env["INGESTQ_REDIS_URL"] = settings.redis.url
+    if settings.redis.min_replicas_acked:  # an "-acked" topology: its children wait too
+        env["INGESTQ_REDIS__MIN_REPLICAS_ACKED"] = str(settings.redis.min_replicas_acked)
     env["INGESTQ_DATA_DIR"] = settings.data_dir
     env["INGESTQ_QUEUE__NAME"] = settings.queue.name
     rc = settings.queue_recovery

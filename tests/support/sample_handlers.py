@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from pathlib import Path
 
 from ingestq.worker.handlers import JobContext, default_registry
 
@@ -53,7 +54,35 @@ def effect(job: JobContext) -> dict[str, object]:
 
 @default_registry.handler("circular")
 def circular(job: JobContext) -> dict[str, object]:
-    """Returns a result JSON cannot encode (it contains itself): the outbox cannot store it."""
+    """Returns a result JSON cannot encode (it contains itself)."""
     result: dict[str, object] = {}
     result["self"] = result
     return result
+
+
+@default_registry.handler("breaks_the_outbox")
+def breaks_the_outbox(job: JobContext) -> None:
+    """Makes every ack in this worker process raise: a fault inside the outbox thread."""
+    from ingestq.core.queue import Queue
+
+    def broken(*args: object, **kwargs: object) -> list[int]:
+        raise RuntimeError("ack_many broken by the test handler")
+    Queue.ack_many = broken  # type: ignore[method-assign]
+
+
+@default_registry.handler("unstorable_result")
+def unstorable_result(job: JobContext) -> dict[tuple[int, int], str]:
+    """Returns what JSON cannot hold (a key that is not a string)."""
+    return {(1, 2): "tuple key"}
+
+
+@default_registry.handler("unstorable_result_in_child", isolation="process")
+def unstorable_result_in_child(job: JobContext) -> dict[tuple[int, int], str]:
+    """The same, from a child process."""
+    return {(1, 2): "tuple key"}
+
+
+@default_registry.handler("storable_result")
+def storable_result(job: JobContext) -> dict[str, object]:
+    """A result with a value JSON cannot hold as such (stored as its string)."""
+    return {"count": 3, "path": Path("/docs/a.md")}

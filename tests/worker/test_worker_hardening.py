@@ -97,13 +97,14 @@ def test_thread_worker_with_stuck_slots_claims_nothing_for_them_and_exits_when_a
 
 def test_a_background_thread_that_dies_takes_the_worker_down(
         client: Redis, base_settings: IngestSettings, tmp_path: Path) -> None:
-    """A result JSON cannot encode raises inside the outbox thread. The worker used to live on
-    half dead (claiming, never acking); now it hands its jobs back and exits non-zero."""
+    """A fault inside the outbox thread (a handler breaks acks in its worker process). The worker
+    used to live on half dead (claiming, never acking); now it hands its jobs back and exits
+    non-zero."""
     s = fast_settings(base_settings, reaper_interval_seconds=3600.0)
     q = Queue(client, s)
-    job_id = q.enqueue("circular", {}).id
+    job_id = q.enqueue("breaks_the_outbox", {}).id
     w = ingestctl(env_for(s), "worker", "--import", "support.sample_handlers",
-                  "--kinds", "circular", "--no-reaper", log=tmp_path / "w.log")
+                  "--kinds", "breaks_the_outbox", "--no-reaper", log=tmp_path / "w.log")
     try:
         assert w.wait(90) == EXIT_UNHEALTHY  # includes the start: slow on a loaded machine
         log = (tmp_path / "w.log").read_text()

@@ -35,13 +35,17 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
-def ask_service(settings: IngestSettings, query: str, k: int) -> list[dict[str, Any]] | None:
+def ask_service(settings: IngestSettings, query: str, k: int, collection: str | None = None,
+                version: str | None = None) -> list[dict[str, Any]] | None:
     """The service's results, or None when no service of this store answers."""
     host, port = _host(settings), settings.service.port
     if not _listening(host, port):
         return None
     netloc = f"[{host}]" if ":" in host else host
-    url = f"http://{netloc}:{port}/search?" + urllib.parse.urlencode({"q": query, "k": k})
+    params: dict[str, str | int] = {"q": query, "k": k}
+    params.update({name: value for name, value in (("collection", collection),
+                                                   ("version", version)) if value is not None})
+    url = f"http://{netloc}:{port}/search?" + urllib.parse.urlencode(params)
     expected = str(settings.pipeline.sqlite_file(Path(settings.data_dir)).resolve())
     try:
         request = urllib.request.Request(url)

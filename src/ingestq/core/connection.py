@@ -7,10 +7,16 @@ import time
 from collections.abc import Callable
 
 from redis import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from ingestq.core.embedded import EmbeddedServer
-from ingestq.core.redis_url import no_retries, open_client, set_socket_timeout
+from ingestq.core.redis_url import (
+    CONNECT_ERRORS,
+    explain,
+    no_retries,
+    open_client,
+    set_socket_timeout,
+)
 from ingestq.core.settings import CoreSettings
 from ingestq.errors import ConfigError, ConnectionFailed
 from ingestq.logs import get_logger
@@ -39,6 +45,7 @@ def connect(settings: CoreSettings, *, socket_timeout: float | None = 30.0,
     """
     url = settings.redis.url
     where = url or "the embedded Valkey server"
+    client: Redis | None = None
     try:
         if url:
             probe = CONNECT_TIMEOUT if socket_timeout is None else min(socket_timeout,
@@ -57,10 +64,9 @@ def connect(settings: CoreSettings, *, socket_timeout: float | None = 30.0,
     except ValueError as exc:  # a malformed URL is a configuration error, not an outage
         raise ConfigError(f"ingest.redis.url (INGESTQ_REDIS_URL) {redact(url or '')!r} is not "
                           f"a valid Redis URL: {redact(str(exc))}") from None
-    except (RedisError, OSError) as exc:
-        hint = " (rediss:// needs a TLS server: is this one plain?)" if (
-            url or "").startswith("rediss://") else ""
-        raise ConnectionFailed(f"cannot reach Redis at {redact(where)}: {exc}{hint}") from None
+    except CONNECT_ERRORS as exc:
+        why = explain(url, client, exc) if url else str(exc)
+        raise ConnectionFailed(f"cannot reach Redis at {redact(where)}: {redact(why)}") from None
     version = str(info.get("valkey_version") or info.get("redis_version", "0"))
     if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:
         raise ConnectionFailed(f"{redact(where)} runs version {version}; ingestq needs >= 6.2")
@@ -81,7 +87,8 @@ def deferred_client(url: str, *, socket_timeout: float, connect_timeout: float,
     """A client for a configured server that cannot be reached yet: it dials on first use.
 
     Only a Cluster client talks to a node when it is made (it reads the slot table), which fails
-    while a failover is under way: it is tried again with a backoff for up to ``wait`` seconds.
+    while a failover is under way: it is tried again with a backoff for up to ``wait`` seconds,
+    then ConnectionFailed says why (as `connect` does, not a traceback).
     """
     deadline = time.monotonic() + wait
     delay = 0.2
@@ -89,9 +96,10 @@ def deferred_client(url: str, *, socket_timeout: float, connect_timeout: float,
         try:
             return open_client(url, socket_timeout=socket_timeout,
                                connect_timeout=connect_timeout)[0]
-        except RedisError:
+        except CONNECT_ERRORS as exc:  # a Cluster with no node up raises RedisClusterException
             if time.monotonic() + delay > deadline:
-                raise
+                raise ConnectionFailed(f"cannot reach Redis at {redact(url)} after {wait:g} s: "
+                                       f"{redact(explain(url, None, exc))}") from None
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
 

@@ -78,8 +78,9 @@ class EventReader:
         # a concrete id, not '$': nothing that happens between two reads can be missed
         self.last_id = last[0][0] if last else "0-0"
 
-    def read(self, block_ms: int = BLOCK_MS) -> list[Event]:
-        """Events after the last one returned, waiting up to ``block_ms`` for the first."""
+    def read(self, block_ms: int | None = BLOCK_MS) -> list[Event]:
+        """Events after the last one returned, waiting up to ``block_ms`` for the first (None:
+        no wait)."""
         res = cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], self.queue.client.xread(
             {self.queue.keys.events: self.last_id}, count=READ_COUNT, block=block_ms))
         out: list[Event] = []
@@ -87,4 +88,11 @@ class EventReader:
             for entry_id, raw in entries:
                 out.extend(events_of(entry_id, raw))
                 self.last_id = entry_id
+        return out
+
+    def rest(self) -> list[Event]:
+        """Every event already in the stream after the last one returned, without waiting."""
+        out: list[Event] = []
+        while batch := self.read(block_ms=None):
+            out.extend(batch)
         return out

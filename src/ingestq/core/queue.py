@@ -29,6 +29,7 @@ from ingestq.errors import (
     LeaseLost,
     OutOfMemory,
     PayloadError,
+    ResultError,
 )
 
 REFUSALS: dict[int, type[IngestqError]] = {
@@ -112,14 +113,31 @@ class FailOutcome:
     dead_reason: str | None = None
 
 
-def encode_result(result: Any) -> str:
-    """A handler's return value as stored in the job record ('' for None)."""
+class EncodedResult(str):
+    """A result already encoded by :func:`encode_result`: stored as it is, not encoded again.
+
+    The worker encodes a result where the handler returned it, so that a value JSON cannot
+    hold fails that attempt (ResultError) instead of the batched ack of every attempt with it.
+    """
+
+
+def encode_result(result: Any) -> EncodedResult:
+    """A handler's return value as stored in the job record ('' for None).
+
+    Values JSON cannot hold are written as strings (``default=str``); what still cannot be
+    encoded (a key that is not a string, a cycle, nesting too deep) raises ResultError.
+    """
+    if isinstance(result, EncodedResult):
+        return result
     if result is None:
-        return ""
-    text = json.dumps(result, separators=(",", ":"), default=str)
+        return EncodedResult("")
+    try:
+        text = json.dumps(result, separators=(",", ":"), default=str)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ResultError(f"the handler's result cannot be stored as JSON: {exc}") from None
     if len(text) > RESULT_MAX_BYTES:
         text = json.dumps({"truncated": True, "bytes": len(text)})
-    return text
+    return EncodedResult(text)
 
 
 def is_out_of_memory(exc: ResponseError) -> bool:

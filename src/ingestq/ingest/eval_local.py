@@ -40,7 +40,8 @@ def known_targets(pipeline: Pipeline, root: Path) -> KnownTargets:
 def to_hit(result: SearchResult, root: Path) -> Hit:
     """A search result as the metrics see it."""
     where = " > ".join(result.heading_path) or result.title
-    return Hit(relative(result.source_path, root), result.anchor, result.score, where)
+    return Hit(relative(result.source_path, root), result.anchor, result.score, where,
+               result.section_id)
 
 
 def pipeline_search(

@@ -42,6 +42,7 @@ class Hit:
     anchor: str
     score: float
     title: str = ""
+    section_id: str = ""  # what two rankings are compared by (a path#anchor may repeat)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 The runner knows nothing about how search is reached: it takes a :data:`SearchFn` (query, k ->
 hits with paths relative to the ingest root). ``ingestctl eval`` passes the in-process pipeline
-search (:mod:`ingestq.ingest.eval_local`); another transport (MCP, HTTP) passes its own client.
+search (:mod:`ingestq.ingest.eval_local`); another transport (MCP over stdio or HTTP) passes its
+own client, which may answer with an :class:`Answer` to report the size of its replies, and the
+in-process search as ``baseline``: each query then runs through both, back to back, and the
+report says where the rankings differ and what the transport adds to the latency.
 
 A golden set is JSON lines, one query per line::
 
@@ -33,7 +36,20 @@ from ingestq.ingest.eval_metrics import (
     score_hits,
 )
 
-SearchFn = Callable[[str, int], Sequence[Hit]]
+
+@dataclass(frozen=True)
+class Answer:
+    """What a transport's search returned: the hits, and what the replies cost to carry."""
+
+    hits: Sequence[Hit]
+    tokens: int | None = None  # tokens of the replies' text, by the server's counter
+    calls: int = 1  # round trips (a reply cut by a token budget continues by cursor)
+    # the transport's own timing of the calls, when the caller's adds a bridge of its own (a
+    # synchronous runner calling into an event loop thread): what the runner times otherwise
+    seconds: float | None = None
+
+
+SearchFn = Callable[[str, int], Sequence[Hit] | Answer]
 # page path -> anchors of its sections, as the store holds them
 KnownTargets = Mapping[str, frozenset[str]]
 WORST_SHOWN = 5
@@ -60,6 +76,15 @@ class UnknownJudgment:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """The same query through the baseline search, run back to back with the measured one."""
+
+    hits: tuple[Hit, ...]
+    seconds: float
+    first_difference: int | None  # first rank (from 1) where the rankings differ; None: equal
+
+
+@dataclass(frozen=True)
 class QueryResult:
     """What one query returned, how long it took and how it scored per level."""
 
@@ -67,6 +92,9 @@ class QueryResult:
     hits: tuple[Hit, ...]
     seconds: float
     scores: dict[str, Scores]  # by level
+    tokens: int | None = None
+    calls: int = 1
+    baseline: Baseline | None = None
 
 
 @dataclass
@@ -80,6 +108,15 @@ class EvalReport:
     overall: dict[str, Scores] = field(default_factory=dict)
     by_type: dict[str, dict[str, Scores]] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
+    # with a baseline: its latency, and the per-query difference (measured - baseline)
+    baseline_latency_ms: dict[str, float] = field(default_factory=dict)
+    added_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def differing(self) -> list[QueryResult]:
+        """The queries whose ranking differs from the baseline's."""
+        return [r for r in self.results
+                if r.baseline is not None and r.baseline.first_difference is not None]
 
     def worst(self, count: int = WORST_SHOWN, level: str = "section") -> list[QueryResult]:
         """The ``count`` queries with the lowest nDCG at ``level``, worst first."""
@@ -166,25 +203,58 @@ def _section_judgments(judgments: Sequence[Judgment]) -> list[Judgment]:
 
 def run_eval(
     queries: Sequence[GoldenQuery], search: SearchFn, *, k: int = 10,
-    known: KnownTargets | None = None,
+    known: KnownTargets | None = None, baseline: SearchFn | None = None,
 ) -> EvalReport:
-    """Run every query through ``search`` and score it; ``known`` enables the unknown check."""
+    """Run every query through ``search`` and score it; ``known`` enables the unknown check.
+
+    With ``baseline``, each query also runs through it, right before or right after ``search``
+    (alternately, so neither profits from the other warming caches), and the first query runs
+    once through both untimed: first calls open stores and load models.
+    """
     checked, unknown = (list(queries), []) if known is None else check_judgments(queries, known)
     report = EvalReport(k=k, results=[], unknown=unknown)
-    for q in checked:
-        if not any(j.grade > 0 for j in q.judgments):
-            report.unscored.append(q.id)
-            continue
-        started = time.perf_counter()
-        hits = tuple(search(q.query, k))
-        seconds = time.perf_counter() - started
+    scored = [q for q in checked if any(j.grade > 0 for j in q.judgments)]
+    report.unscored = [q.id for q in checked if not any(j.grade > 0 for j in q.judgments)]
+    if baseline is not None and scored:
+        search(scored[0].query, k)
+        baseline(scored[0].query, k)
+    for number, q in enumerate(scored):
+        base: tuple[Answer, float] | None = None
+        if baseline is not None and number % 2:
+            base = _timed(baseline, q.query, k)
+            answer, seconds = _timed(search, q.query, k)
+        else:
+            answer, seconds = _timed(search, q.query, k)
+            base = _timed(baseline, q.query, k) if baseline is not None else None
+        hits = tuple(answer.hits)
         scores = {
             "page": score_hits(hits, q.judgments, "page", k),
             "section": score_hits(hits, _section_judgments(q.judgments), "section", k),
         }
-        report.results.append(QueryResult(q, hits, seconds, scores))
+        compared = None if base is None else Baseline(
+            tuple(base[0].hits), base[1], first_difference(base[0].hits, hits))
+        report.results.append(QueryResult(q, hits, seconds, scores, answer.tokens, answer.calls,
+                                          compared))
     _summarise(report)
     return report
+
+
+def _timed(search: SearchFn, query: str, k: int) -> tuple[Answer, float]:
+    started = time.perf_counter()
+    found = search(query, k)
+    seconds = time.perf_counter() - started
+    if not isinstance(found, Answer):
+        return Answer(tuple(found)), seconds
+    return found, seconds if found.seconds is None else found.seconds
+
+
+def first_difference(expected: Sequence[Hit], got: Sequence[Hit]) -> int | None:
+    """The first rank (from 1) at which two rankings name different sections; None when they
+    are the same list. Scores are not compared: a transport may round them."""
+    for rank, (a, b) in enumerate(zip(expected, got, strict=False), 1):
+        if (a.section_id, a.path, a.anchor) != (b.section_id, b.path, b.anchor):
+            return rank
+    return None if len(expected) == len(got) else min(len(expected), len(got)) + 1
 
 
 def _summarise(report: EvalReport) -> None:
@@ -197,5 +267,13 @@ def _summarise(report: EvalReport) -> None:
         }
         for t in types
     }
-    millis = [r.seconds * 1000.0 for r in report.results]
-    report.latency_ms = {"p50": percentile(millis, 50), "p95": percentile(millis, 95)}
+    report.latency_ms = _p50_p95([r.seconds for r in report.results])
+    pairs = [(r.seconds, r.baseline.seconds) for r in report.results if r.baseline is not None]
+    if pairs:
+        report.baseline_latency_ms = _p50_p95([base for _, base in pairs])
+        report.added_ms = _p50_p95([measured - base for measured, base in pairs])
+
+
+def _p50_p95(seconds: Sequence[float]) -> dict[str, float]:
+    millis = [s * 1000.0 for s in seconds]
+    return {"p50": percentile(millis, 50), "p95": percentile(millis, 95)}

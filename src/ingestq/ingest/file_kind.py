@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ingestq.config import load_config
 from ingestq.errors import PermanentError
-from ingestq.ingest.files import FILE_KIND
+from ingestq.ingest.files import FILE_KIND, payload_labels
 from ingestq.worker.handlers import JobContext, default_registry
 
 if TYPE_CHECKING:
@@ -36,10 +36,15 @@ def ingest_file(job: JobContext) -> dict[str, Any]:
     path = job.payload.get("path")
     if not isinstance(path, str) or not path:
         raise PermanentError(f"file job {job.id}: payload needs a 'path' string, got {path!r}")
-    outcome = pipeline_for_this_process().ingest_file(
-        path, force=bool(job.payload.get("force")),
+    pipeline = pipeline_for_this_process()
+    try:
+        labels = payload_labels(job.payload, path, pipeline.settings)
+    except ValueError as exc:
+        raise PermanentError(f"file job {job.id}: {exc}") from exc
+    outcome = pipeline.ingest_file(
+        path, force=bool(job.payload.get("force")), labels=labels,
         progress=lambda done, total, note: job.progress(done, total, note))
-    return {"document_id": outcome.document_id, "status": outcome.status,
+    return {"document_id": outcome.document_id, **labels.payload(), "status": outcome.status,
             "reason": outcome.reason, "sections_added": outcome.sections_added,
             "sections_updated": outcome.sections_updated,
             "sections_deleted": outcome.sections_deleted,

@@ -11,7 +11,7 @@ from pathlib import Path
 from ingestq.core.queue import JobSpec
 from ingestq.errors import JobError
 from ingestq.ingest.embedder_names import embedder_name
-from ingestq.ingest.parsing.identity import document_id_for, normalise_path
+from ingestq.ingest.parsing.identity import NO_LABELS, Labels, document_id_for, normalise_path
 from ingestq.ingest.parsing.reader import MAX_DOCUMENT_BYTES, open_source
 from ingestq.ingest.settings import PipelineSettings
 from ingestq.ingest.stores.sqlite_db import stored_checksums
@@ -85,9 +85,40 @@ def checksum(path: str, roots: Sequence[str] = (), max_bytes: int = MAX_DOCUMENT
         return None
 
 
+def labels_of(files: Iterable[str], settings: PipelineSettings, collection: str | None = None,
+              version: str | None = None) -> dict[str, Labels]:
+    """Path -> the labels its document gets: its root's, each overridden when given here.
+
+    The one rule for every enqueuer (``ingest``, ``watch``, ``POST /ingest``, the MCP tool).
+    ValueError when an override is not a valid label.
+    """
+    out: dict[str, Labels] = {}
+    for path in files:
+        root = settings.labels_for(path)
+        out[path] = Labels(root.collection if collection is None else collection,
+                           root.version if version is None else version)
+    return out
+
+
+def payload_labels(payload: Mapping[str, object], path: str, settings: PipelineSettings
+                   ) -> Labels:
+    """The labels a ``file`` job carries; its root's when it names none (jobs from clients that
+    predate labels). ValueError for labels that are not strings or not valid."""
+    if "collection" not in payload and "version" not in payload:
+        return settings.labels_for(path)
+    collection, version = payload.get("collection", ""), payload.get("version", "")
+    if not isinstance(collection, str) or not isinstance(version, str):
+        raise ValueError(f"collection and version must be strings, got {collection!r} and "
+                         f"{version!r}")
+    return Labels(collection, version)
+
+
 def job_spec(path: str, *, force: bool = False, content_checksum: str | None = None,
-             roots: Sequence[str] = ()) -> JobSpec:
-    """A ``file`` job whose dedupe key is the document and its content checksum.
+             roots: Sequence[str] = (), labels: Labels | None = None) -> JobSpec:
+    """A ``file`` job whose dedupe key is the document (path and labels) and its checksum.
+
+    ``labels``: written into the payload, both of them, even when empty (an explicit "" must
+    not turn into the root's labels at the worker); None: the worker takes the root's.
 
     While a job for the same document with the same content is pending or running, enqueueing
     again returns that job instead of a copy; changed content gets a job of its own.
@@ -95,23 +126,30 @@ def job_spec(path: str, *, force: bool = False, content_checksum: str | None = N
     is computed here, confined to ``roots``.
     """
     digest = checksum(path, roots) if content_checksum is None else content_checksum
-    key = f"file:{document_id_for(path)}:{(digest or '')[:16]}"
+    key = f"file:{document_id_for(path, labels or NO_LABELS)}:{(digest or '')[:16]}"
     payload: dict[str, object] = {"path": path}
+    if labels is not None:
+        payload.update(collection=labels.collection, version=labels.version)
     if force:
         payload["force"] = True
     return JobSpec(FILE_KIND, payload, dedupe_key=key)
 
 
 def unchanged_files(
-    checksums: Mapping[str, str | None], settings: PipelineSettings, data_dir: Path
+    checksums: Mapping[str, str | None], settings: PipelineSettings, data_dir: Path,
+    labels: Mapping[str, Labels] | None = None,
 ) -> set[str]:
     """The files whose content the manifest already holds, embedded by the configured embedder.
+
+    ``labels``: path -> the labels it is ingested under (default: none); the same file under
+    another version is another document, so its copy there never counts.
 
     The same test a worker makes before parsing (same checksum, same embedder name), made before
     enqueueing, so a re-ingest of an unchanged tree enqueues nothing. The manifest is the SQLite
     file these settings name, the one the workers sharing this configuration write.
     """
-    ids = {path: document_id_for(path) for path in checksums}
+    named = labels or {}
+    ids = {path: document_id_for(path, named.get(path, NO_LABELS)) for path in checksums}
     stored = stored_checksums(settings.sqlite_file(data_dir), list(ids.values()))
     model = embedder_name(settings.embedder)
     return {

@@ -34,6 +34,8 @@ from ingestq.ingest.embedders import (
 )
 from ingestq.ingest.parsing.model import Document
 from ingestq.ingest.parsing.parse import (
+    NO_LABELS,
+    Labels,
     ParseOptions,
     document_id_for,
     normalise_path,
@@ -63,6 +65,7 @@ class IngestContext:
     path: str  # normalised absolute path
     document_id: str
     force: bool
+    labels: Labels = NO_LABELS
     checksum: str | None = None
     source: SourceFile | None = None  # opened and checked by the first step, closed at the end
     document: Document | None = None
@@ -101,7 +104,7 @@ def _opened(pipeline: Pipeline, ctx: IngestContext) -> SourceFile:
         # From the settings, not parse_options: those ask the embedder for its input limit,
         # and skipping an unchanged file must not load a model.
         s = pipeline.settings
-        ctx.source = open_source(ctx.path, tuple(s.roots), s.max_file_bytes)
+        ctx.source = open_source(ctx.path, tuple(s.root_paths), s.max_file_bytes)
     return ctx.source
 
 
@@ -118,7 +121,7 @@ def skip_unchanged(pipeline: Pipeline, ctx: IngestContext) -> None:
 def parse(pipeline: Pipeline, ctx: IngestContext) -> None:
     """Parse the opened file; bad input raises PermanentError."""
     source = _opened(pipeline, ctx)
-    ctx.document = parse_source(source, pipeline.parse_options)
+    ctx.document = parse_source(source, pipeline.parse_options, ctx.labels)
     source.close()  # the text is in memory; the descriptor is not needed any more
     if ctx.progress is not None:
         ctx.progress(0, len(ctx.document.sections), "parsed")
@@ -265,14 +268,17 @@ class Pipeline:
         """Return the store called ``name`` ("sqlite", "qdrant", "neo4j"), if present."""
         return next((s for s in self.stores if s.name == name), None)
 
-    def ingest_file(self, path: str, *, force: bool = False,
+    def ingest_file(self, path: str, *, force: bool = False, labels: Labels = NO_LABELS,
                     progress: ProgressFn | None = None) -> IngestOutcome:
         """Ingest one file; ``force`` rewrites what differs even when the checksum matches.
 
-        ``progress`` hears of sections parsed and embedded as the run goes.
+        ``labels``: the collection and version it is ingested under (part of its id, so the
+        other versions of the file are never touched). ``progress`` hears of sections parsed
+        and embedded as the run goes.
         """
         normalised = normalise_path(path)
-        ctx = IngestContext(normalised, document_id_for(normalised), force, progress=progress)
+        ctx = IngestContext(normalised, document_id_for(normalised, labels), force,
+                            labels=labels, progress=progress)
         durations: dict[str, float] = {}
         try:
             for step in self.steps:

@@ -17,10 +17,14 @@ import numpy as np
 
 from ingestq.ingest.embedders.base import Vectors
 from ingestq.ingest.fusion import Ranking, fuse, fusion_weight
+from ingestq.ingest.parsing.identity import Labels
 from ingestq.ingest.pipeline import Pipeline
+from ingestq.ingest.scope import scope_for
+from ingestq.ingest.stores.base import Scope
 from ingestq.ingest.stores.sqlite import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, ChunkInfo, SQLiteStore
 
 CANDIDATES_PER_RESULT = 4  # each list contributes more than k: both must be able to agree
+_MAX_MASKS = 64  # label masks kept per cached matrix
 _SNIPPET_CHARS = 240
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -38,11 +42,38 @@ class SearchResult:
     snippet: str  # matched words between ** marks
     section_id: str
     chunk_id: str
+    collection: str = ""  # the labels of the root it was ingested from
+    version: str = ""
     context: dict[str, str | None] = field(default_factory=dict)  # from Neo4j, when present
 
 
-# (database path, model) -> (store version, chunk ids, matrix)
-_matrices: dict[tuple[str, str], tuple[int, list[str], Vectors]] = {}
+@dataclass(frozen=True)
+class _Matrix:
+    """The vectors of one model with, per row, its chunk id and a code for its labels."""
+
+    ids: list[str]
+    codes: np.ndarray[tuple[int], np.dtype[np.int32]]
+    labels: list[Labels]  # code -> labels
+    matrix: Vectors
+    masks: dict[frozenset[Labels], np.ndarray[tuple[int], np.dtype[np.bool_]]] = field(
+        default_factory=dict)  # per scope, built on first use (the matrix is read-only)
+
+    def mask(self, scope: Scope) -> np.ndarray[tuple[int], np.dtype[np.bool_]] | None:
+        """Rows inside ``scope``; None when every row is."""
+        if scope is None:
+            return None
+        found = self.masks.get(scope)
+        if found is None:
+            wanted = [code for code, labels in enumerate(self.labels) if labels in scope]
+            found = np.isin(self.codes, np.asarray(wanted, dtype=np.int32))
+            if len(self.masks) >= _MAX_MASKS:
+                self.masks.clear()  # scopes are subsets of the store's labels; still, bounded
+            self.masks[scope] = found  # a race builds the same mask twice: harmless
+        return found
+
+
+# (database path, model) -> (store version, matrix)
+_matrices: dict[tuple[str, str], tuple[int, _Matrix]] = {}
 _matrices_lock = threading.Lock()
 
 
@@ -106,63 +137,79 @@ def fts_query(query: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in words) if words else None
 
 
-def lexical_ranking(pipeline: Pipeline, query: str, limit: int) -> Ranking:
-    """The FTS5 BM25 ranking of chunks (scores negated so that higher is better)."""
+def lexical_ranking(pipeline: Pipeline, query: str, limit: int, scope: Scope = None) -> Ranking:
+    """The FTS5 BM25 ranking of chunks in ``scope`` (scores negated: higher is better)."""
     match = fts_query(query)
     if match is None:
         return []
-    return [(hit.chunk_id, -hit.score) for hit in pipeline.manifest.lexical(match, limit)]
+    return [(hit.chunk_id, -hit.score) for hit in pipeline.manifest.lexical(match, limit, scope)]
 
 
-def vector_ranking(pipeline: Pipeline, query: str, limit: int) -> Ranking:
+def vector_ranking(pipeline: Pipeline, query: str, limit: int, scope: Scope = None) -> Ranking:
     """The cosine ranking of chunks against the query's vector; empty for a query without words."""
     vector = pipeline.embedder.embed([query])[0]
     if not vector.any():
         return []  # a query without words matches nothing by meaning either
-    return nearest(pipeline, vector, limit)
+    return nearest(pipeline, vector, limit, scope)
 
 
-def nearest(pipeline: Pipeline, vector: Vectors, limit: int) -> Ranking:
-    """The ``limit`` chunks whose vectors are closest to ``vector``: Qdrant, else numpy."""
+def nearest(pipeline: Pipeline, vector: Vectors, limit: int, scope: Scope = None) -> Ranking:
+    """The ``limit`` chunks in ``scope`` closest to ``vector``: Qdrant, else numpy."""
+    if scope is not None and not scope:
+        return []
     if pipeline.vector_store is not None:
-        found = pipeline.vector_store.search(vector, limit)
+        found = pipeline.vector_store.search(vector, limit, scope)
         return [(chunk_id, score) for chunk_id, score, _ in found]
-    ids, matrix = _matrix(pipeline.manifest, pipeline.embedder.name)
+    held = _matrix(pipeline.manifest, pipeline.embedder.name)
+    ids, matrix = held.ids, held.matrix
     if not ids:
         return []
     scores = matrix @ vector
+    mask = held.mask(scope)
+    if mask is not None:  # outside the scope scores -inf, which the "> 0" below drops
+        scores = np.where(mask, scores, -np.inf)
     # argpartition: the top ``limit`` in linear time, then sort only those
     top = np.argpartition(-scores, limit - 1)[:limit] if limit < len(ids) else np.arange(len(ids))
     top = top[np.argsort(-scores[top], kind="stable")]
     return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
 
-def _matrix(store: SQLiteStore, model: str) -> tuple[list[str], Vectors]:
+def _matrix(store: SQLiteStore, model: str) -> _Matrix:
     key = (str(store.path), model)
     version = store.version()
     with _matrices_lock:
         cached = _matrices.get(key)
         if cached is not None and cached[0] == version:
-            return cached[1], cached[2]
-    ids, matrix = store.vectors(model)
+            return cached[1]
+    ids, labels, matrix = store.labelled_vectors(model)
+    distinct = list(dict.fromkeys(labels))
+    code_of = {lab: code for code, lab in enumerate(distinct)}
+    codes = np.fromiter((code_of[lab] for lab in labels), dtype=np.int32, count=len(labels))
+    held = _Matrix(ids, codes, distinct, matrix)
     with _matrices_lock:
-        _matrices[key] = (version, ids, matrix)
-    return ids, matrix
+        _matrices[key] = (version, held)
+    return held
 
 
 def search(
-    pipeline: Pipeline, query: str, k: int = 10, *, vector_weight: float | None = None
+    pipeline: Pipeline, query: str, k: int = 10, *, vector_weight: float | None = None,
+    collection: str | None = None, version: str | None = None,
 ) -> list[SearchResult]:
     """Return up to ``k`` sections best matching ``query``, best first.
 
     ``vector_weight``: the vector ranking's weight in the fusion (the lexical one weighs 1);
     None: the configured or measured default of the embedder (:func:`fusion_weight`). At 0 the
-    query is not embedded at all.
+    query is not embedded at all. ``collection`` / ``version``: which labels to read
+    (:mod:`ingestq.ingest.scope`; by default the newest version of every collection); both
+    rankings filter on them before they are cut, so ``k`` stays exact.
     """
+    scope = scope_for(pipeline.manifest, collection, version)
+    if scope is not None and not scope:
+        return []  # the selection names no label the store holds
     limit = k * CANDIDATES_PER_RESULT
     weight = fusion_weight(pipeline.settings) if vector_weight is None else vector_weight
-    lexical = lexical_ranking(pipeline, query, limit)
-    vector = vector_ranking(pipeline, query, limit) if weight > 0 else []
+    lexical = lexical_ranking(pipeline, query, limit, scope)
+    vector = vector_ranking(pipeline, query, limit, scope) if weight > 0 else []
     ranked = fuse(lexical, vector, weight)
     info = pipeline.manifest.chunk_info([chunk_id for chunk_id, _ in ranked])
     chosen: list[tuple[ChunkInfo, float]] = []
@@ -196,6 +243,8 @@ def _result(pipeline: Pipeline, chunk: ChunkInfo, score: float, snippet: str) ->
         snippet=snippet,
         section_id=chunk.section_id,
         chunk_id=chunk.chunk_id,
+        collection=chunk.collection,
+        version=chunk.version,
         context=context,
     )
 

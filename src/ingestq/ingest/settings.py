@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from ingestq.ingest.parsing.identity import Labels, check_label, normalise_path
 from ingestq.ingest.parsing.reader import MAX_DOCUMENT_BYTES
 
 if TYPE_CHECKING:  # the parsers (markdown-it, html) load only when something is parsed
@@ -78,10 +79,36 @@ class SearchSettings(_Block):
     vector_weight: float | None = Field(None, ge=0, le=1)
 
 
+class RootSettings(_Block):
+    """An ingest root with labels: its documents belong to ``collection`` at ``version``."""
+
+    path: str
+    # Free-form labels (any string, semver or not; no "*", no control characters). They are
+    # part of each document's id: the same file under two versions is two documents.
+    collection: str = ""
+    version: str = ""
+
+    @field_validator("collection", "version", mode="before")
+    @classmethod
+    def _label(cls, value: object, info: ValidationInfo) -> str:
+        if not isinstance(value, str):
+            # YAML reads `version: 3.10` as the number 3.1: converting would lose the label.
+            raise ValueError(f"{info.field_name} must be a string, got {value!r}: quote it in "
+                             f"YAML, e.g. {info.field_name}: \"3.10\"")
+        return check_label(str(info.field_name), value)
+
+    @property
+    def labels(self) -> Labels:
+        """The root's labels."""
+        return Labels(self.collection, self.version)
+
+
 class PipelineSettings(_Block):
     """Parsing limits, the embedder and the stores of the ingestion pipeline."""
 
-    roots: list[str] = []  # when non-empty, only files under these folders may be ingested
+    # When non-empty, only files under these folders may be ingested. An entry is a folder, or
+    # {path, collection, version} to label what is ingested from it (docs/cli.md).
+    roots: list[str | RootSettings] = []
     # Documentation pages are kilobytes; parsing holds ~40x the file at its peak, so the default
     # (8 MiB) admits generated references and bounds a worker's memory (reader.py says more).
     max_file_bytes: int = Field(MAX_DOCUMENT_BYTES, ge=1)
@@ -94,12 +121,42 @@ class PipelineSettings(_Block):
     store: StoreSettings = StoreSettings()
     search: SearchSettings = SearchSettings()
 
+    @field_validator("roots")
+    @classmethod
+    def _distinct_roots(cls, roots: list[str | RootSettings]) -> list[str | RootSettings]:
+        paths = [normalise_path(r if isinstance(r, str) else r.path) for r in roots]
+        twice = sorted({p for p in paths if paths.count(p) > 1})
+        if twice:
+            raise ValueError(f"roots name the same folder more than once: {twice}; a folder "
+                             "has one collection and version (ingest another version with "
+                             "ingestctl ingest --version)")
+        return roots
+
+    @property
+    def root_paths(self) -> list[str]:
+        """The roots' folders, as given."""
+        return [r if isinstance(r, str) else r.path for r in self.roots]
+
+    def labels_for(self, path: str) -> Labels:
+        """The labels of the innermost root holding ``path``; none when no root holds it."""
+        target = Path(normalise_path(path))
+        best: tuple[int, Labels] | None = None
+        for root in self.roots:
+            if isinstance(root, str):
+                folder, labels = root, Labels()
+            else:
+                folder, labels = root.path, root.labels
+            base = Path(normalise_path(folder))
+            if target.is_relative_to(base) and (best is None or len(base.parts) > best[0]):
+                best = (len(base.parts), labels)
+        return best[1] if best else Labels()
+
     def parse_options(self) -> ParseOptions:
         """Return the parser's options for these settings."""
         from ingestq.ingest.parsing.parse import ParseOptions
 
         return ParseOptions(
-            roots=tuple(self.roots),
+            roots=tuple(self.root_paths),
             max_file_bytes=self.max_file_bytes,
             chunk_tokens=self.chunk_tokens,
             chunk_overlap_tokens=self.chunk_overlap_tokens,

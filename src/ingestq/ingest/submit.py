@@ -11,13 +11,18 @@ from typing import Any
 
 from ingestq.core.queue import Enqueued, Queue
 from ingestq.errors import IngestqError
-from ingestq.ingest.files import expand, job_spec
+from ingestq.ingest.files import expand, job_spec, labels_of
 from ingestq.ingest.parsing.identity import normalise_path
+from ingestq.ingest.settings import PipelineSettings
 from ingestq.tracing import enqueue_span
 
 
 class OutsideRoots(IngestqError):
     """Ingest by a remote caller is off (no roots), or a path lies outside the roots."""
+
+
+class InvalidLabels(IngestqError):
+    """A collection or version label that could not be selected again (see check_label)."""
 
 
 @dataclass(frozen=True)
@@ -29,12 +34,16 @@ class Submitted:
     results: list[Enqueued]
 
 
-def submit_paths(queue: Queue, roots: Sequence[str], paths: Sequence[str], *,
+def submit_paths(queue: Queue, settings: PipelineSettings, paths: Sequence[str], *,
                  glob: str | None = None, force: bool = False,
+                 collection: str | None = None, version: str | None = None,
                  headers: Mapping[str, str] | None = None, what: str = "remote ingest"
                  ) -> Submitted:
-    """Enqueue a file job for each file under ``paths``; OutsideRoots when any path is outside."""
-    allowed = [normalise_path(r) for r in roots]
+    """Enqueue a file job for each file under ``paths``; OutsideRoots when any path is outside.
+
+    ``collection`` / ``version``: labels for this ingest, each overriding the root's.
+    """
+    allowed = [normalise_path(r) for r in settings.root_paths]
     if not allowed:
         raise OutsideRoots(f"{what} is disabled: set ingest.pipeline.roots to the folders "
                            "it may read")
@@ -43,10 +52,14 @@ def submit_paths(queue: Queue, roots: Sequence[str], paths: Sequence[str], *,
         raise OutsideRoots(f"outside the configured roots {allowed}: {outside}")
     found = expand(paths, glob)
     files = [f for f in found.files if _inside(f, allowed)]  # symlinks may point out
+    try:
+        labels = labels_of(files, settings, collection, version)
+    except ValueError as exc:
+        raise InvalidLabels(str(exc)) from exc
     with enqueue_span("file", headers) as carry:
         # The checksum opens each file inside the roots, non-blocking, after checking it is a
         # regular file: a FIFO named here cannot hold a request thread.
-        specs = [job_spec(f, force=force, roots=allowed) for f in files]
+        specs = [job_spec(f, force=force, roots=allowed, labels=labels[f]) for f in files]
         results = queue.enqueue_many([replace(s, payload={**s.payload, **carry}) for s in specs])
     return Submitted(files, found.missing, results)
 

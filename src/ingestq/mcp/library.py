@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from ingestq.config import IngestSettings
 from ingestq.errors import IngestqError
-from ingestq.ingest.parsing.identity import document_id_for, normalise_path
+from ingestq.ingest.parsing.identity import normalise_path
 from ingestq.mcp.models import DocumentSummary, OutlineEntry, SectionRef
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from ingestq.core.queue import Queue
     from ingestq.ingest.pipeline import Pipeline
+    from ingestq.ingest.stores.base import Scope
 
 
 class Refused(IngestqError):
@@ -85,8 +86,8 @@ class Library:
                 from ingestq.core.queue import Queue
 
                 # Short timeouts: a tool call must answer "Redis is down" in seconds, not hang.
-                client = connect(self.settings, socket_timeout=3.0)
-                client.connection_pool.connection_kwargs["socket_connect_timeout"] = 2.0
+                # (through connect: a Cluster client has no connection_pool of its own)
+                client = connect(self.settings, socket_timeout=3.0, reconnect_timeout=2.0)
                 self._queue = Queue(client, self.settings)
             return self._queue
 
@@ -102,6 +103,21 @@ class Library:
             return -1
         return self.pipeline().manifest.version()
 
+    def scope(self, collection: str | None, version: str | None) -> Scope:
+        """The labels a call reads (ingest/scope.py); Refused when it names none held."""
+        from ingestq.ingest.scope import SelectionError, known_labels, scope_for
+
+        store = self.pipeline().manifest
+        try:
+            scope = scope_for(store, collection, version)
+        except SelectionError as exc:
+            raise Refused(str(exc)) from exc
+        if scope is not None and not scope and store.labels():
+            raise Refused(f"no documents in collection {collection or '(any)'}, version "
+                          f"{version or '(newest)'}; the store holds {known_labels(store)}. "
+                          "A version ending in '*' selects by prefix, '*' alone every version")
+        return scope
+
     def close(self) -> None:
         """Close the stores and the connection."""
         if self._pipeline is not None:
@@ -116,7 +132,7 @@ class Library:
             row = conn.execute(
                 "SELECT s.id, s.document_id, s.parent_id, s.level, s.title, s.heading_path, "
                 "s.anchor, s.ord, s.text, s.token_count, s.content_hash, s.links, "
-                "d.source_path, d.title, d.ingested_at FROM sections s "
+                "d.source_path, d.title, d.ingested_at, d.collection, d.version FROM sections s "
                 "JOIN documents d ON d.id = s.document_id WHERE s.id = ?",
                 (section_id,),
             ).fetchone()
@@ -128,7 +144,7 @@ class Library:
             )
         keys = ("id", "document_id", "parent_id", "level", "title", "heading_path", "anchor",
                 "ord", "text", "token_count", "content_hash", "links", "path", "doc_title",
-                "ingested_at")
+                "ingested_at", "collection", "version")
         found = dict(zip(keys, row, strict=True))
         found["heading_path"] = json.loads(str(found["heading_path"]))
         found["links"] = json.loads(str(found["links"]))
@@ -174,46 +190,51 @@ class Library:
         given = path_or_id.strip()
         if not given:
             raise Refused("path_or_id is empty: pass a document_id from search, or a file path")
-        candidates = [given, document_id_for(normalise_path(given))]
         with self._read() as conn:
-            for doc_id in candidates:
-                found = self._summaries(conn, "id = ?", (doc_id,), 1)
-                if found:
-                    return found[0]
-            tail = "%/" + _like_escape(given.lstrip("/").replace(os.sep, "/"))
-            found = self._summaries(conn, "source_path LIKE ? ESCAPE '\\'", (tail,), 6)
+            found = self._summaries(conn, "id = ?", (given,), 1)
+            if found:
+                return found[0]
+            found = self._summaries(conn, "source_path = ?", (normalise_path(given),), 6)
+            if not found:
+                tail = "%/" + _like_escape(given.lstrip("/").replace(os.sep, "/"))
+                found = self._summaries(conn, "source_path LIKE ? ESCAPE '\\'", (tail,), 6)
         if len(found) == 1:
             return found[0]
         if found:
-            paths = ", ".join(d.path for d in found[:5])
-            raise Refused(f"{given!r} matches several documents ({paths}): pass a longer path "
+            named = ", ".join(f"{d.path}{_labels_note(d)} (`{d.document_id}`)"
+                              for d in found[:5])
+            raise Refused(f"{given!r} matches several documents ({named}): pass a longer path "
                           "or the document_id")
         raise Refused(f"no ingested document {given!r}: use list_documents to see what is "
                       "ingested, or pass a document_id from search")
 
-    def documents(self, path_prefix: str | None, after: str | None, limit: int
-                  ) -> list[DocumentSummary]:
-        """Documents whose path starts with the prefix, by path, after the given path."""
-        where, params = "1 = 1", []
+    def documents(self, path_prefix: str | None, after: tuple[str, str] | None, limit: int,
+                  scope: Scope = None) -> list[DocumentSummary]:
+        """Documents in ``scope`` whose path starts with the prefix, by path (then id), after
+        the given (path, id): the same path under two versions is two documents."""
+        from ingestq.ingest.stores.sqlite import scope_sql
+
+        where, params = scope_sql(scope, "documents")
         if path_prefix:
             where += " AND source_path LIKE ? ESCAPE '\\'"
             params.append(_like_escape(path_prefix) + "%")
         if after is not None:
-            where += " AND source_path > ?"
-            params.append(after)
+            where += " AND (source_path, id) > (?, ?)"
+            params.extend(after)
         with self._read() as conn:
             return self._summaries(conn, where, tuple(params), limit)
 
     def _summaries(self, conn: sqlite3.Connection, where: str, params: tuple[object, ...],
                    limit: int) -> list[DocumentSummary]:
         rows = conn.execute(
-            "SELECT id, source_path, title, section_count, ingested_at, checksum FROM documents "
-            f"WHERE {where} ORDER BY source_path LIMIT ?",
+            "SELECT id, source_path, title, section_count, ingested_at, checksum, collection, "
+            f"version FROM documents WHERE {where} ORDER BY source_path, id LIMIT ?",
             (*params, limit),
         ).fetchall()
         return [
             DocumentSummary(document_id=r[0], path=r[1], title=r[2], section_count=r[3],
-                            ingested_at=iso_time(r[4]), checksum=r[5])
+                            ingested_at=iso_time(r[4]), checksum=r[5], collection=r[6],
+                            version=r[7])
             for r in rows
         ]
 
@@ -274,6 +295,11 @@ class Library:
                 f"SELECT id, source_path FROM documents WHERE id IN ({marks})", document_ids
             ).fetchall()
         return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _labels_note(doc: DocumentSummary) -> str:
+    labels = " ".join(v for v in (doc.collection, doc.version) if v)
+    return f" [{labels}]" if labels else ""
 
 
 def _first(refs: list[SectionRef]) -> SectionRef | None:

@@ -15,6 +15,13 @@ class _Out(BaseModel):
     model_config = {"extra": "forbid"}
 
 
+class Labelled(_Out):
+    """The collection and version the document was ingested under ("" when its root has none)."""
+
+    collection: str = Field("", description="the collection label of the document's root")
+    version: str = Field("", description="the version label it was ingested under")
+
+
 class Freshness(_Out):
     """When the document was ingested, and the hash that changes when the text changes."""
 
@@ -22,7 +29,7 @@ class Freshness(_Out):
     content_hash: str = Field(description="sha256 of the section's title and text")
 
 
-class Hit(Freshness):
+class Hit(Freshness, Labelled):
     """One section that answers the query."""
 
     rank: int = Field(description="1 for the best hit, across pages")
@@ -63,7 +70,7 @@ class SectionRef(_Out):
     level: int
 
 
-class SectionOutput(Page, Freshness):
+class SectionOutput(Page, Freshness, Labelled):
     """A section's text (whole, or one part of a long one) with its neighbourhood."""
 
     section_id: str
@@ -94,7 +101,7 @@ class OutlineEntry(_Out):
     token_count: int
 
 
-class DocumentOutput(Page):
+class DocumentOutput(Page, Labelled):
     """A document's outline: the heading tree with section ids, without the text."""
 
     document_id: str
@@ -106,7 +113,7 @@ class DocumentOutput(Page):
     sections: list[OutlineEntry]
 
 
-class DocumentSummary(_Out):
+class DocumentSummary(Labelled):
     """One ingested document."""
 
     document_id: str

@@ -54,21 +54,21 @@ class Reader:
     ceiling: int
 
     def search(self, query: str, k: int, path_prefix: str | None, max_tokens: int | None,
-               cursor: str | None) -> tuple[SearchOutput, str]:
+               cursor: str | None, collection: str | None = None, version: str | None = None
+               ) -> tuple[SearchOutput, str]:
         """Hybrid search, budgeted; the hits of every page joined are the unbudgeted hits."""
         query = _checked_query(query)
         if not 1 <= k <= MAX_K:
             raise Refused(f"k must be between 1 and {MAX_K} (got {k}): ask for fewer hits and "
                           "page with next_cursor, or narrow with path_prefix")
         budget = effective_budget(max_tokens, self.ceiling)
-        offset = decode_cursor(cursor, fingerprint("search", query, k, path_prefix))
-        hits = self._ranked(query, k, path_prefix)
+        owner = fingerprint("search", query, k, path_prefix, collection, version)
+        offset = decode_cursor(cursor, owner)
+        hits = self._ranked(query, k, path_prefix, collection, version)
         page = hits[offset:]
         shown, text, tokens = self._pack_hits(query, page, offset, budget)
         omitted = len(page) - len(shown)
-        next_cursor = (encode_cursor(offset + len(shown), fingerprint("search", query, k,
-                                                                      path_prefix))
-                       if omitted else None)
+        next_cursor = encode_cursor(offset + len(shown), owner) if omitted else None
         if omitted:  # the footer was reserved for in packing
             text += _footer(render.more_line(omitted, next_cursor, "hits"))
             tokens = self.counter.count(text)
@@ -76,12 +76,14 @@ class Reader:
                            next_cursor=next_cursor, tokens=tokens)
         return out, text
 
-    def _ranked(self, query: str, k: int, path_prefix: str | None) -> list[Hit]:
+    def _ranked(self, query: str, k: int, path_prefix: str | None, collection: str | None,
+                version: str | None) -> list[Hit]:
         from ingestq.ingest.search import search
 
         pipeline = self.library.pipeline()
+        self.library.scope(collection, version)  # a selection naming nothing says so
         wanted = k * PREFIX_OVERFETCH if path_prefix else k
-        results = search(pipeline, query, wanted)
+        results = search(pipeline, query, wanted, collection=collection, version=version)
         if path_prefix:
             results = [r for r in results if r.source_path.startswith(path_prefix)][:k]
         if not results and not self.library.document_ids():
@@ -93,7 +95,8 @@ class Reader:
             ingested, content_hash = fresh.get(r.section_id, (0.0, ""))
             hits.append(Hit(
                 rank=rank, score=round(r.score, 6), section_id=r.section_id,
-                document_id=r.document_id, path=r.source_path, title=r.title,
+                document_id=r.document_id, collection=r.collection, version=r.version,
+                path=r.source_path, title=r.title,
                 heading_path=list(r.heading_path), anchor=r.anchor,
                 url=f"{r.source_path}#{r.anchor}" if r.anchor else r.source_path,
                 snippet=r.snippet, ingested_at=iso_time(ingested), content_hash=content_hash))
@@ -102,7 +105,8 @@ class Reader:
     def _pack_hits(self, query: str, page: list[Hit], offset: int, budget: int
                    ) -> tuple[list[Hit], str, int]:
         # Full snippets if all fit; else shorter snippets; else drop the lowest hits.
-        for hits in (page, [_shortened(h) for h in page]):
+        for shorten in (False, True):  # the shortened copies only when the full ones overflow
+            hits = [_shortened(h) for h in page] if shorten else page
             text = _hits_text(query, hits, offset)
             tokens = self.counter.count(text)
             if tokens <= budget:
@@ -155,7 +159,8 @@ class Reader:
         owner = fingerprint("get_document", doc.document_id)
         offset = decode_cursor(cursor, owner)
         entries = self.library.outline(doc.document_id)[offset:]
-        header = (f"# {doc.title}\n`{doc.path}` · document_id `{doc.document_id}` · "
+        header = (f"# {doc.title}\n`{doc.path}` · document_id `{doc.document_id}`"
+                  f"{render.labels(doc)} · "
                   f"{doc.section_count} sections · ingested {doc.ingested_at}")
         reserve = self.counter.count(render.more_line(len(entries), "x" * 60, "headings"))
         lines = [render.outline_line(e) for e in entries]
@@ -165,23 +170,27 @@ class Reader:
         text = header + "\n\n" + "\n".join(lines[:taken]) + _footer(
             render.more_line(omitted, next_cursor, "headings"))
         out = DocumentOutput(
-            document_id=doc.document_id, path=doc.path, title=doc.title,
+            document_id=doc.document_id, collection=doc.collection, version=doc.version,
+            path=doc.path, title=doc.title,
             ingested_at=doc.ingested_at, checksum=doc.checksum, section_count=doc.section_count,
             sections=entries[:taken], truncated=bool(omitted), omitted=omitted,
             next_cursor=next_cursor, tokens=self.counter.count(text))
         return out, text
 
-    def documents(self, path_prefix: str | None, limit: int, cursor: str | None
+    def documents(self, path_prefix: str | None, limit: int, cursor: str | None,
+                  collection: str | None = None, version: str | None = None
                   ) -> tuple[DocumentList, str]:
-        """A page of documents by path; the cursor continues after the last path shown."""
+        """A page of documents by path; the cursor continues after the last one shown."""
         if not 1 <= limit <= MAX_LIST:
             raise Refused(f"limit must be between 1 and {MAX_LIST} (got {limit})")
-        owner = fingerprint("list_documents", path_prefix)
+        owner = fingerprint("list_documents", path_prefix, collection, version)
         after = _after_path(cursor, owner)
-        docs = self.library.documents(path_prefix, after, limit + 1)
+        scope = self.library.scope(collection, version)
+        docs = self.library.documents(path_prefix, after, limit + 1, scope)
         more = len(docs) > limit
         docs = docs[:limit]
-        next_cursor = encode_keyed(docs[-1].path, owner) if more else None
+        next_cursor = (encode_keyed(f"{docs[-1].path}{_KEY_SEPARATOR}{docs[-1].document_id}",
+                                    owner) if more else None)
         out = DocumentList(documents=docs, next_cursor=next_cursor)
         return out, render.document_list(out)
 
@@ -225,8 +234,14 @@ def _checked_query(query: str) -> str:
     return query
 
 
-def _after_path(cursor: str | None, owner: str) -> str | None:
-    return decode_keyed(cursor, owner) if cursor else None
+_KEY_SEPARATOR = "\n"  # split at the last one: a document id (hex) never holds it
+
+
+def _after_path(cursor: str | None, owner: str) -> tuple[str, str] | None:
+    if not cursor:
+        return None
+    path, _, document_id = decode_keyed(cursor, owner).rpartition(_KEY_SEPARATOR)
+    return path, document_id
 
 
 def _shortened(hit: Hit) -> Hit:
@@ -254,6 +269,7 @@ def _section_output(row: dict[str, object], near: tuple[SectionRef | None, Secti
     parent, previous, following, children = near
     return SectionOutput(
         section_id=str(row["id"]), document_id=str(row["document_id"]), path=path,
+        collection=str(row["collection"]), version=str(row["version"]),
         url=f"{path}#{anchor}" if anchor else path, title=str(row["title"]),
         heading_path=list(row["heading_path"]),  # type: ignore[call-overload]
         level=int(str(row["level"])), token_count=int(str(row["token_count"])), text="",

@@ -10,6 +10,7 @@ from ingestq.mcp.models import (
     DocumentList,
     Hit,
     IngestOutput,
+    Labelled,
     OutlineEntry,
     QueueStatus,
     RelatedOutput,
@@ -18,12 +19,18 @@ from ingestq.mcp.models import (
 )
 
 
+def labels(item: Labelled) -> str:
+    """" · collection version" when the item has labels; nothing for unlabelled stores."""
+    named = " ".join(v for v in (item.collection, item.version) if v)
+    return f" · {named}" if named else ""
+
+
 def hit_block(hit: Hit) -> str:
     """One search hit: rank, heading path, url, ids and the snippet."""
     where = " > ".join(hit.heading_path) or hit.title
     snippet = " ".join(hit.snippet.split())
     lines = [f"{hit.rank}. **{where}** — `{hit.url}`",
-             f"   section_id `{hit.section_id}` · ingested {hit.ingested_at}"]
+             f"   section_id `{hit.section_id}`{labels(hit)} · ingested {hit.ingested_at}"]
     if snippet:
         lines.append(f"   {snippet}")
     return "\n".join(lines)
@@ -52,7 +59,7 @@ def _ref(label: str, ref: SectionRef | None) -> str:
 def section_header(out: SectionOutput, detail: int = 2) -> str:
     """Title, url, freshness and (detail 1) parent, previous, next and (detail 2) children."""
     where = " > ".join(out.heading_path) or out.title
-    lines = [f"## {where}", f"`{out.url}` · section_id `{out.section_id}` · ingested "
+    lines = [f"## {where}", f"`{out.url}` · section_id `{out.section_id}`{labels(out)} · ingested "
              f"{out.ingested_at} · content_hash {out.content_hash[:12]}"]
     if detail < 1:
         return "\n".join(lines)
@@ -84,7 +91,7 @@ def document_list(out: DocumentList) -> str:
     """A page of documents."""
     if not out.documents:
         return "No documents match."
-    lines = [f"- {d.title} — `{d.path}` · document_id `{d.document_id}` · "
+    lines = [f"- {d.title} — `{d.path}` · document_id `{d.document_id}`{labels(d)} · "
              f"{d.section_count} sections · ingested {d.ingested_at}" for d in out.documents]
     if out.next_cursor:
         lines.append(f"(more: call again with cursor=\"{out.next_cursor}\")")

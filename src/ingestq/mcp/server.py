@@ -55,6 +55,11 @@ MaxTokens = Annotated[int | None, Field(description=(
     "most tokens the text of the reply may hold; default and ceiling: the server's "
     "mcp.max_tokens; at least 200"))]
 Cursor = Annotated[str | None, Field(description="next_cursor of the previous reply, to go on")]
+Collection = Annotated[str | None, Field(description=(
+    "only this collection (exact label); default: every collection"))]
+Version = Annotated[str | None, Field(description=(
+    "only this version (exact label, any string), or a prefix ending in '*' such as '3.*'; "
+    "'*' alone: every version. Default: each collection's newest version (ingested last)"))]
 
 
 def _result(model: BaseModel, text: str) -> CallToolResult:
@@ -137,12 +142,16 @@ def _add_read_tools(server: MCPServer[Any], reader: Reader, calls: _Calls) -> No
             description="only documents whose path starts with this")] = None,
         max_tokens: MaxTokens = None,
         cursor: Cursor = None,
+        collection: Collection = None,
+        version: Version = None,
     ) -> Annotated[CallToolResult, SearchOutput]:
         """Search the ingested documentation (keywords and meaning, fused). Each hit has the
         section_id to open with get_section, the document_id for get_document, path#anchor,
-        a snippet, and when it was ingested."""
-        return calls.run("search", {"query": query, "path_prefix": path_prefix},
-                         lambda: reader.search(query, k, path_prefix, max_tokens, cursor),
+        a snippet, its collection and version, and when it was ingested."""
+        return calls.run("search", {"query": query, "path_prefix": path_prefix,
+                                    "collection": collection, "version": version},
+                         lambda: reader.search(query, k, path_prefix, max_tokens, cursor,
+                                               collection, version),
                          lambda m: len(m.hits))
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
@@ -180,10 +189,15 @@ def _add_read_tools(server: MCPServer[Any], reader: Reader, calls: _Calls) -> No
             description="only documents whose path starts with this")] = None,
         limit: Annotated[int, Field(description="documents per page, 1 to 200")] = 50,
         cursor: Cursor = None,
+        collection: Collection = None,
+        version: Version = None,
     ) -> Annotated[CallToolResult, DocumentList]:
-        """The ingested documents by path, a page at a time."""
-        return calls.run("list_documents", {"path_prefix": path_prefix},
-                         lambda: reader.documents(path_prefix, limit, cursor),
+        """The ingested documents by path, a page at a time, with their collection and
+        version (by default the newest version of each collection, as search reads)."""
+        return calls.run("list_documents", {"path_prefix": path_prefix,
+                                            "collection": collection, "version": version},
+                         lambda: reader.documents(path_prefix, limit, cursor, collection,
+                                                  version),
                          lambda m: len(m.documents))
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
@@ -221,6 +235,11 @@ def _add_queue_tools(server: MCPServer[Any], library: Library, calls: _Calls,
     def ingest(
         paths: Annotated[list[str], Field(description=(
             "files or folders inside the configured roots (ingest.pipeline.roots)"))],
+        collection: Annotated[str | None, Field(description=(
+            "collection label for these files; default: their root's"))] = None,
+        version: Annotated[str | None, Field(description=(
+            "version label for these files (any string, no '*'); default: their root's"))
+        ] = None,
     ) -> Annotated[CallToolResult, IngestOutput]:
         """Enqueue files for ingestion (off unless mcp.allow_ingest is true). Workers ingest
         them; search sees them on the next call once done."""
@@ -232,9 +251,9 @@ def _add_queue_tools(server: MCPServer[Any], library: Library, calls: _Calls,
                               " true (and ingest.pipeline.roots) to allow it")
             if not paths:
                 raise Refused("paths is empty: name files or folders inside the roots "
-                              f"{list(settings.pipeline.roots)}")
-            done = submit_paths(library.queue(), settings.pipeline.roots, paths,
-                                what="the ingest tool")
+                              f"{settings.pipeline.root_paths}")
+            done = submit_paths(library.queue(), settings.pipeline, paths,
+                                collection=collection, version=version, what="the ingest tool")
             jobs = [EnqueuedJob(id=r.id, created=r.created, path=f)
                     for r, f in zip(done.results, done.files, strict=True)]
             out = IngestOutput(files=len(done.files), missing=done.missing, jobs=jobs)
@@ -252,7 +271,7 @@ def _add_resources(server: MCPServer[Any], library: Library) -> None:
             sections = library.section_texts(found.document_id)
         except (IngestqError, sqlite3.Error) as exc:
             raise ResourceError(_failure_hint(exc)) from exc
-        blocks = [f"<!-- {found.path} · ingested {found.ingested_at} -->"]
+        blocks = [f"<!-- {found.path}{render.labels(found)} · ingested {found.ingested_at} -->"]
         for level, title, text in sections:
             heading = f"{'#' * level} {title}" if level and title else ""
             blocks.append("\n\n".join(part for part in (heading, text.strip()) if part))

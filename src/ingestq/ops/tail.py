@@ -79,7 +79,12 @@ def follow_job(queue: Queue, job_id: str, *, no_worker_timeout: float,
         found = reads.get_jobs(queue, [job_id])
         ended = _terminal(job_id, found[0] if found else None)
         if ended:
-            return ended  # the stream may have been trimmed past the job's last event
+            # One script wrote the record and its event: what the stream still holds of this
+            # job (its `completed`, unless trimmed) comes before the closing line.
+            for ev in reader.rest():
+                if ev.job == job_id:
+                    on_event(ev)
+            return ended
         if found and _served(queue, found[0].kind):
             alone_since = None
             continue

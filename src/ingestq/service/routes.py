@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ingestq.core import queries as reads
 from ingestq.core.job import Job, JobState
@@ -56,6 +56,16 @@ class IngestRequest(_Body):
     paths: list[str] = Field(..., min_length=1, max_length=1000)
     glob: str | None = None
     force: bool = False
+    # Labels for these files, each overriding their root's (ingest.pipeline.roots).
+    collection: str | None = None
+    version: str | None = None
+
+    @field_validator("collection", "version")
+    @classmethod
+    def _label(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from ingestq.ingest.parsing.identity import check_label
+
+        return None if value is None else check_label(str(info.field_name), value)
 
     @field_validator("paths")
     @classmethod
@@ -177,8 +187,9 @@ def ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
     from ingestq.ingest.submit import OutsideRoots, as_dicts, submit_paths
 
     try:
-        done = submit_paths(queue_of(request), request.app.state.settings.pipeline.roots,
+        done = submit_paths(queue_of(request), request.app.state.settings.pipeline,
                             body.paths, glob=body.glob, force=body.force,
+                            collection=body.collection, version=body.version,
                             headers=request.headers, what="POST /ingest")
     except OutsideRoots as exc:
         raise HTTPException(403, str(exc)) from None

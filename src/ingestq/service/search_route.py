@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from ingestq.service import STORE_HEADER
 from ingestq.service.guards import require_read_token
@@ -24,12 +24,24 @@ MAX_QUERY_CHARS = 1000  # a question, not a document: bounds the FTS query and t
 @router.get("/search", dependencies=[Depends(require_read_token)])
 def search_route(request: Request, response: Response,
                  q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS),
-                 k: int = Query(10, ge=1, le=200)) -> list[dict[str, Any]]:
+                 k: int = Query(10, ge=1, le=200),
+                 collection: str | None = Query(None, max_length=200, description=(
+                     "only this collection (exact); default: every collection")),
+                 version: str | None = Query(None, max_length=200, description=(
+                     "only this version (exact), or a prefix ending in '*' ('3.*'); '*' is "
+                     "every version; default: each collection's newest"))
+                 ) -> list[dict[str, Any]]:
     """The ``k`` sections best matching ``q``, as ``ingestctl search --json`` prints them."""
     from ingestq.ingest.pipeline import Pipeline
+    from ingestq.ingest.scope import SelectionError, check_selection
     from ingestq.ingest.search import search
 
+    try:
+        check_selection(collection, version)
+    except SelectionError as exc:
+        raise HTTPException(422, str(exc)) from exc
     settings = request.app.state.settings
     pipeline = Pipeline.open(settings.pipeline, Path(settings.data_dir))
     response.headers[STORE_HEADER] = str(pipeline.manifest.path.resolve())
-    return [dataclasses.asdict(r) for r in search(pipeline, q, k)]
+    found = search(pipeline, q, k, collection=collection, version=version)
+    return [dataclasses.asdict(r) for r in found]

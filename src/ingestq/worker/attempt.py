@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from ingestq.core.job import Claimed, ErrorEntry, Progress
+from ingestq.core.queue import EncodedResult
 from ingestq.worker.handlers import JobContext
 
 
@@ -37,7 +37,7 @@ class Ending:
 
     outcome: Outcome
     error: ErrorEntry | None = None
-    result: Any = None  # the handler's return value, stored with the ack
+    result: EncodedResult | None = None  # the handler's return value, encoded for the ack
 
 
 @dataclass

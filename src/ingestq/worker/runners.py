@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import multiprocessing
 import os
 import queue as stdqueue
@@ -25,7 +24,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ingestq.core.job import error_entry, exception_entry
-from ingestq.core.queue import encode_result
+from ingestq.core.queue import EncodedResult, encode_result
 from ingestq.errors import PermanentError
 from ingestq.worker.attempt import Attempt, Ending, Outcome
 from ingestq.worker.handlers import HandlerSpec, JobContext, Registry, load_modules
@@ -94,7 +93,7 @@ class ThreadRunner:
         attempt.started_monotonic = time.monotonic()
         try:
             with around_attempt(attempt.context):
-                result = self._call(spec, attempt)
+                result = encode_result(self._call(spec, attempt))
             attempt.finish(Ending(Outcome.OK, result=result))
         except BaseException as exc:  # every handler failure is recorded, exits included
             if isinstance(exc, KeyboardInterrupt | SystemExit):
@@ -154,7 +153,8 @@ def _child_main(conn: Connection, modules: list[str]) -> None:
                 result = spec.func(ctx)
                 if asyncio.iscoroutine(result):
                     result = asyncio.run(result)
-            conn.send(("ok", encode_result(result) or None))
+                encoded = encode_result(result)  # a ResultError ends the attempt as permanent
+            conn.send(("ok", str(encoded)))
         except BaseException as exc:
             ending = describe_error(exc)
             conn.send((ending.outcome.value, ending.error))
@@ -245,8 +245,7 @@ class ProcessSlot:
                     attempt.set_progress(detail)
                     continue
                 if status == "ok":
-                    result = json.loads(detail) if detail else None
-                    attempt.finish(Ending(Outcome.OK, result=result))
+                    attempt.finish(Ending(Outcome.OK, result=EncodedResult(detail)))
                 else:
                     attempt.finish(Ending(Outcome(status), detail))
                 return

@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from ingestq.cli.context import EXIT_PROBLEM, out, print_json
+from ingestq.cli.context import EXIT_PROBLEM, out, print_json, state, usage_error
 
 if TYPE_CHECKING:  # numpy, SQLite and the embedders load only when the command runs
-    from ingestq.ingest.eval_metrics import Scores
-    from ingestq.ingest.eval_run import EvalReport
+    from ingestq.ingest.eval_metrics import Hit, Scores
+    from ingestq.ingest.eval_run import EvalReport, QueryResult
+    from ingestq.mcp.client import Target
+
+VIA = ("in-process", "mcp", "http")
 
 
 def eval_golden(
@@ -27,8 +30,16 @@ def eval_golden(
                               help="Folder the golden paths are relative to "
                                    "(default: the deepest folder holding every stored page)."),
     worst: int = typer.Option(5, "--worst", min=0, help="Worst queries to show."),
+    via: str = typer.Option("in-process", "--via",
+                            help="in-process (default); mcp: through `ingestctl mcp` over "
+                                 "stdio; http: through the service's /mcp (see --url). Both "
+                                 "compare every ranking with in-process search."),
+    url: str = typer.Option(None, "--url",
+                            help="With --via http: the /mcp URL (default: the configured "
+                                 "service, http://HOST:PORT/mcp). The token is "
+                                 "ingest.service.token / INGESTQ_SERVICE_TOKEN."),
 ) -> None:
-    """Evaluate search on a golden set through the real search path.
+    """Evaluate search on a golden set through the real search path, or through MCP.
 
     Example: ingestctl eval bench/golden/fastapi-en.jsonl --min-ndcg 0.6
     """
@@ -36,24 +47,58 @@ def eval_golden(
     from ingestq.ingest.eval_local import default_root, known_targets, pipeline_search
     from ingestq.ingest.eval_run import load_golden, run_eval
 
+    target = _target(via, url, k, as_json)
     queries = load_golden(golden)
     pipeline = _pipeline()
     base = root.resolve() if root else default_root(list(pipeline.manifest.source_paths().values()))
-    report = run_eval(queries, pipeline_search(pipeline, base), k=k,
-                      known=known_targets(pipeline, base))
+    local, known = pipeline_search(pipeline, base), known_targets(pipeline, base)
+    if target is None:
+        report = run_eval(queries, local, k=k, known=known)
+    else:
+        from ingestq.mcp.client import blocking, eval_search
+
+        with blocking(target) as remote:
+            report = run_eval(queries, eval_search(remote, base), k=k, known=known,
+                              baseline=local)
     page_ndcg = report.overall["page"].ndcg
-    passed = min_ndcg is None or page_ndcg >= min_ndcg
+    gate = min_ndcg is None or page_ndcg >= min_ndcg
+    passed = gate and not report.differing
     if as_json:
         print_json({**report_json(report, worst), "root": str(base), "min_ndcg": min_ndcg,
-                    "passed": passed})
+                    "passed": passed, "via": via, "transport": _transport_json(report, target)})
     else:
         _render(report, base, worst)
+        if target is not None:
+            _render_transport(report, target)
         if min_ndcg is not None:
-            verdict = "passed" if passed else "[red]FAILED[/red]"
+            verdict = "passed" if gate else "[red]FAILED[/red]"
             out.print(f"gate: page nDCG@{k} {page_ndcg:.3f} vs --min-ndcg {min_ndcg:.3f}: "
                       f"{verdict}")
     if not passed:
         raise typer.Exit(EXIT_PROBLEM)
+
+
+def _target(via: str, url: str | None, k: int, as_json: bool) -> Target | None:
+    """What --via and --url name; usage errors before anything is opened."""
+    if via not in VIA:
+        usage_error(f"--via must be one of {', '.join(VIA)} (got {via!r})", as_json=as_json)
+    if url and via != "http":
+        usage_error("--url goes with --via http", as_json=as_json)
+    if via == "in-process":
+        return None
+    from ingestq.mcp.client import Target
+    from ingestq.mcp.reading import MAX_K
+
+    if k > MAX_K:
+        usage_error(f"--via {via} asks the search tool, which returns at most {MAX_K} hits: "
+                    f"use --k {MAX_K} or less", as_json=as_json)
+    if via == "mcp":
+        return Target("mcp")
+    service = state.config.ingest.service
+    if not url:
+        host = "127.0.0.1" if service.host in ("0.0.0.0", "::", "") else service.host
+        url = f"http://{f'[{host}]' if ':' in host else host}:{service.port}/mcp"
+    return Target("http", url=url, token=service.token)
 
 
 def report_json(report: EvalReport, worst: int) -> dict[str, Any]:
@@ -72,6 +117,65 @@ def report_json(report: EvalReport, worst: int) -> dict[str, Any]:
                    "hits": [f"{h.path}#{h.anchor}" for h in r.hits]}
                   for r in report.worst(worst)],
     }
+
+
+def _transport_json(report: EvalReport, target: Target | None) -> dict[str, Any] | None:
+    """Parity, added latency and tokens per query; None in process."""
+    if target is None:
+        return None
+    from ingestq.ingest.eval_metrics import percentile
+    from ingestq.mcp.budget import counter_for
+
+    tokens = [float(r.tokens or 0) for r in report.results]
+    return {
+        "url": target.url,
+        "counter": counter_for(state.config.ingest.pipeline.embedder).name,
+        "equal_rankings": len(report.results) - len(report.differing),
+        "queries": len(report.results),
+        "in_process_latency_ms": report.baseline_latency_ms,
+        "added_latency_ms": report.added_ms,
+        "tokens": {"p50": percentile(tokens, 50), "p95": percentile(tokens, 95),
+                   "max": max(tokens, default=0.0)},
+        "per_query": [_query_json(r) for r in report.results],
+    }
+
+
+def _query_json(r: QueryResult) -> dict[str, Any]:
+    assert r.baseline is not None  # every query of a --via run has one
+    base, rank = r.baseline, r.baseline.first_difference
+    return {"id": r.query.id, "equal": rank is None, "first_difference": rank,
+            "in_process": _at(base.hits, rank), "via": _at(r.hits, rank),
+            "ms": r.seconds * 1000.0, "in_process_ms": base.seconds * 1000.0,
+            "added_ms": (r.seconds - base.seconds) * 1000.0, "tokens": r.tokens,
+            "calls": r.calls}
+
+
+def _at(hits: tuple[Hit, ...], rank: int | None) -> str | None:
+    """The hit at ``rank`` as path#anchor: where two rankings part (None: equal, or ended)."""
+    if rank is None or rank > len(hits):
+        return None
+    hit = hits[rank - 1]
+    return f"{hit.path}#{hit.anchor}"
+
+
+def _render_transport(report: EvalReport, target: Target) -> None:
+    data = _transport_json(report, target)
+    assert data is not None
+    added, local, tokens = data["added_latency_ms"], data["in_process_latency_ms"], data["tokens"]
+    same = f"{data['equal_rankings']}/{data['queries']}"
+    colour = "green" if not report.differing else "red"
+    out.print(f"via {target.describe()}: rankings equal to in-process search for "
+              f"[{colour}]{same}[/{colour}] queries", highlight=False)
+    out.print(f"added latency over in-process, per query: P50 {added['p50']:+.2f} ms, "
+              f"P95 {added['p95']:+.2f} ms (in-process P50 {local['p50']:.2f} ms, "
+              f"P95 {local['p95']:.2f} ms; goal: under 5 ms at P95)", highlight=False)
+    out.print(f"tokens per answer ({data['counter']}): P50 {tokens['p50']:.0f}, "
+              f"P95 {tokens['p95']:.0f}, max {tokens['max']:.0f}", highlight=False)
+    for q in data["per_query"]:
+        if not q["equal"]:
+            out.print(f"[red]ranking differs[/red] {q['id']} at rank {q['first_difference']}: "
+                      f"in-process {q['in_process'] or '(no hit)'}, via {target.via} "
+                      f"{q['via'] or '(no hit)'}", highlight=False)
 
 
 def _row(label: str, s: Scores) -> tuple[str, ...]:

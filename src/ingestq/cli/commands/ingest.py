@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # redis, numpy, SQLite and the embedders: imported by the com
     from rich.progress import Progress
 
     from ingestq.core.queue import Enqueued, JobSpec, Queue
+    from ingestq.ingest.parsing.identity import Labels
     from ingestq.ingest.pipeline import Pipeline
     from ingestq.ingest.verify import VerifyReport
     from ingestq.ops.follow import FollowResult
@@ -32,16 +33,20 @@ def _progress() -> Progress:
 
 
 def enqueue_files(q: Queue, files: list[str], *, force: bool, quiet: bool,
-                  checksums: dict[str, str | None] | None = None) -> list[Enqueued]:
-    """Enqueue one ``file`` job per file, in batches, with a progress bar on stderr."""
+                  checksums: dict[str, str | None] | None = None,
+                  labels: dict[str, Labels] | None = None) -> list[Enqueued]:
+    """Enqueue one ``file`` job per file (under its labels), in batches, with a progress bar
+    on stderr."""
     from ingestq.ingest.files import job_spec
 
     results: list[Enqueued] = []
     sums = checksums or {}
+    named = labels or {}
     with _progress() as bar:
         task = bar.add_task("enqueue", total=len(files), visible=not quiet)
         for start in range(0, len(files), BATCH):
-            specs: list[JobSpec] = [job_spec(f, force=force, content_checksum=sums.get(f) or "")
+            specs: list[JobSpec] = [job_spec(f, force=force, content_checksum=sums.get(f) or "",
+                                             labels=named.get(f))
                                     for f in files[start:start + BATCH]]
             results.extend(q.enqueue_many(specs))
             bar.update(task, advance=len(specs))
@@ -57,7 +62,7 @@ def _checksums(files: list[str], quiet: bool) -> dict[str, str | None]:
     with _progress() as bar:
         task = bar.add_task("check", total=len(files), visible=not quiet)
         for f in files:
-            sums[f] = checksum(f, pipeline.roots, pipeline.max_file_bytes)
+            sums[f] = checksum(f, pipeline.root_paths, pipeline.max_file_bytes)
             bar.update(task, advance=1)
     return sums
 
@@ -109,19 +114,32 @@ def ingest(
     workers: int = typer.Option(min(2, os.cpu_count() or 1), "--workers",
                                 help="Local workers to run when none is alive (embedded); "
                                      "with a local model, one process with their slots."),
+    collection: str = typer.Option(None, "--collection",
+                                   help="Collection label for these files (default: their "
+                                        "root's, from ingest.pipeline.roots)."),
+    version: str = typer.Option(None, "--version",
+                                help="Version label for these files, any string (default: "
+                                     "their root's). Another version of the same files is "
+                                     "another set of documents."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ) -> None:
     """Enqueue files for ingestion; on the embedded default with no live worker, process them here.
 
-    Files whose content and embedder match what the store already holds are not enqueued
-    (reported as unchanged); --force enqueues them too.
+    Files whose content and embedder match what the store already holds (under the same
+    collection and version) are not enqueued (reported as unchanged); --force enqueues them too.
 
-    Example: ingestctl ingest docs/ --glob '*.md' --wait
+    Example: ingestctl ingest docs/ --glob '*.md' --collection fastapi --version 0.115 --wait
     """
-    from ingestq.ingest.files import expand, unchanged_files
+    from ingestq.ingest.files import expand, labels_of, unchanged_files
 
-    q = state.queue
+    ingest_settings = state.config.ingest
     found = expand(paths, pattern)
+    try:
+        labels = labels_of(found.files, ingest_settings.pipeline, collection, version)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
+    q = state.queue
     for missing in found.missing:
         err.print(f"[yellow]skipped:[/yellow] {missing} does not exist", highlight=False)
     if not found.files:
@@ -130,11 +148,11 @@ def ingest(
     sums = _checksums(found.files, quiet=as_json)
     unchanged: set[str] = set()
     if not force:
-        ingest_settings = state.config.ingest
         unchanged = unchanged_files(sums, ingest_settings.pipeline,
-                                    Path(ingest_settings.data_dir))
+                                    Path(ingest_settings.data_dir), labels)
     todo = [f for f in found.files if f not in unchanged]
-    results = enqueue_files(q, todo, force=force, quiet=as_json, checksums=sums) if todo else []
+    results = enqueue_files(q, todo, force=force, quiet=as_json, checksums=sums,
+                            labels=labels) if todo else []
     outcome = process_files(q, [r.id for r in results], wait=wait, workers=workers,
                             quiet=as_json)
     _report(found.files, results, outcome, as_json, found.duplicates, len(unchanged))
@@ -182,13 +200,23 @@ def watch(
     settle: float = typer.Option(2.0, "--settle", min=0.0,
                                  help="Seconds a file's size and mtime must stay unchanged."),
     interval: float = typer.Option(1.0, "--interval", min=0.1, help="Seconds between scans."),
+    collection: str = typer.Option(None, "--collection",
+                                   help="Collection label (default: each file's root's)."),
+    version: str = typer.Option(None, "--version",
+                                help="Version label (default: each file's root's)."),
 ) -> None:
     """Enqueue new and changed files once they stop changing (moved-in files included).
 
     Example: ingestctl watch docs/ --settle 5
     """
+    from ingestq.ingest.parsing.identity import Labels
     from ingestq.ingest.watch import Watcher
 
+    try:
+        Labels(collection or "", version or "")  # refused before the first scan, not at it
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
     q = state.queue
     watcher = Watcher(directory, pattern=pattern, settle_seconds=settle)
     err.print(f"watching {directory} (settle {settle:g} s); Ctrl-C to stop")
@@ -196,26 +224,29 @@ def watch(
         while True:
             ready = watcher.scan(time.monotonic())
             if ready:
-                _enqueue_changed(q, ready)
+                _enqueue_changed(q, ready, collection, version)
             time.sleep(interval)
     except KeyboardInterrupt:
         err.print("stopped")
 
 
-def _enqueue_changed(q: Queue, ready: list[str]) -> None:
+def _enqueue_changed(q: Queue, ready: list[str], collection: str | None = None,
+                     version: str | None = None) -> None:
     """Enqueue the settled files whose content changed: the same test as `ingest` (checksum and
     embedder against the manifest), so starting `watch` on an ingested tree enqueues nothing."""
-    from ingestq.ingest.files import checksum, job_spec, unchanged_files
+    from ingestq.ingest.files import checksum, job_spec, labels_of, unchanged_files
 
     ingest_settings = state.config.ingest
     pipeline = ingest_settings.pipeline  # checksums read only what workers may read
-    sums = {p: checksum(p, pipeline.roots, pipeline.max_file_bytes) for p in ready}
-    unchanged = unchanged_files(sums, ingest_settings.pipeline, Path(ingest_settings.data_dir))
+    sums = {p: checksum(p, pipeline.root_paths, pipeline.max_file_bytes) for p in ready}
+    labels = labels_of(ready, pipeline, collection, version)
+    unchanged = unchanged_files(sums, pipeline, Path(ingest_settings.data_dir), labels)
     todo = [p for p in ready if p not in unchanged]
     for path in ready:
         if path in unchanged:
             out.print(f"unchanged {path} (not enqueued)", highlight=False)
-    specs = [job_spec(p, content_checksum=sums[p], roots=pipeline.roots) for p in todo]
+    specs = [job_spec(p, content_checksum=sums[p], roots=pipeline.root_paths, labels=labels[p])
+             for p in todo]
     for r, path in zip(q.enqueue_many(specs) if specs else [], todo, strict=True):
         out.print(f"{'enqueued' if r.created else 'already queued'} {path} (job {r.id})",
                   highlight=False)
@@ -234,31 +265,50 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable results."),
     local: bool = typer.Option(False, "--local",
                                help="Search in this process even when a service runs."),
+    collection: str = typer.Option(None, "--collection",
+                                   help="Only this collection (exact). Default: every one."),
+    version: str = typer.Option(None, "--version",
+                                help="Only this version (exact), or a prefix ending in '*' "
+                                     "('3.*'); '*' is every version. Default: each "
+                                     "collection's newest (the version ingested last)."),
 ) -> None:
     """Search what was ingested: BM25, fused with vectors when the embedder adds to them.
 
     A running service (`ingestctl serve` or `up`) answers when it serves the same store: its
     model is already loaded.
 
-    Example: ingestctl search "how do I declare a request body" --k 5
+    Example: ingestctl search "how do I declare a request body" --k 5 --version '0.115.*'
     """
     from ingestq.cli.warm_search import ask_service
+    from ingestq.ingest.scope import SelectionError, check_selection
 
+    try:
+        check_selection(collection, version)
+    except SelectionError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
     settings = state.config.ingest
-    results = None if local else ask_service(settings, query, k)
+    results = None if local else ask_service(settings, query, k, collection, version)
     if results is None:
-        results = _search_here(query, k)
+        results = _search_here(query, k, collection, version)
     if as_json:
         print_json(results)
         return
     if not results:
-        out.print("no results (has anything been ingested? ingestctl ingest PATH)")
+        if collection is not None or version is not None:
+            out.print(f"no results in collection {collection or '(any)'!s}, version "
+                      f"{version or '(newest)'!s}; `ingestctl search` without them, or with "
+                      "--version '*', reads more", highlight=False, markup=False)
+        else:
+            out.print("no results (has anything been ingested? ingestctl ingest PATH)")
         raise typer.Exit(EXIT_PROBLEM)
     for rank, r in enumerate(results, 1):
         where = " > ".join(r["heading_path"]) or r["title"]
         anchor = f"#{r['anchor']}" if r["anchor"] else ""
         out.print(f"[bold]{rank}. {where}[/bold]  [dim]{r['score']:.4f}[/dim]")
-        out.print(f"   {r['source_path']}{anchor}", highlight=False)
+        labels = " · ".join(v for v in (r.get("collection"), r.get("version")) if v)
+        out.print(f"   {r['source_path']}{anchor}" + (f"  [{labels}]" if labels else ""),
+                  highlight=False, markup=False)
         out.print(f"   {' '.join(r['snippet'].split())}", highlight=False, markup=False)
     if _lexical_only():
         err.print("lexical search only (BM25): the default hashing embedder adds nothing to it. "
@@ -267,11 +317,13 @@ def search(
                   style="dim", markup=False, highlight=False)
 
 
-def _search_here(query: str, k: int) -> list[dict[str, Any]]:
+def _search_here(query: str, k: int, collection: str | None, version: str | None
+                 ) -> list[dict[str, Any]]:
     from ingestq.ingest.search import search as run_search
 
     started = time.perf_counter()
-    results = [dataclasses.asdict(r) for r in run_search(_pipeline(), query, k)]
+    results = [dataclasses.asdict(r) for r in run_search(_pipeline(), query, k,
+                                                         collection=collection, version=version)]
     if not _lexical_only():
         service = state.config.ingest.service
         err.print(f"searched in this process ({time.perf_counter() - started:.1f} s, the "
@@ -306,15 +358,17 @@ def verify(
     report = run_verify(_pipeline(), repair=repair)
     enqueued: list[Enqueued] = []
     outcome = None
-    if repair and report.reingest_paths:
+    if repair and report.reingest:
         q = state.queue
-        enqueued = q.enqueue_many([job_spec(p, force=True) for p in report.reingest_paths])
+        enqueued = q.enqueue_many([job_spec(s.path, force=True, labels=s.labels)
+                                   for s in report.reingest])
         outcome = process_files(q, [e.id for e in enqueued], wait=False, workers=workers,
                                 quiet=as_json)
     if as_json:
         print_json({"ok": report.ok, "checked_documents": report.checked_documents,
                      "drift": [dataclasses.asdict(d) for d in report.drift],
                      "reingest_paths": list(report.reingest_paths),
+                     "reingest": [dataclasses.asdict(s) for s in report.reingest],
                      "delete_ids": list(report.delete_ids), "unreadable": list(report.unreadable),
                      "deleted": report.deleted, "enqueued": [e.id for e in enqueued]})
     else:

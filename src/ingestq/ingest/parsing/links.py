@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
 import re
 from urllib.parse import unquote, urlsplit
 
-from ingestq.ingest.parsing.identity import document_id_for
+from ingestq.ingest.parsing.identity import Labels, document_id_for, normalise_path
 from ingestq.ingest.parsing.model import Link
 
 # Extensions of the files the ingestion pipeline parses as documents (see parse.detect_format);
@@ -40,5 +41,15 @@ def local_target_path(href: str, source_path: str) -> str | None:
 def make_link(href: str, text: str, source_path: str) -> Link:
     """Build a Link; ``target_document_id`` is set when ``href`` names a local document."""
     target = local_target_path(href, source_path)
-    target_id = document_id_for(target) if target is not None else None
-    return Link(href=href, text=text.strip(), target_document_id=target_id)
+    if target is None:
+        return Link(href=href, text=text.strip())
+    path = normalise_path(target)
+    return Link(href=href, text=text.strip(), target_document_id=document_id_for(path),
+                target_path=path)
+
+
+def labelled(link: Link, labels: Labels) -> Link:
+    """The link as found in a document with ``labels``: its target is the same-labelled page."""
+    if link.target_path is None or not labels:
+        return link
+    return dataclasses.replace(link, target_document_id=document_id_for(link.target_path, labels))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ingestq.ingest.parsing.identity import NO_LABELS, Labels
+
 
 @dataclass(frozen=True)
 class Link:
@@ -12,6 +14,9 @@ class Link:
     href: str
     text: str
     target_document_id: str | None = None
+    # The local file it names (normalised), kept so the target id can take the labels of the
+    # document the link is in: a link inside version 2 leads to version 2's page.
+    target_path: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class Chunk:
 class Document:
     """A parsed source file: its identity, checksum, and the sections and chunks it yields."""
 
-    id: str  # derived from the normalised absolute path
+    id: str  # derived from the normalised absolute path and the labels
     source_path: str  # the normalised absolute path
     title: str
     checksum: str  # sha256 of the raw bytes
@@ -61,3 +66,4 @@ class Document:
     sections: list[Section] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    labels: Labels = NO_LABELS  # collection and version of the root it was ingested from

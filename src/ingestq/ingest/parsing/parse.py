@@ -8,6 +8,7 @@ deterministic, so parsing the same file twice yields identical records.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from pathlib import PurePath
 from ingestq.errors import PermanentError
 from ingestq.ingest.parsing.chunking import chunk_sections
 from ingestq.ingest.parsing.html import parse_html
-from ingestq.ingest.parsing.identity import document_id_for, normalise_path
+from ingestq.ingest.parsing.identity import NO_LABELS, Labels, document_id_for, normalise_path
+from ingestq.ingest.parsing.links import labelled
 from ingestq.ingest.parsing.markdown import parse_markdown
 from ingestq.ingest.parsing.model import Document
 from ingestq.ingest.parsing.reader import (
@@ -31,6 +33,8 @@ from ingestq.ingest.parsing.tokens import InputLimit
 
 __all__ = [
     "FORMATS",
+    "NO_LABELS",
+    "Labels",
     "ParseOptions",
     "detect_format",
     "document_id_for",
@@ -89,18 +93,23 @@ def detect_format(path: str) -> str:
     return "text"
 
 
-def parse_file(path: str | os.PathLike[str], options: ParseOptions) -> Document:
+def parse_file(path: str | os.PathLike[str], options: ParseOptions,
+               labels: Labels = NO_LABELS) -> Document:
     """Read and parse one file; the format comes from its extension.
 
     Raises PermanentError (missing, directory, binary, empty, too large, outside the roots,
     symlink loop, invalid UTF-8 with ``invalid_utf8="refuse"``) or TransientError (EIO, EMFILE...).
     """
     with open_source(path, options.roots, options.max_file_bytes) as source:
-        return parse_source(source, options)
+        return parse_source(source, options, labels)
 
 
-def parse_source(opened: SourceFile, options: ParseOptions) -> Document:
-    """Parse a file already opened and checked by :func:`open_source` (the pipeline's way)."""
+def parse_source(opened: SourceFile, options: ParseOptions, labels: Labels = NO_LABELS
+                 ) -> Document:
+    """Parse a file already opened and checked by :func:`open_source` (the pipeline's way).
+
+    ``labels``: the collection and version of its root; they are part of the document's id.
+    """
     source = decode_source(opened, options.invalid_utf8)
     return _build_document(
         source.text,
@@ -109,15 +118,18 @@ def parse_source(opened: SourceFile, options: ParseOptions) -> Document:
         checksum=source.checksum,
         options=options,
         warnings=list(source.warnings),
+        labels=labels,
     )
 
 
 def parse_text(
-    raw: str, *, source_path: str, fmt: str, checksum: str, options: ParseOptions
+    raw: str, *, source_path: str, fmt: str, checksum: str, options: ParseOptions,
+    labels: Labels = NO_LABELS,
 ) -> Document:
     """Parse already-decoded text as if it were the file at ``source_path`` (not read here)."""
     return _build_document(
-        raw, source_path=source_path, fmt=fmt, checksum=checksum, options=options, warnings=[]
+        raw, source_path=source_path, fmt=fmt, checksum=checksum, options=options, warnings=[],
+        labels=labels,
     )
 
 
@@ -129,6 +141,7 @@ def _build_document(
     checksum: str,
     options: ParseOptions,
     warnings: list[str],
+    labels: Labels = NO_LABELS,
 ) -> Document:
     parser = _PARSERS.get(fmt)
     if parser is None:
@@ -136,10 +149,13 @@ def _build_document(
             f"unknown format {fmt!r} for {source_path!r}; expected one of {', '.join(FORMATS)}"
         )
     path = normalise_path(source_path)
-    document_id = document_id_for(path)
+    document_id = document_id_for(path, labels)
     outline = parser(raw, path)
     title = outline.declared_title or _first_h1(outline) or PurePath(path).stem
     sections = build_sections(document_id, title, outline)
+    if labels:
+        sections = [dataclasses.replace(s, links=tuple(labelled(k, labels) for k in s.links))
+                    for s in sections]
     chunks = chunk_sections(
         title, sections, options.chunk_tokens, options.chunk_overlap_tokens, options.input_limit
     )
@@ -152,6 +168,7 @@ def _build_document(
         sections=sections,
         chunks=chunks,
         warnings=[*warnings, *outline.warnings],
+        labels=labels,
     )
 
 

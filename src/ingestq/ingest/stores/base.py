@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from ingestq.ingest.embedders.base import Vectors
+from ingestq.ingest.parsing.identity import Labels
 from ingestq.ingest.parsing.model import Document
 
 SKIPPED_UNCHANGED = "unchanged"
+
+# Which (collection, version) pairs a query reads; None: all of them, no filter at all.
+Scope = frozenset[Labels] | None
 
 
 @dataclass(frozen=True)

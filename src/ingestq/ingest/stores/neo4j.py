@@ -34,6 +34,8 @@ _SCHEMA = (
     "CREATE CONSTRAINT ingestq_chunk_id IF NOT EXISTS FOR (n:Chunk) REQUIRE n.id IS UNIQUE",
     "CREATE INDEX ingestq_section_document IF NOT EXISTS FOR (n:Section) ON (n.document_id)",
     "CREATE INDEX ingestq_chunk_document IF NOT EXISTS FOR (n:Chunk) ON (n.document_id)",
+    "CREATE INDEX ingestq_document_labels IF NOT EXISTS FOR (n:Document) "
+    "ON (n.collection, n.version)",
 )
 # Relationship types cannot be parameters in Cypher: one statement per kind.
 _EDGE_QUERIES = {
@@ -151,8 +153,11 @@ class Neo4jStore:
         tx.run(
             "MERGE (d:Document {id: $id}) SET d.source_path = $path, d.title = $title, "
             "d.checksum = $checksum, d.format = $format, d.embedding_model = $model, "
-            "d.section_count = $sections, d.chunk_count = $chunks",
+            "d.section_count = $sections, d.chunk_count = $chunks, "
+            "d.collection = $collection, d.version = $version",
             id=doc.id,
+            collection=doc.labels.collection,
+            version=doc.labels.version,
             path=doc.source_path,
             title=doc.title,
             checksum=doc.checksum,

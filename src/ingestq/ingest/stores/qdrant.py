@@ -20,13 +20,14 @@ from qdrant_client import QdrantClient, models
 
 from ingestq.errors import ConfigError, TransientError
 from ingestq.ingest.embedders.base import Vectors
+from ingestq.ingest.parsing.identity import Labels
 from ingestq.ingest.parsing.model import Document
 from ingestq.ingest.settings import StoreSettings
-from ingestq.ingest.stores.base import DocumentManifest, WriteResult
+from ingestq.ingest.stores.base import DocumentManifest, Scope, WriteResult
 
 # Fixed namespace: point ids must be the same in every process and every release.
 POINT_NAMESPACE = uuid.UUID("6f1c2a4e-3b7d-5e10-9a8b-1c2d3e4f5a6b")
-_KEYWORD_FIELDS = ("document_id", "chunk_id", "section_id")
+_KEYWORD_FIELDS = ("document_id", "chunk_id", "section_id", "collection", "version")
 _SCROLL_PAGE = 512
 
 
@@ -37,6 +38,27 @@ def point_id(chunk_id: str) -> str:
 
 def _field_is(key: str, value: str) -> models.FieldCondition:
     return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def _label_is(key: str, value: str) -> models.Filter | models.FieldCondition:
+    if value:
+        return _field_is(key, value)
+    # Points written before labels have no such key: they are the unlabelled documents.
+    return models.Filter(should=[_field_is(key, ""), models.IsEmptyCondition(
+        is_empty=models.PayloadField(key=key))])
+
+
+def scope_filter(scope: Scope) -> models.Filter | None:
+    """A payload filter for the points of ``scope``'s (collection, version) pairs."""
+    if scope is None:
+        return None
+
+    def pair(labels: Labels) -> models.Filter:
+        return models.Filter(must=[_label_is("collection", labels.collection),
+                                   _label_is("version", labels.version)])
+
+    return models.Filter(should=[pair(labels) for labels in sorted(
+        scope, key=lambda lab: (lab.collection, lab.version))])
 
 
 class QdrantStore:
@@ -73,21 +95,28 @@ class QdrantStore:
 
     def _ensure_collection(self) -> None:
         if self.client.collection_exists(self.collection):
-            size = self.client.get_collection(self.collection).config.params.vectors
+            info = self.client.get_collection(self.collection)
+            size = info.config.params.vectors
             actual = size.size if isinstance(size, models.VectorParams) else None
             if actual != self.dim:
                 raise ConfigError(
                     f"Qdrant collection {self.collection!r} holds vectors of size {actual}, "
                     f"the embedder gives {self.dim}: use another store.qdrant_collection"
                 )
+            # A collection made before labels lacks their indexes (search filters on them).
+            self._index([k for k in _KEYWORD_FIELDS if k not in (info.payload_schema or {})])
             return
         self.client.create_collection(
             self.collection,
             vectors_config=models.VectorParams(size=self.dim, distance=models.Distance.COSINE),
         )
-        for key in _KEYWORD_FIELDS:
-            # Filters on these run on every write and delete: index them. Local mode ignores
-            # indexes and warns so; that warning says nothing an operator could act on.
+        self._index(list(_KEYWORD_FIELDS))
+
+    def _index(self, keys: list[str]) -> None:
+        for key in keys:
+            # Filters on these run on every write, delete and labelled search: index them. Local
+            # mode ignores indexes and warns so; that warning says nothing an operator could
+            # act on.
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "Payload indexes have no effect", UserWarning)
                 self.client.create_payload_index(
@@ -106,6 +135,8 @@ class QdrantStore:
                 section = sections[chunk.section_id]
                 payload: dict[str, Any] = {
                     "document_id": doc.id,
+                    "collection": doc.labels.collection,
+                    "version": doc.labels.version,
                     "source_path": doc.source_path,
                     "title": doc.title,
                     "heading_path": list(section.heading_path),
@@ -192,11 +223,14 @@ class QdrantStore:
         chunks = {str(p["chunk_id"]): str(p["content_hash"]) for p in payloads}
         return DocumentManifest(document_id, str(payloads[0]["source_path"]), None, None, chunks)
 
-    def search(self, vector: Vectors, k: int) -> list[tuple[str, float, dict[str, Any]]]:
-        """Return (chunk id, cosine score, payload) of the ``k`` nearest points."""
+    def search(self, vector: Vectors, k: int, scope: Scope = None
+               ) -> list[tuple[str, float, dict[str, Any]]]:
+        """Return (chunk id, cosine score, payload) of the ``k`` nearest points in ``scope``
+        (filtered inside Qdrant, so ``k`` stays exact)."""
         with self._lock:
             response = self.client.query_points(
-                self.collection, query=vector.astype(float).tolist(), limit=k, with_payload=True
+                self.collection, query=vector.astype(float).tolist(), limit=k, with_payload=True,
+                query_filter=scope_filter(scope),
             )
         return [
             (str((p.payload or {})["chunk_id"]), float(p.score), dict(p.payload or {}))

@@ -22,8 +22,9 @@ from typing import Concatenate, ParamSpec, TypeVar
 import numpy as np
 
 from ingestq.ingest.embedders.base import Vectors
+from ingestq.ingest.parsing.identity import Labels
 from ingestq.ingest.parsing.model import Document, Section
-from ingestq.ingest.stores.base import SKIPPED_UNCHANGED, DocumentManifest, WriteResult
+from ingestq.ingest.stores.base import SKIPPED_UNCHANGED, DocumentManifest, Scope, WriteResult
 from ingestq.ingest.stores.sqlite_db import bump_version, connect, data_version, write_transaction
 
 HEADING_SEPARATOR = " > "
@@ -78,6 +79,22 @@ class ChunkInfo:
     heading_path: tuple[str, ...]
     anchor: str
     text: str
+    collection: str = ""
+    version: str = ""
+
+
+def scope_sql(scope: Scope, alias: str = "d") -> tuple[str, list[str]]:
+    """An SQL condition on documents ``alias`` limiting it to ``scope`` (and its parameters).
+
+    One equality pair per label set, so SQLite answers it from ``documents_by_labels``.
+    """
+    if scope is None:
+        return "1 = 1", []
+    if not scope:
+        return "0 = 1", []
+    pairs = sorted((labels.collection, labels.version) for labels in scope)
+    condition = " OR ".join(f"({alias}.collection = ? AND {alias}.version = ?)" for _ in pairs)
+    return f"({condition})", [value for pair in pairs for value in pair]
 
 
 def _section_row(section: Section) -> Row:
@@ -147,6 +164,9 @@ class SQLiteStore:
             written, dropped = self._sync_chunks(conn, doc, vectors, embedding_model)
             self._sync_edges(conn, doc)
             self._upsert_document(conn, doc, embedding_model)
+            conn.execute("INSERT OR IGNORE INTO labels (collection, version, first_ingested_at) "
+                         "VALUES (?, ?, ?)", (doc.labels.collection, doc.labels.version,
+                                              time.time()))
             if written or dropped:
                 bump_version(conn)
         return WriteResult(
@@ -251,18 +271,20 @@ class SQLiteStore:
             len(doc.chunks),
             model,
             json.dumps(doc.warnings, ensure_ascii=False),
+            doc.labels.collection,
+            doc.labels.version,
         )
         old = conn.execute(
             "SELECT source_path, title, checksum, format, section_count, chunk_count, "
-            "embedding_model, warnings FROM documents WHERE id = ?",
+            "embedding_model, warnings, collection, version FROM documents WHERE id = ?",
             (doc.id,),
         ).fetchone()
         if old is not None and tuple(old) == row:
             return  # a forced rewrite of identical content leaves even ingested_at alone
         conn.execute(
             "INSERT OR REPLACE INTO documents (id, source_path, title, checksum, format, "
-            "section_count, chunk_count, embedding_model, warnings, ingested_at) "
-            f"VALUES ({_marks(10)})",
+            "section_count, chunk_count, embedding_model, warnings, collection, version, "
+            f"ingested_at) VALUES ({_marks(12)})",
             (doc.id, *row, time.time()),
         )
 
@@ -351,14 +373,35 @@ class SQLiteStore:
         return {name: int(self.conn.execute(q).fetchone()[0]) for name, q in queries.items()}
 
     @_locked
-    def lexical(self, match: str, k: int) -> list[ChunkHit]:
-        """Return the ``k`` best chunks for an FTS5 MATCH expression, best first."""
+    def labels(self) -> list[tuple[Labels, float]]:
+        """Every (collection, version) that holds documents, with when it was first ingested."""
+        rows = self.conn.execute(
+            "SELECT l.collection, l.version, l.first_ingested_at FROM labels l WHERE EXISTS "
+            "(SELECT 1 FROM documents d WHERE d.collection = l.collection AND "
+            "d.version = l.version)")
+        return [(Labels(str(c), str(v)), float(t)) for c, v, t in rows]
+
+    @_locked
+    def document_labels(self) -> dict[str, Labels]:
+        """Document id -> its labels, for every stored document."""
+        rows = self.conn.execute("SELECT id, collection, version FROM documents")
+        return {str(i): Labels(str(c), str(v)) for i, c, v in rows}
+
+    @_locked
+    def lexical(self, match: str, k: int, scope: Scope = None) -> list[ChunkHit]:
+        """Return the ``k`` best chunks for an FTS5 MATCH expression within ``scope``, best
+        first (filtered before ranking is cut at ``k``, so ``k`` stays exact)."""
+        where, params = "", list[str]()
+        if scope is not None:
+            # The scope's documents once (from the label index), then a membership test per match
+            condition, params = scope_sql(scope)
+            where = f"AND c.document_id IN (SELECT d.id FROM documents d WHERE {condition}) "
         rows = self.conn.execute(
             # Weights title, heading path, text: a word in a heading says more than one in text.
             "SELECT c.id, bm25(chunks_fts, 2.0, 3.0, 1.0) "
             "FROM chunks_fts JOIN chunks c ON c.rid = chunks_fts.rowid "
-            "WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?",
-            (match, k),
+            f"WHERE chunks_fts MATCH ? {where}ORDER BY 2 LIMIT ?",
+            (match, *params, k),
         )
         return [ChunkHit(str(cid), float(score)) for cid, score in rows]
 
@@ -376,21 +419,34 @@ class SQLiteStore:
         )
         return {str(cid): str(snip) for cid, snip in rows}
 
-    @_locked
     def vectors(self, model: str) -> tuple[list[str], Vectors]:
         """Return the chunk ids and the matrix of their stored vectors for one model."""
+        ids, _, matrix = self.labelled_vectors(model)
+        return ids, matrix
+
+    @_locked
+    def labelled_vectors(self, model: str) -> tuple[list[str], list[Labels], Vectors]:
+        """The chunk ids, their documents' labels and the matrix of their vectors (one read)."""
         ids: list[str] = []
+        labels: list[Labels] = []
+        known: dict[tuple[str, str], Labels] = {}
         blobs: list[bytes] = []
-        for chunk_id, blob in self.conn.execute(
-            "SELECT id, vector FROM chunks WHERE embedding_model = ? AND vector IS NOT NULL",
+        for chunk_id, collection, version, blob in self.conn.execute(
+            "SELECT c.id, d.collection, d.version, c.vector FROM chunks c "
+            "JOIN documents d ON d.id = c.document_id "
+            "WHERE c.embedding_model = ? AND c.vector IS NOT NULL",
             (model,),
         ):
             ids.append(str(chunk_id))
+            pair = (str(collection), str(version))
+            if pair not in known:  # one Labels per pair: building one checks both strings
+                known[pair] = Labels(*pair)
+            labels.append(known[pair])
             blobs.append(blob)
         if not blobs:
-            return ids, np.zeros((0, 0), dtype=np.float32)
+            return ids, labels, np.zeros((0, 0), dtype=np.float32)
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
-        return ids, matrix
+        return ids, labels, matrix
 
     @_locked
     def chunk_info(self, chunk_ids: list[str]) -> dict[str, ChunkInfo]:
@@ -398,7 +454,8 @@ class SQLiteStore:
         marks = _marks(len(chunk_ids))
         rows = self.conn.execute(
             "SELECT c.id, c.section_id, c.document_id, d.source_path, d.title, s.heading_path, "
-            "s.anchor, c.text FROM chunks c JOIN sections s ON s.id = c.section_id "
+            "s.anchor, c.text, d.collection, d.version FROM chunks c "
+            "JOIN sections s ON s.id = c.section_id "
             f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
             chunk_ids,
         )
@@ -412,6 +469,8 @@ class SQLiteStore:
                 tuple(json.loads(r[5])),
                 str(r[6]),
                 str(r[7]),
+                str(r[8]),
+                str(r[9]),
             )
             for r in rows
         }

@@ -20,14 +20,15 @@ from pathlib import Path
 from ingestq.errors import TransientError
 
 BUSY_TIMEOUT_MS = 30_000  # a write transaction is milliseconds; 30 s rides out a burst of them
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: documents carry collection and version labels (issue 18)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY, source_path TEXT NOT NULL, title TEXT NOT NULL, checksum TEXT NOT NULL,
     format TEXT NOT NULL, ingested_at REAL NOT NULL, section_count INTEGER NOT NULL,
-    chunk_count INTEGER NOT NULL, embedding_model TEXT NOT NULL, warnings TEXT NOT NULL
+    chunk_count INTEGER NOT NULL, embedding_model TEXT NOT NULL, warnings TEXT NOT NULL,
+    collection TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS sections (
     id TEXT PRIMARY KEY, document_id TEXT NOT NULL, parent_id TEXT, level INTEGER NOT NULL,
@@ -119,6 +120,36 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         )
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('version', '0')")
         _stem_fts(conn)
+        _add_labels(conn)
+
+
+# When each (collection, version) was first ingested: "newest version" is the label seen last,
+# and a later re-ingest of an old version must not make it the newest (docs/architecture.md).
+_LABEL_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS labels (collection TEXT NOT NULL, version TEXT NOT NULL, "
+    "first_ingested_at REAL NOT NULL, PRIMARY KEY (collection, version)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS documents_by_labels ON documents (collection, version)",
+)
+
+
+def _add_labels(conn: sqlite3.Connection) -> None:
+    """Schema 1 -> 2 (same transaction): label columns on documents, the labels table.
+
+    A store written before labels holds documents of collection "" at version "", whose ids
+    are the path-only ids they always had, so it answers every query as it did.
+    """
+    columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(documents)")}
+    for name in ("collection", "version"):
+        if name not in columns:
+            conn.execute(f"ALTER TABLE documents ADD COLUMN {name} TEXT NOT NULL DEFAULT ''")
+    migrated = "collection" not in columns
+    for statement in _LABEL_SCHEMA:
+        conn.execute(statement)
+    if migrated:
+        conn.execute("INSERT OR IGNORE INTO labels SELECT collection, version, MIN(ingested_at) "
+                     "FROM documents GROUP BY collection, version")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND "
+                 "CAST(value AS INTEGER) < ?", (str(SCHEMA_VERSION), SCHEMA_VERSION))
 
 
 # FTS5's porter stemmer lets "uploads" find "upload" and "hashing" find "hash": page nDCG@10 on
