@@ -53,8 +53,8 @@ from ingestq.ingest.eval_run import EvalReport, GoldenQuery, load_golden, run_ev
 from ingestq.ingest.pipeline import Pipeline  # noqa: E402
 from ingestq.ingest.settings import SQLITE_FILE_NAME, EmbedderSettings, PipelineSettings  # noqa: E402
 
-CORPUS = Path(os.environ.get("BENCH_CORPUS", HERE.parent.parent / "shared" / "corpus")
-              ) / "fastapi-docs" / "en"
+# The English pages the golden set is judged on, as bench/retrieval.py takes them.
+CORPUS = HERE.parent / "tests" / "corpus" / "fastapi-docs" / "en"
 GOLDEN = HERE / "golden" / "fastapi-en.jsonl"
 LLAMA_PY = HERE / "llamaindex" / ".venv" / "bin" / "python"
 LLAMA_RUN = HERE / "llamaindex" / "run.py"
@@ -264,7 +264,11 @@ def main() -> None:
         "Peak RSS is the highest sum of the resident memory of every process of the command's "
         "tree at one sample (0.2 s apart); \"largest process\" is the kernel's high-water mark "
         "(VmHWM) of the biggest one. Wall time from the first process's start to the last "
-        "one's exit.\n", *RUN_HEAD, *[r.row() for r in runs if r.label.startswith("ingestq")]]))
+        "one's exit. \"A model per worker\" is N `ingestctl worker --kinds file` processes, as "
+        "`ingest` started them before, each with `embedder.threads: 1` (one single-threaded "
+        "forward pass at a time, which is what MKL_NUM_THREADS=1 gave their torch), on this "
+        "commit's code otherwise (each model on its one model thread).\n",
+        *RUN_HEAD, *[r.row() for r in runs if r.label.startswith("ingestq")]]))
     if li:
         write_section("llamaindex", "\n".join([
             "## LlamaIndex beside ingestq, same corpus and model (issue 14)\n", header,

