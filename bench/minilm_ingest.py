@@ -259,16 +259,17 @@ def main() -> None:
         return
     first = next(r for r in runs if r.label.startswith(now))
     again = next(r for r in runs if r.label.startswith("ingestq re-ingest"))
-    write_section("local-workers", "\n".join([
-        "## MiniLM ingest: one model per host for local workers (issue 14)\n", header,
-        "Peak RSS is the highest sum of the resident memory of every process of the command's "
-        "tree at one sample (0.2 s apart); \"largest process\" is the kernel's high-water mark "
-        "(VmHWM) of the biggest one. Wall time from the first process's start to the last "
-        "one's exit. \"A model per worker\" is N `ingestctl worker --kinds file` processes, as "
-        "`ingest` started them before, each with `embedder.threads: 1` (one single-threaded "
-        "forward pass at a time, which is what MKL_NUM_THREADS=1 gave their torch), on this "
-        "commit's code otherwise (each model on its one model thread).\n",
-        *RUN_HEAD, *[r.row() for r in runs if r.label.startswith("ingestq")]]))
+    if "before" in parts:  # the section compares the layouts: not written without both
+        write_section("local-workers", "\n".join([
+            "## MiniLM ingest: one model per host for local workers (issue 14)\n", header,
+            "Peak RSS is the highest sum of the resident memory of every process of the command's "
+            "tree at one sample (0.2 s apart); \"largest process\" is the kernel's high-water mark "
+            "(VmHWM) of the biggest one. Wall time from the first process's start to the last "
+            "one's exit. \"A model per worker\" is N `ingestctl worker --kinds file` processes, as "
+            "`ingest` started them before, each with `embedder.threads: 1` (one single-threaded "
+            "forward pass at a time, which is what MKL_NUM_THREADS=1 gave their torch), on this "
+            "commit's code otherwise (each model on its one model thread).\n",
+            *RUN_HEAD, *[r.row() for r in runs if r.label.startswith("ingestq")]]))
     if li:
         write_section("llamaindex", "\n".join([
             "## LlamaIndex beside ingestq, same corpus and model (issue 14)\n", header,
