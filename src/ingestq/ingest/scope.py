@@ -18,11 +18,14 @@ version) pairs, which every ranking filters on before it is cut at ``k``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ingestq.errors import IngestqError
 from ingestq.ingest.parsing.identity import PREFIX_MARK, Labels, check_label
-from ingestq.ingest.stores.base import Scope
-from ingestq.ingest.stores.sqlite import SQLiteStore
+
+if TYPE_CHECKING:  # the CLI checks a selection before asking a service: no numpy, no store
+    from ingestq.ingest.stores.base import Scope
+    from ingestq.ingest.stores.sqlite import SQLiteStore
 
 
 class SelectionError(IngestqError):
