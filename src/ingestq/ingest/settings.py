@@ -40,9 +40,17 @@ class EmbedderSettings(_Block):
     # Texts per forward pass or HTTP request. None: the embedder's own (16 for
     # sentence-transformers on CPU, 64 per request for "openai"; see each embedder).
     batch_size: int | None = Field(None, ge=1)
+    # Cores a local model uses (one single-threaded forward pass each). None: every usable core
+    # in a worker (local workers share one model process per host), one in processes that embed
+    # queries (ingestq/threads.py).
+    threads: int | None = Field(None, ge=1)
     # one HTTP request; a hung server must not stall (finite: .inf would wait forever)
     timeout_seconds: float = Field(30.0, gt=0, le=3600, allow_inf_nan=False)
     max_retries: int = Field(5, ge=0)  # 429/5xx/timeouts retried with backoff, then transient
+
+    def loads_local_model(self) -> bool:
+        """Whether each process embedding with these settings holds a model in its own memory."""
+        return self.kind == "sentence-transformers"
 
 
 class StoreSettings(_Block):

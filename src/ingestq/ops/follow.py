@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ingestq.core import queries as reads
 from ingestq.core.job import Job, JobState
 from ingestq.core.queue import Queue
+from ingestq.ops.local_workers import Layout
 
 POLL_SECONDS = 0.3
 
@@ -60,11 +61,15 @@ def follow(queue: Queue, ids: Sequence[str], *, on_progress: Callable[[int, int]
 
 
 class LocalWorkers:
-    """`ingestctl worker` child processes for the duration of a command (embedded default)."""
+    """`ingestctl worker` child processes for the duration of a command (embedded default).
 
-    def __init__(self, count: int, *, kinds: str | None = None,
+    ``layout`` says how many and with how many slots (``local_workers.local_layout``: one
+    process when each would hold its own copy of a model).
+    """
+
+    def __init__(self, layout: Layout, *, kinds: str | None = None,
                  config_file: str | None = None) -> None:
-        args = [sys.executable, "-m", "ingestq.cli.main", "worker"]
+        args = [sys.executable, "-m", "ingestq.cli.main", "worker", *layout.argv()]
         if kinds:
             args += ["--kinds", kinds]
         env = os.environ.copy()
@@ -72,7 +77,7 @@ class LocalWorkers:
             env["INGESTQ_CONFIG"] = config_file  # the workers read the same configuration
         self.procs = [subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       env=env) for _ in range(count)]
+                                       env=env) for _ in range(layout.processes)]
 
     def stop(self) -> None:
         """SIGTERM every worker (graceful) and wait for them."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from ingestq.config import IngestSettings
+from ingestq.ops.local_workers import local_layout
 from ingestq.ops.up_lock import die_with_parent
 from ingestq.redaction import redact
 
@@ -55,11 +56,15 @@ class Child:
 
 
 def plan_up(settings: IngestSettings, *, workers: int, with_service: bool) -> list[ChildSpec]:
-    """The children of `up`: N workers (not reaping), one reaper, and the service if present."""
+    """The children of `up`: N workers (not reaping; one with N's slots when each would load
+    its own model, see local_workers.py), one reaper, and the service if present."""
     base = [sys.executable, "-m", "ingestq.cli.main"]
     where = redact(settings.redis.url) if settings.redis.url else "embedded server"
-    specs = [ChildSpec(f"worker-{i + 1}", [*base, "worker", "--no-reaper"], f"jobs from {where}")
-             for i in range(workers)]
+    layout = local_layout(settings, workers)
+    slots = f", {layout.concurrency} slots, one model" if layout.concurrency else ""
+    specs = [ChildSpec(f"worker-{i + 1}", [*base, "worker", "--no-reaper", *layout.argv()],
+                       f"jobs from {where}{slots}")
+             for i in range(layout.processes)]
     specs.append(ChildSpec("reaper", [*base, "reaper"], f"expired leases on {where}"))
     if with_service:
         svc = settings.service

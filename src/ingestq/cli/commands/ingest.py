@@ -83,6 +83,7 @@ def process_files(q: Queue, ids: list[str], *, wait: bool, workers: int, quiet: 
     from ingestq.core import worker_registry as registry
     from ingestq.ingest.files import FILE_KIND
     from ingestq.ops.follow import LocalWorkers
+    from ingestq.ops.local_workers import local_layout
 
     local = None
     # Nothing enqueued: nothing to follow (an empty follow returns at once), no worker to start.
@@ -92,7 +93,8 @@ def process_files(q: Queue, ids: list[str], *, wait: bool, workers: int, quiet: 
                       "(ingestctl worker)")
         else:
             cfg = state.config.file
-            local = LocalWorkers(workers, kinds=FILE_KIND, config_file=str(cfg) if cfg else None)
+            local = LocalWorkers(local_layout(state.config.ingest, workers), kinds=FILE_KIND,
+                                 config_file=str(cfg) if cfg else None)
             wait = True
     try:
         return _follow(q, ids, quiet=quiet) if wait else None
@@ -110,7 +112,8 @@ def ingest(
     force: bool = typer.Option(False, "--force",
                                help="Enqueue unchanged files too, and rewrite them."),
     workers: int = typer.Option(min(2, os.cpu_count() or 1), "--workers",
-                                help="Local workers to run when none is alive (embedded)."),
+                                help="Local workers to run when none is alive (embedded); "
+                                     "with a local model, one process with their slots."),
     collection: str = typer.Option(None, "--collection",
                                    help="Collection label for these files (default: their "
                                         "root's, from ingest.pipeline.roots)."),

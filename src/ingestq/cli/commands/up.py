@@ -10,7 +10,9 @@ from ingestq.cli.context import EXIT_PROBLEM, err, state
 
 
 def up(
-    workers: int = typer.Option(2, "--workers", "-w", min=0, help="Worker processes."),
+    workers: int = typer.Option(2, "--workers", "-w", min=0,
+                                help="Worker processes (with a local model: one process with "
+                                     "their slots)."),
     service: bool = typer.Option(True, "--service/--no-service",
                                  help="Run `ingestctl serve` too."),
     grace: float = typer.Option(None, "--grace", min=0.0,

@@ -43,8 +43,11 @@ def worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda num, _frame: early.append(num))
 
+    from ingestq.threads import embed_in_bulk
     from ingestq.worker.handlers import default_registry, load_modules
     from ingestq.worker.loop import Worker
+
+    embed_in_bulk()  # a local model here gets the cores: this process embeds whole documents
 
     if isolation not in (None, "thread", "process"):
         raise typer.BadParameter("must be thread or process", param_hint="--isolation")

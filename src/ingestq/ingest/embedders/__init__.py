@@ -22,6 +22,7 @@ from ingestq.ingest.embedders.openai_http import OPENAI_BATCH_SIZE, OpenAICompat
 from ingestq.ingest.embedders.sentence import SENTENCE_BATCH_SIZE, SentenceTransformerEmbedder
 from ingestq.ingest.parsing.tokens import InputLimit
 from ingestq.ingest.settings import EmbedderSettings
+from ingestq.threads import model_threads
 
 __all__ = [
     "Embedder",
@@ -90,7 +91,8 @@ def _build(settings: EmbedderSettings) -> Embedder:
         return HashingEmbedder(settings.dim or DEFAULT_DIM)
     if settings.kind == "sentence-transformers":
         embedder = SentenceTransformerEmbedder(
-            settings.model, batch_size=settings.batch_size or SENTENCE_BATCH_SIZE
+            settings.model, batch_size=settings.batch_size or SENTENCE_BATCH_SIZE,
+            threads=model_threads(settings.threads),
         )
         if settings.dim is not None and settings.dim != embedder.dim:
             raise ConfigError(

@@ -5,7 +5,9 @@ is small (13 texts on average in the corpus), so a local model pads and dispatch
 batches, and concurrent calls fight over the same cores. Here the first caller runs the model;
 callers that arrive meanwhile queue up, and when it finishes, the next one takes every queued
 request in one call. No caller waits for a timer: a lone caller runs at once, so there is
-batching only when there is concurrency to batch.
+batching only when there is concurrency to batch. With ``parallel`` above one, that many calls
+may run at once (a local model on several cores runs one single-threaded forward pass per core:
+no OpenMP barrier waits for a core that a parsing thread holds).
 """
 
 from __future__ import annotations
@@ -30,13 +32,16 @@ class _Request:
 class Coalescer:
     """Runs ``embed`` for concurrent callers, one call at a time, merging queued requests."""
 
-    def __init__(self, embed: Callable[[list[str]], Vectors], max_texts: int = 512) -> None:
-        """``max_texts`` bounds one merged call (a request larger than it still runs whole)."""
+    def __init__(self, embed: Callable[[list[str]], Vectors], max_texts: int = 512,
+                 parallel: int = 1) -> None:
+        """``max_texts`` bounds one merged call (a request larger than it still runs whole);
+        ``parallel`` calls run at once at most."""
         self._embed = embed
         self._max_texts = max_texts
+        self._parallel = parallel
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
-        self._busy = False
+        self._running = 0
 
     @property
     def queued(self) -> int:
@@ -50,20 +55,21 @@ class Coalescer:
         with self._cond:
             self._queue.append(mine)
         # Serve the queue, oldest first, until this request is done: the batch taken may not
-        # hold it when older requests fill max_texts.
+        # hold it when older requests fill max_texts. A request another call has taken is
+        # waited for (the queue is then empty of it), not served twice.
         while True:
             with self._cond:
-                while not mine.done and self._busy:
+                while not mine.done and (self._running >= self._parallel or not self._queue):
                     self._cond.wait()
                 if mine.done:
                     return self._result(mine)
-                self._busy = True
+                self._running += 1
                 batch = self._take()
             try:
                 self._serve(batch)
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._running -= 1
                     self._cond.notify_all()
 
     def _take(self) -> list[_Request]:
