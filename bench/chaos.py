@@ -44,7 +44,7 @@ from redis.retry import Retry
 from results import command_line, git_rev, load, machine, write_section
 
 from ingestq.config import load_config
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.connection import connect
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.core.queue import JobSpec, Queue
@@ -264,7 +264,7 @@ def drive(q: Queue, fleet: Fleet, server: EmbeddedServer, feeder: Feeder, rng: r
         fleet.tend()
         try:
             feeder.feed()
-            c = reads.counts(q)
+            c = queries.counts(q)
         except RedisError:
             time.sleep(0.05)  # only possible right after the Valkey kill
             continue

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import Job, JobState
 from ingestq.core.queue import JobSpec, Queue
 
@@ -115,9 +115,9 @@ def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, lo
     """Every check of the chaos run, as (check, result) rows."""
     runs = read_runs(effects) if effects.exists() else {}
     acks = read_acks(logs)
-    jobs = {j.id: j for j in reads.get_jobs(q, ids)}
+    jobs = {j.id: j for j in queries.get_jobs(q, ids)}
     states = collections.Counter(j.state.value for j in jobs.values())
-    c = reads.counts(q)
+    c = queries.counts(q)
     wrong_dead = [f"{i} ({specs[i].kind}, {j.dead_reason})" for i, j in jobs.items()
                   if j.state is JobState.DEAD and j.dead_reason not in expected_reasons(
                       specs[i])]
@@ -135,7 +135,7 @@ def check(q: Queue, ids: list[str], specs: dict[str, JobSpec], effects: Path, lo
     k = chaos.valkey_killed
     rolled_back = [j for j, times in twice.items() if k is not None
                    and all(k - AOF_WINDOW <= t <= k for t in times[:-1])]
-    stats = reads.stats(q)
+    stats = queries.stats(q)
     missing = len(ids) - len(jobs)
     left = c["pending"] + c["scheduled"] + c["processing"]
     rows = [

@@ -45,7 +45,7 @@ from ingest_queue import open_queue, stop_server, store_counts, worker_env  # no
 from proctree import TreePeak, run_sampled  # noqa: E402
 from results import command_line, git_rev, load, machine, write_section  # noqa: E402
 
-from ingestq.core import worker_registry as registry  # noqa: E402
+from ingestq.core import worker_registry  # noqa: E402
 from ingestq.ingest.embedders.sentence import resolve_model_path  # noqa: E402
 from ingestq.ingest.eval_local import known_targets, pipeline_search, relative  # noqa: E402
 from ingestq.ingest.eval_metrics import Hit, percentile  # noqa: E402
@@ -104,7 +104,7 @@ def ingestq_before(label: str, data_dir: Path, workers: int) -> Run:
     procs = [subprocess.Popen(ctl("worker", "--kinds", "file"), env=env,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for _ in range(workers)]
-    while len(registry.live_workers(queue)) < workers:
+    while len(worker_registry.live_workers(queue)) < workers:
         time.sleep(0.1)
     roots = [p.pid for p in procs]
     done, _, peak = run_sampled(ctl("ingest", str(CORPUS), "--json", "--wait"), env,

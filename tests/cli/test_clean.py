@@ -10,7 +10,7 @@ import pytest
 from support.procs import env_for, wait_for, wait_for_expired_leases
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import JobState
 from ingestq.core.queue import Queue
 
@@ -34,7 +34,7 @@ def stale_and_live(queue: Queue) -> tuple[str, str, str]:
 
 
 def state_of(queue: Queue, job_id: str) -> tuple[JobState, int]:
-    job = reads.get_job(queue, job_id)
+    job = queries.get_job(queue, job_id)
     return job.state, job.token
 
 
@@ -66,9 +66,9 @@ def test_clean_selects_an_attempt_running_longer_than_the_job_timeout(
         invoke: Invoke, live_queue: Queue) -> None:
     job_id = live_queue.enqueue("noop", {}).id
     live_queue.claim("slow-worker", 1, lease_seconds=60)
-    claimed_at = reads.get_job(live_queue, job_id).claimed_at
+    claimed_at = queries.get_job(live_queue, job_id).claimed_at
     assert claimed_at is not None
-    wait_for(lambda: reads.server_time_ms(live_queue) / 1000 - claimed_at > 0.3, 10,
+    wait_for(lambda: queries.server_time_ms(live_queue) / 1000 - claimed_at > 0.3, 10,
              "the attempt to outrun a 0.2 s timeout")
     data = parse(invoke("clean", "--dry-run", "--json",
                         queue_recovery__job_timeout_seconds=0.2))
@@ -101,7 +101,7 @@ def test_clean_dead_letters_an_attempt_whose_retry_budget_is_spent(
     wait_for_expired_leases(live_queue, 1)
     data = parse(invoke("clean", "--yes", "--json"))
     assert (data["requeued"], data["dead_lettered"]) == (0, 1)
-    job = reads.get_job(live_queue, job_id)
+    job = queries.get_job(live_queue, job_id)
     assert (job.state, job.dead_reason) == (JobState.DEAD, "retries_exhausted")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.controls import report_progress
 from ingestq.core.job import JobState, Progress
 from ingestq.core.queue import Queue
@@ -28,7 +28,7 @@ def test_cancel_moves_a_pending_job_to_dead_and_a_second_cancel_exits_1(
         invoke: Invoke, live_queue: Queue) -> None:
     job_id = live_queue.enqueue("noop", {}).id
     assert parse(invoke("cancel", job_id, "--json"))["was"] == "pending"
-    job = reads.get_job(live_queue, job_id)
+    job = queries.get_job(live_queue, job_id)
     assert (job.state, job.dead_reason) == (JobState.DEAD, "cancelled")
     again = invoke("cancel", job_id)
     assert again.exit_code == 1 and "already dead" in again.stderr
@@ -37,8 +37,8 @@ def test_cancel_moves_a_pending_job_to_dead_and_a_second_cancel_exits_1(
 def test_enqueue_with_delay_schedules_and_run_now_makes_it_due(
         invoke: Invoke, live_queue: Queue) -> None:
     [made] = parse(invoke("enqueue", "noop", "--delay", "3600", "--max-retries", "7", "--json"))
-    job = reads.get_job(live_queue, made["id"])
-    now = reads.server_time_ms(live_queue) / 1000.0
+    job = queries.get_job(live_queue, made["id"])
+    now = queries.server_time_ms(live_queue) / 1000.0
     assert job.state is JobState.SCHEDULED and job.max_retries == 7
     assert job.due_at is not None and 3590 < job.due_at - now <= 3600
     assert invoke("run-now", made["id"]).exit_code == 0
@@ -49,10 +49,10 @@ def test_enqueue_at_an_iso_time_schedules_for_that_time(invoke: Invoke, live_que
                                                         ) -> None:
     from datetime import UTC, datetime
 
-    now = reads.server_time_ms(live_queue) / 1000.0
+    now = queries.server_time_ms(live_queue) / 1000.0
     at = datetime.fromtimestamp(now + 600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     [made] = parse(invoke("enqueue", "noop", "--at", at, "--json"))
-    due = reads.get_job(live_queue, made["id"]).due_at
+    due = queries.get_job(live_queue, made["id"]).due_at
     assert due is not None and abs(due - (now + 600)) < 2
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import JobState
 from ingestq.core.queue import Queue
 
@@ -10,7 +10,7 @@ from .conftest import Invoke, make_dead, parse
 
 
 def states(queue: Queue, ids: list[str]) -> list[str]:
-    return [j.state.value for j in reads.get_jobs(queue, ids)]
+    return [j.state.value for j in queries.get_jobs(queue, ids)]
 
 
 def test_dead_list_filters_by_kind_and_reason(invoke: Invoke, live_queue: Queue) -> None:
@@ -32,7 +32,7 @@ def test_dead_retry_of_a_filter_retries_only_the_matching_jobs(
     assert sorted(data["done"]) == sorted(files) and data["count"] == 2
     assert states(live_queue, files) == ["pending", "pending"]
     assert states(live_queue, others) == ["dead"]
-    job = reads.get_job(live_queue, files[0])
+    job = queries.get_job(live_queue, files[0])
     assert (job.failures, job.crash_recoveries) == (0, 0)  # a fresh budget
 
 
@@ -67,7 +67,7 @@ def test_dead_purge_dry_run_changes_nothing_then_yes_deletes_the_selection(
     assert states(live_queue, files) == ["dead", "dead"]
     data = parse(invoke("dead", "purge", "--all", "--yes", "--json"))
     assert sorted(data["done"]) == sorted(files)
-    assert reads.get_jobs(live_queue, files) == []
+    assert queries.get_jobs(live_queue, files) == []
 
 
 def test_dead_show_of_a_job_that_is_not_dead_exits_1(invoke: Invoke,
@@ -76,4 +76,4 @@ def test_dead_show_of_a_job_that_is_not_dead_exits_1(invoke: Invoke,
     result = invoke("dead", "show", job_id)
     assert result.exit_code == 1
     assert "not dead" in result.stderr
-    assert reads.get_job(live_queue, job_id).state is JobState.PENDING
+    assert queries.get_job(live_queue, job_id).state is JobState.PENDING

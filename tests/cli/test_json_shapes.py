@@ -16,7 +16,7 @@ from support.json_shapes import CLI_MD, documented_shapes, shape_errors
 
 from ingestq.cli.main import app
 from ingestq.config import IngestSettings
-from ingestq.core import worker_registry as registry
+from ingestq.core import worker_registry
 from ingestq.core.queue import Queue
 
 from .conftest import Invoke, make_dead
@@ -79,7 +79,7 @@ def outputs(invoke: Invoke, live_queue: Queue, settings: IngestSettings,
     stale_job(q)
     out["clean --dry-run --json"] = run_json(invoke, "clean", "--dry-run", "--json")
     out["reaper --once --json"] = run_json(invoke, "reaper", "--once", "--json")
-    registry.publish(q, "h:1:ab", concurrency=2, kinds=["noop"], isolation="thread")
+    worker_registry.publish(q, "h:1:ab", concurrency=2, kinds=["noop"], isolation="thread")
     out["workers --json"] = run_json(invoke, "workers", "--json")
     out["status --json"] = run_json(invoke, "status", "--json")
     out["doctor --json"] = run_json(invoke, "doctor", "--json", ok=(0, 1))

@@ -19,7 +19,7 @@ from support.corpus import FASTAPI_EN as CORPUS
 from support.procs import env_for, wait_for
 
 from ingestq.config import IngestSettings
-from ingestq.core import worker_registry as registry
+from ingestq.core import worker_registry
 from ingestq.core.queue import Queue
 from ingestq.ingest.settings import EmbedderSettings, PipelineSettings
 from ingestq.ops.local_workers import Layout, local_layout
@@ -70,10 +70,10 @@ def test_up_starts_one_worker_holding_the_model_with_the_slots_of_two(
                               stdout=subprocess.DEVNULL)
     try:
         wait_for(lambda: "started reaper" in log.read_text(), 30, "the supervisor's children")
-        wait_for(lambda: len(registry.live_workers(live_queue)) >= processes, 30,
+        wait_for(lambda: len(worker_registry.live_workers(live_queue)) >= processes, 30,
                  "the workers to register")
         started = re.findall(r"started (worker-\d+)", log.read_text())
-        slots = {w.concurrency for w in registry.live_workers(live_queue)}
+        slots = {w.concurrency for w in worker_registry.live_workers(live_queue)}
         up.send_signal(signal.SIGTERM)
         assert up.wait(30) == 0
     finally:

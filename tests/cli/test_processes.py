@@ -16,7 +16,7 @@ from support.procs import env_for, wait_for
 from support.promtool import free_port
 
 from ingestq.config import IngestSettings
-from ingestq.core import worker_registry as registry
+from ingestq.core import worker_registry
 from ingestq.core.queue import Queue
 
 from .conftest import run_ingestctl
@@ -47,7 +47,7 @@ def test_up_stops_its_children_on_sighup_and_a_second_up_refuses_meanwhile(
     env = env_for(settings, worker__shutdown_grace_seconds=2)
     up = start_up(env, tmp_path / "up.log")
     try:
-        wait_for(lambda: registry.live_workers(live_queue), 20, "the worker of `up`")
+        wait_for(lambda: worker_registry.live_workers(live_queue), 20, "the worker of `up`")
         wait_for(lambda: len(child_pids(tmp_path / "up.log")) == 2, 10, "worker and reaper")
         second = run_ingestctl(settings, "up", "--workers", "1", "--no-service")
         assert second.returncode == 1

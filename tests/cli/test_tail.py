@@ -93,9 +93,9 @@ def test_tail_json_on_a_finished_job_prints_its_end_and_fields_are_typed(
 def test_workers_json_gives_kinds_as_a_list(invoke: Invoke, live_queue: Queue) -> None:
     import json
 
-    from ingestq.core import worker_registry as registry
+    from ingestq.core import worker_registry
 
-    registry.publish(live_queue, "h:1:ab", concurrency=2, kinds=["file", "noop"],
+    worker_registry.publish(live_queue, "h:1:ab", concurrency=2, kinds=["file", "noop"],
                      isolation="thread")
     (worker,) = json.loads(invoke("workers", "--json").stdout)
     assert worker["kinds"] == ["file", "noop"]

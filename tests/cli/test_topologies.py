@@ -8,7 +8,7 @@ import pytest
 from redis import Redis
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.queue import Queue
 
 from .conftest import Invoke, parse
@@ -29,7 +29,7 @@ def test_enqueue_status_jobs_doctor_and_dead_commands_work_on_every_topology(
     q.fail(job.id, job.token, {"type": "E", "message": "m", "traceback": ""}, mode="permanent")
     assert [d["id"] for d in parse(invoke("dead", "list", "--json"))] == [job.id]
     assert invoke("dead", "retry", job.id).exit_code == 0
-    assert reads.counts(q)["dead"] == 0
+    assert queries.counts(q)["dead"] == 0
 
 
 # Ingestion through `ingestctl ingest` and worker processes, search, MCP and /metrics on

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from support.procs import env_for, ingestctl, stop, wait_for
 
 from ingestq.config import IngestSettings
-from ingestq.core import worker_registry as registry
+from ingestq.core import worker_registry
 from ingestq.core.queue import Queue
 from ingestq.service.app import create_app
 
@@ -21,7 +21,7 @@ def test_a_kind_no_live_worker_takes_is_warned_reported_everywhere_and_not_waite
         invoke: Invoke, settings: IngestSettings, live_queue: Queue, tmp_path: Path) -> None:
     worker = ingestctl(env_for(settings), "worker", "--kinds", "noop", log=tmp_path / "w.log")
     try:
-        wait_for(lambda: registry.live_workers(live_queue), 20, "the noop worker")
+        wait_for(lambda: worker_registry.live_workers(live_queue), 20, "the noop worker")
         served = invoke("enqueue", "noop", "--json")
         assert served.exit_code == 0 and "no live worker takes" not in served.stderr
         result = invoke("enqueue", "nosuchkind", "--json")

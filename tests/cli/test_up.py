@@ -13,7 +13,7 @@ import pytest
 from support.procs import env_for, wait_for
 
 from ingestq.config import IngestSettings
-from ingestq.core import worker_registry as registry
+from ingestq.core import worker_registry
 from ingestq.core.queue import Queue
 
 pytestmark = pytest.mark.slow  # every test here starts real processes
@@ -36,12 +36,12 @@ def test_up_restarts_a_killed_worker_and_stops_every_child_on_sigterm(
                                "--no-service"], env=env, stderr=stderr,
                               stdout=subprocess.DEVNULL)
     try:
-        wait_for(lambda: registry.live_workers(live_queue), 20, "the first worker")
-        first = registry.live_workers(live_queue)[0].pid
+        wait_for(lambda: worker_registry.live_workers(live_queue), 20, "the first worker")
+        first = worker_registry.live_workers(live_queue)[0].pid
         os.kill(first, signal.SIGKILL)
-        wait_for(lambda: any(w.pid != first for w in registry.live_workers(live_queue)), 20,
+        wait_for(lambda: any(w.pid != first for w in worker_registry.live_workers(live_queue)), 20,
                  "the supervisor to restart the killed worker")
-        second = next(w.pid for w in registry.live_workers(live_queue) if w.pid != first)
+        second = next(w.pid for w in worker_registry.live_workers(live_queue) if w.pid != first)
         text = log.read_text()
         reaper = int(re.search(r"started reaper \(pid (\d+)\)", text).group(1))  # type: ignore[union-attr]
         assert "worker-1 exited with code -9; restarting" in text
@@ -51,5 +51,5 @@ def test_up_restarts_a_killed_worker_and_stops_every_child_on_sigterm(
         if up.poll() is None:
             up.kill()
     assert not alive(second) and not alive(reaper)
-    assert all(w.pid != second for w in registry.live_workers(live_queue))  # withdrew itself
+    assert all(w.pid != second for w in worker_registry.live_workers(live_queue))  # withdrew itself
     assert "server: unix://" in log.read_text() or settings.redis.url

@@ -11,7 +11,7 @@ import pytest
 from redis import Redis
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.events import EventReader, events_of
 from ingestq.core.job import Claimed
 from ingestq.core.queue import JobSpec, ManualClock, Queue
@@ -48,7 +48,7 @@ def test_a_batch_claim_takes_jobs_in_the_order_of_single_claims(queue: Queue, se
         assert got == expected
         if not got:
             break
-    assert reads.counts(queue)["pending"] == 0
+    assert queries.counts(queue)["pending"] == 0
 
 
 def test_batch_events_expand_to_one_event_per_job_with_its_fields(queue: Queue) -> None:
@@ -91,7 +91,7 @@ def test_throughput_counts_each_job_of_a_batch_entry(queue: Queue) -> None:
         queue.enqueue("a", {})
     jobs = queue.claim("w", 5).jobs
     queue.ack_many([(j.id, j.token) for j in jobs])
-    now_ms = reads.server_time_ms(queue)
+    now_ms = queries.server_time_ms(queue)
     assert throughput(queue, now_ms).events["completed"] == 5
     assert throughput(queue, now_ms).events["claimed"] == 5
 
@@ -100,7 +100,7 @@ def test_claimed_records_are_ordinary_frozen_claimed_values(queue: Queue) -> Non
     job_id = queue.enqueue("a", {"x": [1, 2]}).id
     queue.enqueue("a", {})
     first, second = queue.claim("w", 2).jobs
-    rec = reads.get_job(queue, job_id)
+    rec = queries.get_job(queue, job_id)
     assert first == Claimed(job_id, "1", "a", {"x": [1, 2]}, 1, 0, 0, rec.enqueued_at or 0.0)
     assert second.payload == {} and second.payload is not first.payload
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -123,7 +123,7 @@ def test_ack_trims_the_oldest_finished_jobs_by_age_then_by_count(
     assert client.zrange(q.keys.done, 0, -1) == new[2:]
     assert not any(client.exists(q.keys.job(i)) for i in old + new[:2])
     assert all(client.exists(q.keys.job(i)) for i in new[2:])
-    assert reads.stats(q)["trimmed"] == 4
+    assert queries.stats(q)["trimmed"] == 4
 
 
 def test_the_rest_of_the_stream_comes_back_whole_and_at_once(queue: Queue) -> None:

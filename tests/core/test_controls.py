@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.controls import (
     cancel_job,
     cancelled_among,
@@ -29,7 +29,7 @@ def test_a_paused_kind_is_not_claimed_until_it_is_resumed(queue: Queue) -> None:
     assert paused_kinds(queue) == ["a"]
     assert [j.id for j in queue.claim("w", 10).jobs] == [b]
     assert queue.claim("w", 10, kinds=["a"]).jobs == []
-    assert reads.get_job(queue, a).state is JobState.PENDING
+    assert queries.get_job(queue, a).state is JobState.PENDING
     assert resume_kind(queue, "a") is True
     assert resume_kind(queue, "a") is False
     assert [j.id for j in queue.claim("w", 10).jobs] == [a]
@@ -56,7 +56,7 @@ def test_pause_and_resume_are_lifecycle_events(queue: Queue) -> None:
 
 
 def _dead_reason(queue: Queue, job_id: str) -> tuple[JobState, str | None]:
-    job = reads.get_job(queue, job_id)
+    job = queries.get_job(queue, job_id)
     return job.state, job.dead_reason
 
 
@@ -65,9 +65,9 @@ def test_cancel_a_pending_job_moves_it_to_dead_as_cancelled(queue: Queue) -> Non
     assert cancel_job(queue, job_id) == "pending"
     assert _dead_reason(queue, job_id) == (JobState.DEAD, "cancelled")
     assert queue.claim("w", 10).jobs == []
-    job = reads.get_job(queue, job_id)
+    job = queries.get_job(queue, job_id)
     assert job.errors[-1]["reason"] == "cancelled"
-    assert reads.counts(queue)["dead"] == 1 and reads.counts(queue)["pending"] == 0
+    assert queries.counts(queue)["dead"] == 1 and queries.counts(queue)["pending"] == 0
     assert queue.enqueue("a", {}, dedupe_key="k").created  # the dedupe key is free again
 
 
@@ -78,7 +78,7 @@ def test_cancel_a_scheduled_job_moves_it_to_dead_and_it_never_runs(
     clock.advance(120)
     assert queue.claim("w", 10).jobs == []
     assert _dead_reason(queue, job_id) == (JobState.DEAD, "cancelled")
-    assert reads.counts(queue)["scheduled"] == 0
+    assert queries.counts(queue)["scheduled"] == 0
 
 
 def test_cancel_a_running_job_revokes_its_lease_so_it_is_never_retried(queue: Queue) -> None:
@@ -93,8 +93,8 @@ def test_cancel_a_running_job_revokes_its_lease_so_it_is_never_retried(queue: Qu
     with pytest.raises(LeaseLost):
         queue.fail(job.id, job.token, exception_entry(RuntimeError("x"), "error"))
     assert _dead_reason(queue, job_id) == (JobState.DEAD, "cancelled")
-    assert reads.counts(queue)["processing"] == 0
-    assert reads.stats(queue).get("failed") is None
+    assert queries.counts(queue)["processing"] == 0
+    assert queries.stats(queue).get("failed") is None
 
 
 def test_cancel_refuses_finished_and_unknown_jobs(queue: Queue) -> None:
@@ -109,7 +109,7 @@ def test_cancel_refuses_finished_and_unknown_jobs(queue: Queue) -> None:
 
 def test_a_delayed_job_waits_until_due(queue: Queue, clock: ManualClock) -> None:
     job_id = queue.enqueue("a", {}, delay_seconds=30).id
-    assert reads.get_job(queue, job_id).state is JobState.SCHEDULED
+    assert queries.get_job(queue, job_id).state is JobState.SCHEDULED
     assert queue.claim("w", 10).jobs == []
     clock.advance(31)
     assert [j.id for j in queue.claim("w", 10).jobs] == [job_id]
@@ -129,7 +129,7 @@ def test_progress_is_recorded_only_by_the_attempt_holding_the_lease(queue: Queue
     codes = report_progress(queue, [(job.id, job.token, Progress(3, 10, "sections")),
                                     (job.id, "999", Progress(9, 10))])
     assert codes == [1, -2]
-    progress = reads.get_job(queue, job.id).progress
+    progress = queries.get_job(queue, job.id).progress
     assert progress is not None
     assert (progress["done"], progress["total"], progress["note"]) == (3, 10, "sections")
     events = [f for _, f in queue.client.xrange(queue.keys.events) if f["type"] == "progress"]
@@ -163,4 +163,4 @@ def test_progress_of_many_jobs_is_one_stream_entry_that_tail_expands(queue: Queu
     events = events_of(*entries[0])
     assert [(e.job, e.fields["done"], e.fields["note"]) for e in events] == [
         (c.id, str(i), "a; b") for i, c in enumerate(jobs)]
-    assert (reads.get_job(queue, jobs[0].id).progress or {})["note"] == "a, b"
+    assert (queries.get_job(queue, jobs[0].id).progress or {})["note"] == "a, b"

@@ -12,7 +12,7 @@ import pytest
 from support.procs import wait_for, wait_until_on_disk
 
 from ingestq.config import load_config
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.connection import connect, server_risks
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.core.job import JobState
@@ -48,7 +48,7 @@ def test_second_process_attaches_instead_of_starting_another(data_dir: Path) -> 
     env = {**os.environ, "INGESTQ_DATA_DIR": str(data_dir)}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
     assert EmbeddedServer(data_dir).pid() == pid
-    assert reads.counts(Queue(connect(settings), settings))["pending"] == 2
+    assert queries.counts(Queue(connect(settings), settings))["pending"] == 2
 
 
 def test_jobs_survive_kill_9_of_the_server_and_stale_files_are_recovered(data_dir: Path
@@ -66,9 +66,9 @@ def test_jobs_survive_kill_9_of_the_server_and_stale_files_are_recovered(data_di
     assert server.pidfile.exists() and server.socket.exists()  # left behind by kill -9
     q2 = Queue(connect(settings), settings)  # restarts the server
     assert server.pid() not in (None, pid)
-    counts = reads.counts(q2)
+    counts = queries.counts(q2)
     assert counts["pending"] == 49 and counts["processing"] == 1
-    assert {j.id for j in reads.list_jobs(q2, JobState.PENDING, limit=100)} == set(
+    assert {j.id for j in queries.list_jobs(q2, JobState.PENDING, limit=100)} == set(
         ids) - {job.id}
     q2.ack(job.id, job.token)  # the lease and its token survived too
 
@@ -118,7 +118,7 @@ def test_worker_with_every_slot_busy_restarts_a_killed_server(data_dir: Path) ->
     server = EmbeddedServer(data_dir)
     w = ingestctl(env, "worker", "--concurrency", "1", "--no-reaper", log=data_dir / "w.log")
     try:
-        wait_for(lambda: reads.get_job(q, job_id).state is JobState.PROCESSING, 30, "claim")
+        wait_for(lambda: queries.get_job(q, job_id).state is JobState.PROCESSING, 30, "claim")
         pid = server.pid()
         assert pid is not None
         wait_until_on_disk(q.client)  # appendfsync everysec: the claim must reach the disk
@@ -127,9 +127,9 @@ def test_worker_with_every_slot_busy_restarts_a_killed_server(data_dir: Path) ->
                  "the worker to restart the server while its only slot is busy")
         assert w.poll() is None
         q2 = Queue(connect(settings), settings)
-        wait_for(lambda: reads.get_job(q2, job_id).state is JobState.DONE, 20,
+        wait_for(lambda: queries.get_job(q2, job_id).state is JobState.DONE, 20,
                  "the job to finish and be acked on the restarted server")
-        assert reads.get_job(q2, job_id).attempts == 1  # the lease survived: never reclaimed
+        assert queries.get_job(q2, job_id).attempts == 1  # the lease survived: never reclaimed
     finally:
         stop(w)
 

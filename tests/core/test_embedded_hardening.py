@@ -18,7 +18,7 @@ from support.procs import ingestctl, stop, wait_for
 from support.promtool import free_port
 
 from ingestq.config import IngestSettings, load_config
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.connection import connect
 from ingestq.core.embedded import EmbeddedServer, valkey_binary
 from ingestq.core.job import JobState
@@ -132,7 +132,7 @@ def test_reaper_outlives_a_server_kill_restarts_it_and_reaps(data_dir: Path) -> 
         wait_for(lambda: server.pid() not in (None, pid) and server.ping(), 15,
                  "the reaper to restart the server")
         q2 = Queue(connect(settings), settings)
-        wait_for(lambda: reads.get_job(q2, job_id).state is JobState.PENDING, 15,
+        wait_for(lambda: queries.get_job(q2, job_id).state is JobState.PENDING, 15,
                  "the reaper to reap the expired lease after the restart")
         assert reaper.poll() is None, (data_dir / "reaper.log").read_text()
     finally:

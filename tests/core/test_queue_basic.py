@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingestq.core import queries as reads
-from ingestq.core import snapshot
+from ingestq.core import queries, snapshot
 from ingestq.core.job import JobState, exception_entry
 from ingestq.core.queue import ManualClock, Queue
 from ingestq.errors import JobNotFound, LeaseLost, PayloadError
@@ -19,10 +18,10 @@ def entry(msg: str = "boom") -> dict[str, object]:
 
 def test_enqueued_job_is_pending_with_its_payload(queue: Queue) -> None:
     job_id = queue.enqueue("noop", {"a": 1}).id
-    job = reads.get_job(queue, job_id)
+    job = queries.get_job(queue, job_id)
     assert job.state is JobState.PENDING
     assert job.payload == {"a": 1}
-    assert reads.counts(queue)["pending"] == 1
+    assert queries.counts(queue)["pending"] == 1
 
 
 def test_claim_returns_jobs_fifo_across_kinds_with_tokens(queue: Queue) -> None:
@@ -30,7 +29,7 @@ def test_claim_returns_jobs_fifo_across_kinds_with_tokens(queue: Queue) -> None:
     batch = queue.claim("w1", 10)
     assert [j.id for j in batch.jobs] == ids
     assert all(j.token == "1" for j in batch.jobs)
-    assert reads.counts(queue)["processing"] == 5
+    assert queries.counts(queue)["processing"] == 5
 
 
 def test_claim_filters_by_kind(queue: Queue) -> None:
@@ -44,9 +43,9 @@ def test_ack_completes_and_stale_token_is_refused(queue: Queue) -> None:
     job = queue.claim("w", 1).jobs[0]
     with pytest.raises(LeaseLost):
         queue.ack(job.id, "999")
-    assert reads.get_job(queue, job.id).state is JobState.PROCESSING
+    assert queries.get_job(queue, job.id).state is JobState.PROCESSING
     queue.ack(job.id, job.token)
-    assert reads.get_job(queue, job.id).state is JobState.DONE
+    assert queries.get_job(queue, job.id).state is JobState.DONE
     with pytest.raises(LeaseLost):
         queue.ack(job.id, job.token)
 
@@ -69,7 +68,7 @@ def test_retryable_failure_schedules_with_backoff_then_dies(queue: Queue, clock:
     assert again.id == job_id and again.token == "2"
     out = queue.fail(again.id, again.token, entry("second"))
     assert out.state is JobState.DEAD and out.dead_reason == "retries_exhausted"
-    dead = reads.get_job(queue, job_id)
+    dead = queries.get_job(queue, job_id)
     assert [e["message"] for e in dead.errors] == ["boom", "second"]
     assert dead.last_error == "RuntimeError: second"
 
@@ -79,7 +78,7 @@ def test_permanent_failure_goes_straight_to_dead(queue: Queue) -> None:
     job = queue.claim("w", 1).jobs[0]
     out = queue.fail(job.id, job.token, entry(), mode="permanent")
     assert out.dead_reason == "permanent"
-    assert reads.stats(queue)["dead:permanent"] == 1
+    assert queries.stats(queue)["dead:permanent"] == 1
 
 
 def test_crash_returns_job_at_once_until_budget_then_poison(queue: Queue) -> None:
@@ -91,7 +90,7 @@ def test_crash_returns_job_at_once_until_budget_then_poison(queue: Queue) -> Non
     job = queue.claim("w", 1).jobs[0]
     out = queue.fail(job.id, job.token, entry(), mode="crash")
     assert out.dead_reason == "poison"
-    assert reads.get_job(queue, job.id).crash_recoveries == budget + 1
+    assert queries.get_job(queue, job.id).crash_recoveries == budget + 1
 
 
 def test_fail_with_stale_token_changes_nothing(queue: Queue) -> None:
@@ -109,7 +108,7 @@ def test_release_puts_job_at_front_without_charging_an_attempt(queue: Queue) -> 
     job = queue.claim("w", 1).jobs[0]
     assert job.id == first
     queue.release(job.id, job.token)
-    rec = reads.get_job(queue, first)
+    rec = queries.get_job(queue, first)
     assert rec.state is JobState.PENDING and rec.attempts == 0
     assert queue.claim("w", 1).jobs[0].id == first
     with pytest.raises(LeaseLost):
@@ -134,7 +133,7 @@ def test_reap_requeues_expired_and_charges_a_crash_recovery(queue: Queue, clock:
     job = queue.claim("w", 1).jobs[0]
     clock.advance(queue.settings.queue_recovery.lease_seconds + 0.001)
     assert queue.reap() == [(job.id, "requeue")]
-    rec = reads.get_job(queue, job.id)
+    rec = queries.get_job(queue, job.id)
     assert rec.state is JobState.PENDING and rec.crash_recoveries == 1
     assert snapshot.take(queue).reaper.last_reaped == 1
     with pytest.raises(LeaseLost):
@@ -150,7 +149,7 @@ def test_reap_marks_poison_after_crash_budget(queue: Queue, clock: ManualClock) 
         clock.advance(60)
         actions += [a for _, a in queue.reap()]
     assert actions == ["requeue"] * budget + ["poison"]
-    assert reads.counts(queue)["dead"] == 1
+    assert queries.counts(queue)["dead"] == 1
 
 
 @pytest.mark.parametrize(("action", "state", "reason"), [
@@ -163,7 +162,7 @@ def test_stale_job_action_decides_what_reap_does(client, settings, clock, action
     job = q.claim("w", 1).jobs[0]
     clock.advance(60)
     assert q.reap() == [(job.id, action)]
-    rec = reads.get_job(q, job.id)
+    rec = queries.get_job(q, job.id)
     assert rec.state is state and rec.dead_reason == reason
 
 
@@ -186,13 +185,13 @@ def test_dead_retry_resets_budgets_and_purge_deletes(queue: Queue) -> None:
         queue.fail(job.id, job.token, entry(), mode="permanent")
         ids.append(job.id)
     assert queue.dead_retry([ids[0], "nope"]) == [1, -1]
-    rec = reads.get_job(queue, ids[0])
+    rec = queries.get_job(queue, ids[0])
     assert rec.state is JobState.PENDING and rec.failures == 0 and rec.attempts == 0
     assert queue.dead_retry([ids[0]]) == [-3]
     assert queue.dead_purge(ids[1:]) == [1, 1]
-    assert reads.counts(queue)["dead"] == 0
+    assert queries.counts(queue)["dead"] == 0
     with pytest.raises(JobNotFound):
-        reads.get_job(queue, ids[1])
+        queries.get_job(queue, ids[1])
 
 
 def test_done_jobs_are_trimmed_by_count(client, settings, clock) -> None:  # type: ignore[no-untyped-def]
@@ -201,15 +200,15 @@ def test_done_jobs_are_trimmed_by_count(client, settings, clock) -> None:  # typ
     for _ in range(5):
         q.enqueue("x", {})
     q.ack_many([(j.id, j.token) for j in q.claim("w", 5).jobs])
-    assert reads.counts(q)["done"] == 3
-    assert reads.stats(q)["trimmed"] == 2
+    assert queries.counts(q)["done"] == 3
+    assert queries.stats(q)["trimmed"] == 2
 
 
 @pytest.mark.parametrize("payload", ["[1, 2]", "not json", '"str"', {"x": float("nan")}])
 def test_malformed_payload_is_refused_at_enqueue(queue: Queue, payload: object) -> None:
     with pytest.raises(PayloadError):
         queue.enqueue("x", payload)
-    assert reads.counts(queue)["pending"] == 0
+    assert queries.counts(queue)["pending"] == 0
 
 
 def test_oversized_payload_is_refused_with_the_limit_named(queue: Queue) -> None:
@@ -227,7 +226,7 @@ def test_clean_takes_back_only_matching_tokens(queue: Queue) -> None:
     job = queue.claim("w", 1).jobs[0]
     assert queue.clean([(job.id, "0")]) == []
     assert queue.clean([(job.id, job.token)]) == [(job.id, "requeue")]
-    assert reads.get_job(queue, job.id).failures == 1
+    assert queries.get_job(queue, job.id).failures == 1
 
 
 def test_processing_age_histogram_tracks_claims_and_exits(queue: Queue, clock: ManualClock
@@ -251,4 +250,4 @@ def test_ack_keeps_the_handlers_result(queue: Queue) -> None:
     queue.enqueue("x", {})
     job = queue.claim("w", 1).jobs[0]
     queue.ack(job.id, job.token, {"status": "skipped", "reason": "unchanged"})
-    assert reads.get_job(queue, job.id).result == {"status": "skipped", "reason": "unchanged"}
+    assert queries.get_job(queue, job.id).result == {"status": "skipped", "reason": "unchanged"}

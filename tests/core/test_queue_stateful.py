@@ -17,7 +17,7 @@ from redis import Redis
 from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import error_entry, exception_entry
 from ingestq.core.queue import ManualClock, Queue
 from ingestq.errors import JobNotFound, LeaseLost
@@ -165,8 +165,8 @@ class QueueMachine(RuleBasedStateMachine):
 
     @invariant()
     def counters_balance(self) -> None:
-        s = reads.stats(self.q)
-        c = reads.counts(self.q)
+        s = queries.stats(self.q)
+        c = queries.counts(self.q)
         accounted = sum(c.values()) + int(s.get("purged", 0)) + int(s.get("trimmed", 0))
         assert int(s.get("enqueued", 0)) == accounted, (s, c)
 

@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 from support.clusters import SERVICE, ClusterSet, SentinelSet
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.connection import connect, deferred_client, redact
 from ingestq.core.keys import QueueKeys
 from ingestq.core.queue import Queue
@@ -104,7 +104,7 @@ def test_three_queues_spread_over_the_three_primaries_each_on_its_own_slot(
         q.enqueue("x", {"q": name})
         job = q.claim("w", 1).jobs[0]
         q.ack(job.id, job.token)
-        assert reads.counts(q)["done"] >= 1
+        assert queries.counts(q)["done"] >= 1
         owner = topo.primary_for(q.keys.seq)
         assert owner.client().exists(q.keys.done) == 1
         owners.add(owner.port)
@@ -129,7 +129,7 @@ def test_a_password_protected_sentinel_set_is_reached_with_both_passwords_and_ma
         q.enqueue("x", {})
         job = q.claim("w", 1).jobs[0]
         q.ack(job.id, job.token)
-        assert reads.counts(q)["done"] == 1
+        assert queries.counts(q)["done"] == 1
         with pytest.raises(ConnectionFailed) as refused:
             connect(settings_for("wrong-secret"), warn_risks=False)
         assert "secret" not in str(refused.value)

@@ -20,7 +20,7 @@ from support.clusters import ClusterSet, SentinelSet, Tls
 from support.procs import env_for
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.connection import connect
 from ingestq.core.queue import Queue
 from ingestq.core.redis_url import open_client, parse
@@ -114,7 +114,7 @@ def test_the_queue_a_worker_process_and_status_run_over_tls(
     assert status.returncode == 0, status.stderr[-2000:]
     counts = json.loads(status.stdout)["counts"]
     assert counts["done"] == 5 and counts["pending"] == 0
-    assert reads.counts(queue)["done"] == 5
+    assert queries.counts(queue)["done"] == 5
 
 
 @pytest.mark.parametrize("name", TOPOLOGIES)

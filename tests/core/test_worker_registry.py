@@ -11,7 +11,7 @@ from support.procs import env_for, ingestctl, stop, wait_for
 from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
-from ingestq.core import worker_registry as registry
+from ingestq.core import worker_registry
 from ingestq.core.queue import Queue
 
 pytestmark = pytest.mark.slow  # every test here starts real processes
@@ -23,11 +23,11 @@ def test_worker_publishes_itself_and_vanishes_after_kill_9(
     q = Queue(client, settings)
     w = ingestctl(env_for(settings), "worker", "--concurrency", "3", log=tmp_path / "w.log")
     try:
-        wait_for(lambda: registry.live_workers(q), 20, "worker registration")
-        (info,) = registry.live_workers(q)
+        wait_for(lambda: worker_registry.live_workers(q), 20, "worker registration")
+        (info,) = worker_registry.live_workers(q)
         assert info.pid == w.pid and info.concurrency == 3 and info.version
         w.send_signal(signal.SIGKILL)
-        wait_for(lambda: not registry.live_workers(q),
+        wait_for(lambda: not worker_registry.live_workers(q),
                  settings.queue_recovery.lease_seconds + 5, "worker to drop out")
     finally:
         stop(w)
@@ -39,9 +39,9 @@ def test_graceful_stop_withdraws_the_worker_at_once(
     q = Queue(client, settings)
     w = ingestctl(env_for(settings), "worker", log=tmp_path / "w.log")
     try:
-        wait_for(lambda: registry.live_workers(q), 20, "worker registration")
+        wait_for(lambda: worker_registry.live_workers(q), 20, "worker registration")
         w.send_signal(signal.SIGTERM)
         assert w.wait(15) == 0
-        assert registry.live_workers(q) == []
+        assert worker_registry.live_workers(q) == []
     finally:
         stop(w)

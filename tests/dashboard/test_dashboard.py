@@ -20,7 +20,7 @@ from support.promtool import free_port
 from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.controls import paused_kinds
 from ingestq.core.job import JobState, exception_entry
 from ingestq.core.queue import Queue
@@ -120,13 +120,13 @@ def test_dead_letters_are_retried_and_purged_through_the_page(
     page.click("[data-testid=retry-selected]")
     assert "1 dead job(s)" in page.inner_text("#confirm-text")
     page.click("#confirm-yes")
-    wait_for(lambda: reads.get_job(q, ids[0]).state is JobState.PENDING, 5, "the retry")
+    wait_for(lambda: queries.get_job(q, ids[0]).state is JobState.PENDING, 5, "the retry")
     page.click("[data-testid=purge-filter]")
     page.wait_for_selector("dialog#confirm[open]")
     assert "2 dead job(s)" in page.inner_text("#confirm-text")
     page.click("#confirm-yes")
-    wait_for(lambda: not reads.get_jobs(q, ids[1:]), 5, "the purge")
-    assert reads.get_job(q, ids[0]).state is JobState.PENDING  # the retried one is untouched
+    wait_for(lambda: not queries.get_jobs(q, ids[1:]), 5, "the purge")
+    assert queries.get_job(q, ids[0]).state is JobState.PENDING  # the retried one is untouched
     page.wait_for_selector(f"tr[data-job='{ids[1]}']", state="detached")
 
 
@@ -140,9 +140,9 @@ def test_pausing_a_kind_in_the_page_stops_the_worker_claiming_it(
     page.wait_for_selector("[data-testid=resume-noop]")
     assert "paused" in page.inner_text("#warnings")
     page.wait_for_timeout(1500)  # the worker blocks on wake-ups: these would be done by now
-    assert all(reads.get_job(q, i).state is JobState.PENDING for i in ids)
+    assert all(queries.get_job(q, i).state is JobState.PENDING for i in ids)
     page.click("[data-testid=resume-noop]")
-    wait_for(lambda: all(reads.get_job(q, i).state is JobState.DONE for i in ids), 8,
+    wait_for(lambda: all(queries.get_job(q, i).state is JobState.DONE for i in ids), 8,
              "the jobs after resume")
 
 
@@ -150,17 +150,17 @@ def test_a_running_sleep_job_is_cancelled_from_the_workers_view(
         page: Any, stack: Stack, shots: Path) -> None:
     q = stack.queue
     job_id = q.enqueue("sleep", {"seconds": 60}).id
-    wait_for(lambda: reads.get_job(q, job_id).state is JobState.PROCESSING, 8, "the claim")
+    wait_for(lambda: queries.get_job(q, job_id).state is JobState.PROCESSING, 8, "the claim")
     show(page, stack, "workers")
     page.wait_for_selector(f"[data-testid='cancel-{job_id}']")
     page.wait_for_selector(f"tr[data-job='{job_id}'] .bar")  # the sleep reports progress
     page.screenshot(path=str(shots / "workers.png"), full_page=True)
     page.click(f"[data-testid='cancel-{job_id}']")
-    wait_for(lambda: reads.get_job(q, job_id).dead_reason == "cancelled", 5, "the cancel")
+    wait_for(lambda: queries.get_job(q, job_id).dead_reason == "cancelled", 5, "the cancel")
     page.wait_for_selector(f"[data-testid='cancel-{job_id}']", state="detached")
     # the worker stopped the handler: its slot takes the next job at once
     nxt = q.enqueue("noop", {}).id
-    wait_for(lambda: reads.get_job(q, nxt).state is JobState.DONE, 8, "the next job")
+    wait_for(lambda: queries.get_job(q, nxt).state is JobState.DONE, 8, "the next job")
 
 
 def test_scheduled_view_runs_a_delayed_job_now(page: Any, stack: Stack, shots: Path) -> None:
@@ -171,7 +171,7 @@ def test_scheduled_view_runs_a_delayed_job_now(page: Any, stack: Stack, shots: P
     assert "(in 59m" in page.inner_text(f"tr[data-job='{job_id}']")
     page.screenshot(path=str(shots / "scheduled.png"), full_page=True)
     page.click(f"[data-testid='run-now-{job_id}']")
-    wait_for(lambda: reads.get_job(q, job_id).state is JobState.DONE, 8, "the job to run")
+    wait_for(lambda: queries.get_job(q, job_id).state is JobState.DONE, 8, "the job to run")
 
 
 def test_an_action_without_the_token_is_refused(browser: Any, stack: Stack) -> None:

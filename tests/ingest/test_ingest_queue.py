@@ -15,7 +15,7 @@ from support.procs import env_for, ingestctl, stop, wait_for
 from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import JobState
 from ingestq.core.queue import Queue
 from ingestq.ingest.files import expand, job_spec
@@ -68,7 +68,7 @@ def test_sample_is_ingested_and_an_edit_rewrites_exactly_its_section(
     files = expand([str(docs)]).files
     q.enqueue_many([job_spec(f) for f in files])
     run_burst(env, tmp_path)
-    assert reads.counts(q)["done"] == len(files) and reads.counts(q)["dead"] == 0
+    assert queries.counts(q)["done"] == len(files) and queries.counts(q)["dead"] == 0
     sections_before, chunks_before = rows(db, "sections"), rows(db, "chunks")
     assert len(sections_before) > 50
 
@@ -83,7 +83,7 @@ def test_sample_is_ingested_and_an_edit_rewrites_exactly_its_section(
     changed = {i for i in sections_after if sections_before.get(i) != sections_after[i]}
     assert len(changed) == 1 and set(sections_after) == set(sections_before)
     assert len({i for i in chunks_after if chunks_before.get(i) != chunks_after[i]}) >= 1
-    done = reads.list_jobs(q, JobState.DONE, limit=1000)
+    done = queries.list_jobs(q, JobState.DONE, limit=1000)
     skipped = [j for j in done if j.result and j.result["status"] == "skipped"]
     assert len(skipped) == len(files) - 1  # the unchanged ones, second round
 
@@ -122,9 +122,9 @@ def test_bad_input_ends_dead_with_a_clear_reason_and_the_worker_survives(
     os.unlink(bad / "gone.md")  # deleted between enqueue and processing
     w = ingestctl(env, "worker", log=tmp_path / "w.log")
     try:
-        wait_for(lambda: reads.counts(q)["dead"] == len(cases) + 1, 60, "all dead")
+        wait_for(lambda: queries.counts(q)["dead"] == len(cases) + 1, 60, "all dead")
         for name, job_id in ids.items():
-            job = reads.get_job(q, job_id)
+            job = queries.get_job(q, job_id)
             assert job.dead_reason == "permanent", (name, job.last_error)
             assert job.last_error and cases[name].split("/")[-1] in job.last_error, name
         assert w.poll() is None
@@ -146,12 +146,12 @@ def test_worker_killed_mid_document_leaves_it_complete_after_recovery(
     job_id = q.enqueue("file", {"path": str(big)}).id
     victim = ingestctl(env, "worker", "--no-reaper", log=tmp_path / "victim.log")
     try:
-        wait_for(lambda: reads.get_job(q, job_id).state is JobState.PROCESSING, 30, "claim")
+        wait_for(lambda: queries.get_job(q, job_id).state is JobState.PROCESSING, 30, "claim")
         victim.send_signal(signal.SIGKILL)
     finally:
         stop(victim)
     run_burst(env, tmp_path)
-    job = reads.get_job(q, job_id)
+    job = queries.get_job(q, job_id)
     assert job.state is JobState.DONE and job.crash_recoveries == 1
     with sqlite3.connect(db) as conn:
         (sections,) = conn.execute("SELECT COUNT(*) FROM sections").fetchone()

@@ -23,7 +23,7 @@ from support.procs import stop, wait_for
 from support.promtool import free_port
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.queue import Queue
 
 from .conftest import CORPUS, INGESTCTL, SyncClient, child_env
@@ -120,8 +120,8 @@ def test_ingest_workers_search_mcp_and_metrics_work_on_sentinel_and_cluster(
         told = mcp.ok("ingest", paths=[str(root / EXTRA)])
         assert told["files"] == 1 and len(told["jobs"]) == 1
         _workers(settings, 2, tmp_path)
-        assert reads.counts(queue)["done"] == len(pages) + 1
-        assert reads.counts(queue)["dead"] == 0
+        assert queries.counts(queue)["done"] == len(pages) + 1
+        assert queries.counts(queue)["dead"] == 0
 
         found = json.loads(_cli(settings, "search", "OAuth2 password bearer token", "--json",
                                 "--local").stdout)

@@ -12,7 +12,7 @@ from redis import Redis
 from support.auth import AUTH
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.embedded import EmbeddedServer
 from ingestq.core.queue import Queue
 from ingestq.errors import PayloadError
@@ -41,7 +41,7 @@ def test_count_times_payload_over_the_request_budget_is_413_and_enqueues_nothing
     res = api.post("/jobs", json={"kind": "noop", "payload": {"x": "y" * 3000},
                                   "count": 10_000}, headers=AUTH)
     assert res.status_code == 413 and "count x payload" in res.json()["error"]
-    assert reads.counts(svc_queue)["pending"] == 0
+    assert queries.counts(svc_queue)["pending"] == 0
 
 
 @pytest.mark.parametrize("raw", [
@@ -56,7 +56,7 @@ def test_values_no_reader_could_read_back_are_refused_at_enqueue(
         api: TestClient, svc_queue: Queue, raw: str) -> None:
     res = api.post("/jobs", content=raw, headers={**AUTH, "content-type": "application/json"})
     assert res.status_code == 422, res.text
-    assert reads.counts(svc_queue) == {"pending": 0, "scheduled": 0, "processing": 0,
+    assert queries.counts(svc_queue) == {"pending": 0, "scheduled": 0, "processing": 0,
                                        "done": 0, "dead": 0}
 
 
@@ -114,7 +114,7 @@ def test_a_full_redis_enqueues_all_or_nothing_and_says_out_of_memory(
         full = c.post("/jobs", json=body, headers=AUTH)
         assert full.status_code == 507, full.text
         assert full.json()["error"].startswith("Redis is out of memory")
-        assert reads.counts(q)["pending"] == 0  # none of them
+        assert queries.counts(q)["pending"] == 0  # none of them
         small = c.post("/jobs", json={**body, "count": 10}, headers=AUTH)
         assert small.status_code == 201, small.text
-        assert reads.counts(q)["pending"] == 10  # all of them
+        assert queries.counts(q)["pending"] == 10  # all of them

@@ -11,7 +11,7 @@ from support.auth import AUTH
 from support.bounded import within
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.queue import Queue
 from ingestq.service.app import create_app
 
@@ -56,14 +56,14 @@ def test_nul_bytes_and_escaping_globs_are_422(svc_queue: Queue, root: Path,
     with roots_app(svc_queue, root) as c:
         res = c.post("/ingest", json={**body, "paths": paths}, headers=AUTH)
     assert res.status_code == 422, res.text
-    assert reads.counts(svc_queue)["pending"] == 0
+    assert queries.counts(svc_queue)["pending"] == 0
 
 
 def test_a_glob_of_outside_files_enqueues_nothing(svc_queue: Queue, root: Path) -> None:
     with roots_app(svc_queue, root) as c:
         res = c.post("/ingest", json={"paths": ["/etc/*"]}, headers=AUTH)
     assert res.status_code == 403
-    assert reads.counts(svc_queue)["pending"] == 0
+    assert queries.counts(svc_queue)["pending"] == 0
 
 
 def test_post_ingest_labels_the_jobs_and_refuses_labels_that_could_not_be_selected(
@@ -73,7 +73,7 @@ def test_post_ingest_labels_the_jobs_and_refuses_labels_that_could_not_be_select
                                       "version": "2.0"}, headers=AUTH)
         assert res.status_code == 202, res.text
         [job] = res.json()["jobs"]
-        stored = reads.get_job(svc_queue, job["id"])
+        stored = queries.get_job(svc_queue, job["id"])
         assert stored.payload == {"path": str(root / "a.md"), "collection": "demo",
                                   "version": "2.0"}
         # The same file as another version is another job, not the live one again.
@@ -82,4 +82,4 @@ def test_post_ingest_labels_the_jobs_and_refuses_labels_that_could_not_be_select
         for bad in ({"version": "2.*"}, {"collection": "a\tb"}):
             res = c.post("/ingest", json={"paths": [str(root)], **bad}, headers=AUTH)
             assert res.status_code == 422, res.text
-    assert reads.counts(svc_queue)["pending"] == 2
+    assert queries.counts(svc_queue)["pending"] == 2

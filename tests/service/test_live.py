@@ -12,7 +12,7 @@ from support.auth import AUTH, TOKEN
 from support.procs import env_for, ingestctl, wait_for
 from support.promtool import free_port
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.queue import Queue
 from service.conftest import LiveServer
 
@@ -34,7 +34,7 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(svc_queue: Qu
         ok = httpx.post(f"http://127.0.0.1:{live.port}/jobs", json={"kind": "noop"},
                         headers=AUTH, timeout=10)
     assert ok.status_code == 201  # the server still serves after refusing a stream
-    assert reads.counts(svc_queue)["pending"] == 1
+    assert queries.counts(svc_queue)["pending"] == 1
 
 
 def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(
@@ -70,7 +70,7 @@ def test_ingestctl_serve_binds_loopback_and_takes_the_token_from_the_environment
     finally:
         proc.terminate()
         proc.wait(10)
-    assert reads.counts(svc_queue)["pending"] == 1
+    assert queries.counts(svc_queue)["pending"] == 1
 
 
 def test_a_worker_process_can_serve_its_own_process_metrics_on_loopback() -> None:

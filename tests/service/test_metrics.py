@@ -13,7 +13,7 @@ from support.procs import wait_for, wait_for_expired_leases
 from support.promtool import PrometheusServer, require_binaries
 
 from ingestq.config import IngestSettings, load_config
-from ingestq.core import worker_registry as registry
+from ingestq.core import worker_registry
 from ingestq.core.connection import connect, no_retries
 from ingestq.core.job import error_entry
 from ingestq.core.queue import Queue
@@ -238,7 +238,7 @@ def test_readyz_reports_the_reaper_check_while_leases_go_unwatched(svc_queue: Qu
     q = svc_queue
     q.enqueue("noop", {})
     q.claim("w", 1)
-    registry.publish(q, "w", concurrency=1, kinds=[], isolation="thread")
+    worker_registry.publish(q, "w", concurrency=1, kinds=[], isolation="thread")
     with TestClient(create_app(q)) as api:
         res = api.get("/readyz")
         assert res.status_code == 200 and res.json()["attention"] == ["reaper"]

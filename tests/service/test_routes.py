@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from support.auth import AUTH, TOKEN
 
 from ingestq.config import IngestSettings, ServiceSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import JobState, error_entry
 from ingestq.core.queue import Queue
 from ingestq.service.app import create_app
@@ -33,7 +33,7 @@ def test_every_mutating_route_needs_the_token(api: TestClient, svc_queue: Queue,
     for res in (missing, wrong, other_scheme):
         assert res.status_code == 401 and "bearer token" in res.json()["error"]
         assert res.headers["www-authenticate"] == "Bearer"
-    assert reads.counts(svc_queue)["pending"] == 0
+    assert queries.counts(svc_queue)["pending"] == 0
 
 
 @pytest.mark.parametrize(("route", "body"), MUTATING)
@@ -104,9 +104,9 @@ def test_dead_list_retry_and_purge_by_filter(api: TestClient, svc_queue: Queue) 
     assert api.post("/dead/retry", json={"kind": "a"}).status_code == 401
     res = api.post("/dead/retry", json={"kind": "a"}, headers=AUTH)
     assert res.status_code == 200
-    assert reads.counts(q)["pending"] == 2
+    assert queries.counts(q)["pending"] == 2
     res = api.post("/dead/purge", json={"all": True}, headers=AUTH)
-    assert res.status_code == 200 and reads.counts(q)["dead"] == 0
+    assert res.status_code == 200 and queries.counts(q)["dead"] == 0
     assert api.post("/dead/purge", json={}, headers=AUTH).status_code == 422
 
 
@@ -118,7 +118,7 @@ def test_dead_retry_and_purge_by_ids_touch_only_those_jobs(api: TestClient,
         q.fail(job.id, job.token, error_entry("Error", "bad", "x"), mode="permanent")
     assert api.post("/dead/retry", json={"ids": [ids[0]]}, headers=AUTH).status_code == 200
     assert api.post("/dead/purge", json={"ids": [ids[1]]}, headers=AUTH).status_code == 200
-    assert reads.get_job(q, ids[0]).state is JobState.PENDING
+    assert queries.get_job(q, ids[0]).state is JobState.PENDING
     assert api.get(f"/jobs/{ids[1]}").status_code == 404
     assert [j["id"] for j in api.get("/dead").json()["jobs"]] == [ids[2]]
 
@@ -150,7 +150,7 @@ def test_ingest_enqueues_one_file_job_per_document_inside_the_roots(
     assert sorted(Path(j["path"]).name for j in body["jobs"]) == ["a.md", "b.md"]
     assert all(j["created"] for j in body["jobs"]) and body["missing"] == []
     assert not any(j["created"] for j in again.json()["jobs"])  # same content: same live jobs
-    pending = reads.list_jobs(svc_queue, JobState.PENDING, kind="file")
+    pending = queries.list_jobs(svc_queue, JobState.PENDING, kind="file")
     assert sorted(Path(j.payload["path"]).name for j in pending) == ["a.md", "b.md"]
 
 
@@ -162,7 +162,7 @@ def test_ingest_refuses_paths_outside_the_roots(svc_queue: Queue, tmp_path: Path
     with roots_app(svc_queue, root) as c:
         res = c.post("/ingest", json={"paths": [str(outside / "secret.md")]}, headers=AUTH)
     assert res.status_code == 403 and "outside the configured roots" in res.json()["error"]
-    assert reads.counts(svc_queue)["pending"] == 0
+    assert queries.counts(svc_queue)["pending"] == 0
 
 
 def test_openapi_schema_lists_the_routes_and_the_bearer_scheme(api: TestClient) -> None:
@@ -205,13 +205,13 @@ def test_delay_and_retry_budget_are_kept_on_the_job(api: TestClient, svc_queue: 
                    headers=AUTH)
     job = api.get(f"/jobs/{res.json()['id']}").json()
     assert job["state"] == "scheduled"
-    assert reads.counts(svc_queue)["scheduled"] == 1
+    assert queries.counts(svc_queue)["scheduled"] == 1
 
 
 def test_count_enqueues_that_many_jobs(api: TestClient, svc_queue: Queue) -> None:
     res = api.post("/jobs", json={"kind": "noop", "count": 3}, headers=AUTH)
     assert res.status_code == 201 and len(res.json()["jobs"]) == 3
-    assert reads.counts(svc_queue)["pending"] == 3
+    assert queries.counts(svc_queue)["pending"] == 3
 
 
 def test_requests_are_counted_by_route_template_and_status(api: TestClient) -> None:

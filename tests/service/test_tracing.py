@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support.auth import AUTH
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.queue import Queue
 
 otel = pytest.importorskip("opentelemetry.sdk.trace", reason="the [tracing] extra is not installed")
@@ -70,13 +70,13 @@ def test_attempt_span_continues_the_trace_of_the_http_enqueue(
     assert attempt.parent is not None and attempt.parent.span_id == enqueue.context.span_id
     assert attempt.attributes is not None
     assert attempt.attributes["ingestq.job.id"] == res.json()["id"]
-    assert reads.get_job(svc_queue, res.json()["id"]).state.value == "done"
+    assert queries.get_job(svc_queue, res.json()["id"]).state.value == "done"
 
 
 def test_an_enqueue_without_a_caller_trace_starts_one_that_the_attempt_joins(
         api: TestClient, svc_queue: Queue, spans: InMemorySpanExporter) -> None:
     res = api.post("/jobs", json={"kind": "noop"}, headers=AUTH)
-    carried = reads.get_job(svc_queue, res.json()["id"]).payload["_trace"]["traceparent"]
+    carried = queries.get_job(svc_queue, res.json()["id"]).payload["_trace"]["traceparent"]
     run_burst_worker(svc_queue)
     by_name = {s.name: s for s in spans.get_finished_spans()}
     enqueue, attempt = by_name["enqueue noop"], by_name["attempt noop"]
@@ -185,7 +185,7 @@ def test_ingestctl_enqueue_starts_the_trace_that_the_job_carries(svc_queue: Queu
         sink.shutdown()
     assert res.returncode == 0, res.stderr
     (job,) = json.loads(res.stdout)
-    carried = reads.get_job(svc_queue, job["id"]).payload["_trace"]["traceparent"]
+    carried = queries.get_job(svc_queue, job["id"]).payload["_trace"]["traceparent"]
     (_, _, body), = OtlpSink.received  # the CLI's span, flushed at exit
     assert b"enqueue noop" in body
     assert bytes.fromhex(carried.split("-")[1]) in body  # the span's trace id is the job's

@@ -8,7 +8,7 @@ from redis import Redis
 from support.auth import AUTH
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.controls import paused_kinds
 from ingestq.core.job import JobState, error_entry
 from ingestq.core.queue import Queue
@@ -113,13 +113,13 @@ def test_overview_kind_rows_carry_pending_paused_and_outcomes(api: TestClient,
                            "failed": 0, "dead": 0, "cancelled": 0}]
     assert any("paused" in w for w in o["warnings"])
     assert take(svc_queue).paused == ["a"]
-    assert reads.get_job(svc_queue, "1").state is JobState.PENDING
+    assert queries.get_job(svc_queue, "1").state is JobState.PENDING
 
 
 def test_workers_view_lists_what_each_worker_holds(svc_queue: Queue) -> None:
-    from ingestq.core import worker_registry as registry
+    from ingestq.core import worker_registry
 
-    registry.publish(svc_queue, "w1", concurrency=2, kinds=["a"], isolation="thread")
+    worker_registry.publish(svc_queue, "w1", concurrency=2, kinds=["a"], isolation="thread")
     svc_queue.enqueue("a", {})
     svc_queue.claim("w1", 1)
     [w] = ui_data.workers(svc_queue)

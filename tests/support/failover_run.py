@@ -30,7 +30,7 @@ from subprocess import Popen
 from redis.exceptions import RedisError
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.connection import connect
 from ingestq.core.queue import JobSpec, Queue
 from ingestq.errors import IngestqError
@@ -138,7 +138,7 @@ class FailoverRun:
             self.findings.wall = time.monotonic() - started
             if check is not None:
                 self.after_checks_passed = _poll(lambda: check(queue), 20)
-            stats = reads.stats(queue)
+            stats = queries.stats(queue)
             self.findings.reaped = sum(int(v) for k, v in stats.items()
                                        if str(k).startswith("reaped:"))
         finally:
@@ -278,7 +278,7 @@ def tuned(settings: IngestSettings, url: str, *, acked: int) -> IngestSettings:
 def still_works(queue: Queue) -> bool:
     """A read on the (possibly new) primary succeeds."""
     try:
-        reads.counts(queue)
+        queries.counts(queue)
         return True
     except RedisError:
         return False

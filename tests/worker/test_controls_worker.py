@@ -13,7 +13,7 @@ from support.procs import wait_for
 from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.controls import cancel_job, pause_kind, resume_kind
 from ingestq.core.job import JobState
 from ingestq.core.queue import Queue
@@ -46,7 +46,7 @@ def _queue(client: Redis, base_settings: IngestSettings, grace: float = 5.0) -> 
 
 
 def _state(queue: Queue, job_id: str) -> JobState:
-    return reads.get_job(queue, job_id).state
+    return queries.get_job(queue, job_id).state
 
 
 def _slot_running(worker: Worker, queue: Queue, job_id: str) -> Any:
@@ -69,9 +69,9 @@ def test_cancelling_a_running_thread_job_stops_it_and_it_stays_dead(
         wait_for(lambda: not len(worker.shared), 5, "the attempt to be dropped")
         assert attempt.ending is not None and attempt.ending.outcome.value == "cancelled"
         time.sleep(1.0)  # a heartbeat or two: nothing may revive the job
-    job = reads.get_job(queue, job_id)
+    job = queries.get_job(queue, job_id)
     assert (job.state, job.dead_reason, job.attempts) == (JobState.DEAD, "cancelled", 1)
-    assert "failed" not in reads.stats(queue)
+    assert "failed" not in queries.stats(queue)
 
 
 def test_cancelling_a_process_job_that_honours_the_stop_keeps_its_child(
@@ -86,7 +86,7 @@ def test_cancelling_a_process_job_that_honours_the_stop_keeps_its_child(
         wait_for(lambda: slot.current is None, 4, "the child to return")
         assert time.monotonic() - started < 4  # well inside the 5 s grace: SIGUSR1 stopped it
         assert slot.proc is not None and slot.proc.pid == pid and slot.proc.is_alive()
-    assert reads.get_job(queue, job_id).dead_reason == "cancelled"
+    assert queries.get_job(queue, job_id).dead_reason == "cancelled"
 
 
 def test_cancelling_a_process_job_that_ignores_the_stop_kills_it_after_the_grace(
@@ -102,7 +102,7 @@ def test_cancelling_a_process_job_that_ignores_the_stop_kills_it_after_the_grace
         assert time.monotonic() - started >= 1.0  # it had its grace first
         wait_for(lambda: slot.current is None, 5, "the slot to be free")
         time.sleep(0.5)
-    job = reads.get_job(queue, job_id)
+    job = queries.get_job(queue, job_id)
     assert (job.state, job.dead_reason, job.crash_recoveries) == (JobState.DEAD, "cancelled", 0)
 
 
@@ -113,13 +113,13 @@ def test_a_worker_stops_claiming_a_kind_once_it_is_paused(
     ids = [queue.enqueue("noop", {}).id for _ in range(3)]
     with running_worker(queue, ["noop"]):
         time.sleep(1.0)
-        assert reads.counts(queue)["pending"] == 3
+        assert queries.counts(queue)["pending"] == 3
         resume_kind(queue, "noop")
         wait_for(lambda: all(_state(queue, i) is JobState.DONE for i in ids), 10, "the jobs")
 
 
 def _progress_of(queue: Queue, job_id: str) -> float:
-    p = reads.get_job(queue, job_id).progress
+    p = queries.get_job(queue, job_id).progress
     return -1.0 if p is None else float(p["done"])
 
 
@@ -141,7 +141,7 @@ def test_progress_reaches_the_record_from_a_child_process(
     with running_worker(queue, ["counted_steps"], isolation="process"):
         wait_for(lambda: 0 < _progress_of(queue, job_id) < 4, 30, "progress mid-way")
         wait_for(lambda: _state(queue, job_id) is JobState.DONE, 10, "the job to finish")
-    note = (reads.get_job(queue, job_id).progress or {}).get("note")
+    note = (queries.get_job(queue, job_id).progress or {}).get("note")
     assert note is not None and note.startswith("step ")
 
 

@@ -7,7 +7,7 @@ from redis import Redis
 from support.procs import env_for, ingestctl
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import JobState
 from ingestq.core.queue import Queue, encode_result
 from ingestq.errors import ResultError
@@ -19,9 +19,9 @@ def test_a_result_json_cannot_hold_is_refused_with_a_clear_error_and_the_job_kep
     job = queue.claim("w", 1).jobs[0]
     with pytest.raises(ResultError, match="cannot be stored as JSON"):
         queue.ack(job.id, job.token, {(1, 2): "tuple key"})
-    assert reads.get_job(queue, job.id).state is JobState.PROCESSING  # nothing lost
+    assert queries.get_job(queue, job.id).state is JobState.PROCESSING  # nothing lost
     queue.ack(job.id, job.token, {"ok": True})
-    assert reads.get_job(queue, job.id).state is JobState.DONE
+    assert queries.get_job(queue, job.id).state is JobState.DONE
 
 
 def test_an_encoded_result_is_stored_as_it_is() -> None:
@@ -38,9 +38,9 @@ def test_a_handler_returning_what_json_cannot_hold_sends_its_job_to_dead_and_the
     worker = ingestctl(env_for(settings), "worker", "--burst", "--import",
                        "support.sample_handlers", "--kinds", f"{kind},storable_result")
     assert worker.wait(60) == 0  # before the fix: exit 70, the batched ack raised in the outbox
-    dead = reads.get_job(queue, bad)
+    dead = queries.get_job(queue, bad)
     assert (dead.state, dead.dead_reason) == (JobState.DEAD, "permanent")
     assert "cannot be stored as JSON" in (dead.last_error or "")
-    done = reads.get_job(queue, good)
+    done = queries.get_job(queue, good)
     assert done.state is JobState.DONE
     assert done.result == {"count": 3, "path": "/docs/a.md"}

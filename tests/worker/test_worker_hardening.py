@@ -13,8 +13,7 @@ from support.procs import env_for, ingestctl, stop, wait_for
 from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
-from ingestq.core import worker_registry as registry
+from ingestq.core import queries, worker_registry
 from ingestq.core.job import TERMINAL, JobState
 from ingestq.core.queue import JobSpec, Queue
 from ingestq.core.snapshot import take
@@ -42,7 +41,7 @@ def test_paused_worker_that_reclaims_its_job_keeps_the_new_lease(
         trials.append((q, job_id, w))
     try:
         for q, job_id, _ in trials:
-            wait_for(lambda q=q, j=job_id: reads.get_job(q, j).state is JobState.PROCESSING,
+            wait_for(lambda q=q, j=job_id: queries.get_job(q, j).state is JobState.PROCESSING,
                      90, "first claim")
         time.sleep(0.3)  # the handlers are running
         for _, _, w in trials:
@@ -54,10 +53,10 @@ def test_paused_worker_that_reclaims_its_job_keeps_the_new_lease(
             w.send_signal(signal.SIGCONT)
         for q, job_id, _ in trials:
             # done, or a second recovery (the bug): right after the reap it is pending again
-            wait_for(lambda q=q, j=job_id: reads.get_job(q, j).state in TERMINAL
-                     or reads.get_job(q, j).crash_recoveries > 1, 30, "the job to finish")
+            wait_for(lambda q=q, j=job_id: queries.get_job(q, j).state in TERMINAL
+                     or queries.get_job(q, j).crash_recoveries > 1, 30, "the job to finish")
         for q, job_id, _ in trials:
-            job = reads.get_job(q, job_id)
+            job = queries.get_job(q, job_id)
             assert (job.state, job.crash_recoveries) == (JobState.DONE, 1), job
     finally:
         for _, _, w in trials:
@@ -74,22 +73,22 @@ def test_thread_worker_with_stuck_slots_claims_nothing_for_them_and_exits_when_a
     env = env_for(s, retry_backoff__base_seconds=100.0, retry_backoff__cap_seconds=100.0)
     w = ingestctl(env, "worker", "--concurrency", "2", "--no-reaper", log=tmp_path / "w.log")
     try:
-        wait_for(lambda: any(x.stuck_slots == 1 for x in registry.live_workers(q)), 90,
+        wait_for(lambda: any(x.stuck_slots == 1 for x in worker_registry.live_workers(q)), 90,
                  "one stuck slot in the worker registry")
         assert any("1 of 2 slot(s) stuck" in line for line in queue_status(q).warnings)
         assert [c.ok for c in check_liveness(q) if c.name == "stuck slots"] == [False]
         scrape = exposition(q.keys.queue, take(q), s.queue_recovery.reaper_interval_seconds)
         assert f'ingest_worker_stuck_slots{{queue="{q.keys.queue}"}} 1.0' in scrape.decode()
         noops = [r.id for r in q.enqueue_many([JobSpec("noop", {}) for _ in range(5)])]
-        wait_for(lambda: all(reads.get_job(q, i).state is JobState.DONE for i in noops), 60,
+        wait_for(lambda: all(queries.get_job(q, i).state is JobState.DONE for i in noops), 60,
                  "the noop jobs to run on the free slot")
         second = q.enqueue("burn", {"seconds": 30.0}).id  # takes the last slot for good
         waiting = [r.id for r in q.enqueue_many([JobSpec("noop", {}) for _ in range(5)])]
         assert w.wait(60) == EXIT_UNHEALTHY
-        assert reads.counts(q)["processing"] == 0, "the exiting worker kept a job"
-        assert {reads.get_job(q, i).state for i in (burn, second)} == {JobState.SCHEDULED}
+        assert queries.counts(q)["processing"] == 0, "the exiting worker kept a job"
+        assert {queries.get_job(q, i).state for i in (burn, second)} == {JobState.SCHEDULED}
         # nothing was hoarded: jobs claimed but never started went back (or were never taken)
-        assert {reads.get_job(q, i).state for i in waiting} == {JobState.PENDING}
+        assert {queries.get_job(q, i).state for i in waiting} == {JobState.PENDING}
         assert "every slot (2) is stuck" in (tmp_path / "w.log").read_text()
     finally:
         stop(w)
@@ -109,6 +108,6 @@ def test_a_background_thread_that_dies_takes_the_worker_down(
         assert w.wait(90) == EXIT_UNHEALTHY  # includes the start: slow on a loaded machine
         log = (tmp_path / "w.log").read_text()
         assert "background thread died" in log and "ingestq-reporter" in log
-        assert reads.get_job(q, job_id).state is JobState.PENDING  # handed back at once
+        assert queries.get_job(q, job_id).state is JobState.PENDING  # handed back at once
     finally:
         stop(w)

@@ -13,7 +13,7 @@ from support.procs import env_for, ingestctl, stop, wait_for, wait_for_expired_l
 from support.settings import fast_settings
 
 from ingestq.config import IngestSettings
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import JobState
 from ingestq.core.queue import Queue
 
@@ -27,7 +27,7 @@ def fast(base_settings: IngestSettings) -> IngestSettings:
 
 
 def state_of(q: Queue, job_id: str) -> JobState:
-    return reads.get_job(q, job_id).state
+    return queries.get_job(q, job_id).state
 
 
 def test_sigkilled_workers_job_runs_again_once_its_lease_expires(
@@ -42,15 +42,15 @@ def test_sigkilled_workers_job_runs_again_once_its_lease_expires(
     try:
         wait_for(lambda: state_of(q, job_id) is JobState.PROCESSING, 15, "first claim")
         first.send_signal(signal.SIGKILL)
-        lease_until = reads.get_job(q, job_id).lease_until
+        lease_until = queries.get_job(q, job_id).lease_until
         second = ingestctl(env, "worker", log=tmp_path / "b.log")
-        wait_for(lambda: reads.get_job(q, job_id).crash_recoveries == 1, 30, "recovery")
-        requeued = reads.get_job(q, job_id).requeued_at
+        wait_for(lambda: queries.get_job(q, job_id).crash_recoveries == 1, 30, "recovery")
+        requeued = queries.get_job(q, job_id).requeued_at
         assert requeued is not None and lease_until is not None
         # Never taken back while the dead worker's lease could still have been renewed.
         assert requeued >= lease_until
         wait_for(lambda: state_of(q, job_id) is JobState.DONE, 15, "completion")
-        job = reads.get_job(q, job_id)
+        job = queries.get_job(q, job_id)
         assert job.crash_recoveries == 1 and job.attempts == 2
         second.send_signal(signal.SIGTERM)
         assert second.wait(15) == 0
@@ -78,8 +78,8 @@ def test_stopped_worker_cannot_ack_after_its_lease_went_to_another(
                  "the zombie to find its lease lost")
         zombie.send_signal(signal.SIGTERM)
         assert zombie.wait(15) == 0
-        assert reads.stats(q)["completed"] == 1
-        assert reads.get_job(q, job_id).state is JobState.DONE
+        assert queries.stats(q)["completed"] == 1
+        assert queries.get_job(q, job_id).state is JobState.DONE
         log = (tmp_path / "zombie.log").read_text()
         assert "lease lost" in log
     finally:
@@ -96,7 +96,7 @@ def test_sigterm_lets_a_short_job_finish_and_exits_zero(
         w.send_signal(signal.SIGTERM)
         assert w.wait(20) == 0
         assert state_of(q, job_id) is JobState.DONE
-        assert reads.counts(q)["processing"] == 0
+        assert queries.counts(q)["processing"] == 0
     finally:
         stop(w)
 
@@ -113,7 +113,7 @@ def test_sigterm_releases_a_job_longer_than_grace_at_once(
         w.send_signal(signal.SIGTERM)
         assert w.wait(15) == 0
         assert time.monotonic() - started < 5
-        job = reads.get_job(q, job_id)
+        job = queries.get_job(q, job_id)
         assert job.state is JobState.PENDING and job.attempts == 0
         assert "release" in (tmp_path / "w.log").read_text()
     finally:
@@ -122,7 +122,7 @@ def test_sigterm_releases_a_job_longer_than_grace_at_once(
     client.hset(q.keys.job(job_id), "payload", json.dumps({"seconds": 0.1}))
     other = ingestctl(env, "worker", "--burst")
     assert other.wait(30) == 0
-    job = reads.get_job(q, job_id)
+    job = queries.get_job(q, job_id)
     assert job.state is JobState.DONE and job.attempts == 1 and job.crash_recoveries == 0
 
 
@@ -132,7 +132,7 @@ def test_second_sigterm_releases_everything_and_exits(
     ids = [q.enqueue("sleep", {"seconds": 30}).id for _ in range(3)]
     w = ingestctl(env_for(fast), "worker", log=tmp_path / "w.log")
     try:
-        wait_for(lambda: reads.counts(q)["processing"] == 3, 15, "three claims")
+        wait_for(lambda: queries.counts(q)["processing"] == 3, 15, "three claims")
         w.send_signal(signal.SIGTERM)
         wait_for(lambda: "signal received" in (tmp_path / "w.log").read_text(), 10,
                  "the first SIGTERM to be taken")
@@ -140,8 +140,8 @@ def test_second_sigterm_releases_everything_and_exits(
         w.send_signal(signal.SIGTERM)
         assert w.wait(15) == 0
         assert time.monotonic() - started < 5
-        assert all(reads.get_job(q, i).state is JobState.PENDING for i in ids)
-        assert reads.counts(q)["processing"] == 0
+        assert all(queries.get_job(q, i).state is JobState.PENDING for i in ids)
+        assert queries.counts(q)["processing"] == 0
     finally:
         stop(w)
 
@@ -156,10 +156,10 @@ def test_crash_job_in_process_mode_is_seen_at_once_then_poison(
                   log=tmp_path / "w.log")
     try:
         wait_for(lambda: state_of(q, job_id) is JobState.DEAD, 40, "poison")
-        job = reads.get_job(q, job_id)
+        job = queries.get_job(q, job_id)
         assert job.dead_reason == "poison" and job.crash_recoveries == 3
         assert "SIGKILL" in job.errors[-1]["message"]
-        assert reads.stats(q).get("reaped:requeue", 0) == 0
+        assert queries.stats(q).get("reaped:requeue", 0) == 0
         assert w.poll() is None  # the worker itself survived every crash
     finally:
         w.send_signal(signal.SIGTERM)
@@ -180,9 +180,9 @@ def test_handler_hogging_cpu_or_loop_for_three_leases_keeps_its_job(
     reaper = ingestctl(env, "reaper", log=tmp_path / "r.log")
     try:
         wait_for(lambda: state_of(q, job_id) is JobState.DONE, seconds + 20, "completion")
-        job = reads.get_job(q, job_id)
+        job = queries.get_job(q, job_id)
         assert job.attempts == 1 and job.crash_recoveries == 0
-        assert reads.stats(q).get("reaped:requeue", 0) == 0
+        assert queries.stats(q).get("reaped:requeue", 0) == 0
     finally:
         for p in (w, reaper):
             p.send_signal(signal.SIGTERM)
@@ -207,10 +207,10 @@ def test_ten_reapers_at_once_reap_each_expired_lease_exactly_once(
         assert r.returncode == 0
         totals.append(json.loads(stdout)["total"])
     assert sum(totals) == 1000
-    assert reads.stats(q)["reaped:requeue"] == 1000
-    counts = reads.counts(q)
+    assert queries.stats(q)["reaped:requeue"] == 1000
+    counts = queries.counts(q)
     assert counts["pending"] == 1000 and counts["processing"] == 0
-    jobs = reads.list_jobs(q, JobState.PENDING, limit=2000)
+    jobs = queries.list_jobs(q, JobState.PENDING, limit=2000)
     assert len(jobs) == 1000 and all(j.crash_recoveries == 1 for j in jobs)
 
 
@@ -223,7 +223,7 @@ def test_job_running_past_timeout_is_stopped_and_retried_with_reason_timeout(
                   log=tmp_path / "w.log")
     try:
         wait_for(lambda: state_of(q, job_id) is JobState.DEAD, 20, "timeout to dead")
-        job = reads.get_job(q, job_id)
+        job = queries.get_job(q, job_id)
         assert job.errors[-1]["reason"] == "timeout"
         assert job.dead_reason == "retries_exhausted"
     finally:

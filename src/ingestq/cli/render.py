@@ -133,11 +133,11 @@ def show_job(queue: Queue, console: Console, job_id: str, *, tracebacks: bool,
              as_json: bool) -> Job:
     """`jobs show` and `dead show`: one record in full, as text or JSON; returns it."""
     from ingestq.cli.context import print_json
-    from ingestq.core import queries as reads
+    from ingestq.core import queries
 
-    job = reads.get_job(queue, job_id)
+    job = queries.get_job(queue, job_id)
     if as_json:
         print_json(job.to_dict())
     else:
-        print_job(console, job, reads.server_time_ms(queue) / 1000.0, tracebacks=tracebacks)
+        print_job(console, job, queries.server_time_ms(queue) / 1000.0, tracebacks=tracebacks)
     return job

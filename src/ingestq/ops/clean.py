@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import Job, JobState
 from ingestq.core.queue import Queue
 
@@ -102,14 +102,14 @@ def plan_clean(queue: Queue, older_than: float | None = None) -> CleanPlan:
     """Select what `clean` would take back; changes nothing. ``older_than=0`` selects all."""
     if older_than is not None and older_than < 0:
         raise ValueError(f"older_than must be >= 0 seconds, got {older_than}")
-    now_ms = reads.server_time_ms(queue)
+    now_ms = queries.server_time_ms(queue)
     timeout = queue.settings.queue_recovery.job_timeout_seconds
     if older_than is None:
-        ids = reads.lease_expired_ids(queue, now_ms, SELECT_LIMIT)
-        ids += reads.claimed_before_ids(queue, now_ms - timeout * 1000, SELECT_LIMIT)  # timed out
+        ids = queries.lease_expired_ids(queue, now_ms, SELECT_LIMIT)
+        ids += queries.claimed_before_ids(queue, now_ms - timeout * 1000, SELECT_LIMIT)  # timed out
     else:
-        ids = reads.claimed_before_ids(queue, now_ms - older_than * 1000, SELECT_LIMIT)
-    jobs = reads.get_jobs(queue, list(dict.fromkeys(ids)))
+        ids = queries.claimed_before_ids(queue, now_ms - older_than * 1000, SELECT_LIMIT)
+    jobs = queries.get_jobs(queue, list(dict.fromkeys(ids)))
     found = [_candidate(j, now_ms / 1000.0, timeout, older_than) for j in jobs]
     chosen = sorted((c for c in found if c is not None), key=lambda c: -c.age_seconds)
     return CleanPlan(older_than=older_than, candidates=chosen)

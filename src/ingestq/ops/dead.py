@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import DEAD_REASONS, JobState
 from ingestq.core.queue import Queue
 
@@ -57,7 +57,7 @@ def select_dead(queue: Queue, selection: DeadFilter) -> list[str]:
     selection.check()
     if selection.ids:
         return list(dict.fromkeys(selection.ids))
-    jobs = reads.list_jobs(queue, JobState.DEAD, kind=selection.kind, reason=selection.reason,
+    jobs = queries.list_jobs(queue, JobState.DEAD, kind=selection.kind, reason=selection.reason,
                            older_than=selection.older_than,
                            limit=selection.limit if selection.limit is not None else ALL)
     return [j.id for j in jobs]

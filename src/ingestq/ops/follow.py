@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import Job, JobState
 from ingestq.core.queue import Queue
 from ingestq.ops.local_workers import Layout
@@ -38,7 +38,7 @@ def follow(queue: Queue, ids: Sequence[str], *, on_progress: Callable[[int, int]
         still = []
         for start in range(0, len(remaining), 1000):
             batch = remaining[start:start + 1000]
-            found = {j.id: j for j in reads.get_jobs(queue, batch)}
+            found = {j.id: j for j in queries.get_jobs(queue, batch)}
             for job_id in batch:
                 job = found.get(job_id)
                 if job is None or job.state is JobState.DONE:

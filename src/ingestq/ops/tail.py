@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.events import Event, EventReader
 from ingestq.core.job import Job, JobState
 from ingestq.core.queue import Queue
@@ -58,7 +58,7 @@ def follow_job(queue: Queue, job_id: str, *, no_worker_timeout: float,
     job does not exist.
     """
     reader = EventReader(queue)  # positioned before the first look, so no event is lost
-    ended = _terminal(job_id, reads.get_job(queue, job_id))
+    ended = _terminal(job_id, queries.get_job(queue, job_id))
     if ended:
         return ended
     alone_since: float | None = None
@@ -69,14 +69,14 @@ def follow_job(queue: Queue, job_id: str, *, no_worker_timeout: float,
                 continue
             on_event(ev)
             if ev.type in ("completed", "dead"):
-                found = reads.get_jobs(queue, [job_id])
+                found = queries.get_jobs(queue, [job_id])
                 return _terminal(job_id, found[0] if found else None) or TailOutcome(
                     "done" if ev.type == "completed" else "dead", None, f"job {job_id} {ev.type}")
         now = time.monotonic()
         if now < next_check:
             continue
         next_check = now + CHECK_SECONDS
-        found = reads.get_jobs(queue, [job_id])
+        found = queries.get_jobs(queue, [job_id])
         ended = _terminal(job_id, found[0] if found else None)
         if ended:
             # One script wrote the record and its event: what the stream still holds of this

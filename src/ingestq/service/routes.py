@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import Job, JobState
 from ingestq.core.queue import MAX_DELAY_SECONDS, MAX_RETRIES, JobSpec, Queue
 from ingestq.core.snapshot import unserved_kinds
@@ -123,7 +123,7 @@ def create_jobs(body: NewJob, request: Request, response: Response) -> dict[str,
 def get_job(job_id: str, request: Request) -> dict[str, Any]:
     """One job record with its error history."""
     try:
-        return reads.get_job(queue_of(request), job_id).to_dict()
+        return queries.get_job(queue_of(request), job_id).to_dict()
     except JobNotFound as exc:
         raise HTTPException(404, str(exc)) from None
 
@@ -134,7 +134,7 @@ def list_jobs(request: Request, state: JobState = JobState.PENDING, kind: str | 
               limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Jobs in one state, oldest first."""
     bad: list[BadRecord] = []
-    jobs = reads.list_jobs(queue_of(request), state, kind=kind, older_than=older_than,
+    jobs = queries.list_jobs(queue_of(request), state, kind=kind, older_than=older_than,
                            limit=limit, unreadable=bad)
     return _listing(jobs, bad)
 
@@ -145,7 +145,7 @@ def list_dead(request: Request, kind: str | None = None, reason: str | None = No
               limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Dead jobs, filtered by kind, reason and age."""
     bad: list[BadRecord] = []
-    jobs = reads.list_jobs(queue_of(request), JobState.DEAD, kind=kind, reason=reason,
+    jobs = queries.list_jobs(queue_of(request), JobState.DEAD, kind=kind, reason=reason,
                            older_than=older_than, limit=limit, unreadable=bad)
     return _listing(jobs, bad)
 

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from ingestq.config import is_loopback
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.job import JobState
 from ingestq.core.queue import Queue
 from ingestq.errors import JobNotFound
@@ -119,11 +119,11 @@ def job(job_id: str, request: Request) -> dict[str, Any]:
     """One job in full, with its lifecycle events."""
     q = _queue(request)
     try:
-        record = reads.get_job(q, job_id)
+        record = queries.get_job(q, job_id)
     except JobNotFound as exc:
         raise HTTPException(404, str(exc)) from None
     return {"job": record.to_dict(), "events": ui_data.timeline(q, record),
-            "now": reads.server_time_ms(q) / 1000.0}
+            "now": queries.server_time_ms(q) / 1000.0}
 
 
 @router.get("/ui/api/dead/count", dependencies=[Depends(require_read_token)])

@@ -1,5 +1,5 @@
 """What the dashboard shows. The overview, polled every 2 s, costs a fixed number of round
-trips whatever the number of jobs (see bench/dashboard.py); the other views are bounded reads.
+trips whatever the number of jobs (see bench/dashboard.py); the other views are bounded queries.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, cast
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.events import events_of
 from ingestq.core.job import Job, JobState
 from ingestq.core.queue import Queue
@@ -99,7 +99,7 @@ def sample_minute(queue: Queue, snap: Snapshot) -> None:
 
 def workers(queue: Queue) -> list[dict[str, Any]]:
     """Live workers, each with the jobs it holds (the oldest WORKER_JOBS_MAX in flight)."""
-    now = reads.server_time_ms(queue) / 1000.0
+    now = queries.server_time_ms(queue) / 1000.0
     ids = cast(list[str], queue.client.zrange(queue.keys.processing, 0, WORKER_JOBS_MAX - 1))
     pipe = queue.client.pipeline(transaction=False)
     for job_id in ids:
@@ -123,12 +123,12 @@ def job_page(queue: Queue, state: JobState, *, kind: str | None, older_than: flo
              reason: str | None, page: int, size: int) -> dict[str, Any]:
     """One page of jobs in a state, oldest first, and whether another page follows."""
     start = min(page * size, PAGE_MAX_END)
-    jobs = reads.list_jobs(queue, state, kind=kind, reason=reason, older_than=older_than,
+    jobs = queries.list_jobs(queue, state, kind=kind, reason=reason, older_than=older_than,
                            limit=start + size + 1)
     rows = jobs[start:start + size]
     return {"jobs": [j.to_dict() for j in rows], "page": page, "size": size,
             "more": len(jobs) > start + size and start + size < PAGE_MAX_END,
-            "total_in_state": reads.counts(queue)[state.value]}
+            "total_in_state": queries.counts(queue)[state.value]}
 
 
 def timeline(queue: Queue, job: Job) -> list[dict[str, Any]]:

@@ -25,8 +25,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from ingestq.core import queries as reads
-from ingestq.core import worker_registry as registry
+from ingestq.core import queries, worker_registry
 from ingestq.core.connection import revive_embedded
 from ingestq.core.queue import Queue
 from ingestq.logs import get_logger
@@ -67,7 +66,7 @@ class Worker:
         self.burst = burst
         self.modules = modules or []
         self.run_reaper = ws.run_reaper if run_reaper is None else run_reaper
-        self.id = registry.new_worker_id()
+        self.id = worker_registry.new_worker_id()
         self.shared = InFlight(queue, self.id, revive=self.revive_server, fatal=self.fail)
         self.stopping = self.shared.stopping
         self.hard_stop = threading.Event()
@@ -86,7 +85,7 @@ class Worker:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 previous[signum] = signal.signal(signum, self._on_signal)
         self._start_runners()
-        registry.publish(self.queue, self.id, concurrency=self.concurrency, kinds=self.kinds,
+        worker_registry.publish(self.queue, self.id, concurrency=self.concurrency, kinds=self.kinds,
                          isolation=self.isolation)
         reaper = ReaperThread(self.queue, self.fail) if (
             self.run_reaper and self.queue.settings.queue_recovery.enabled) else None
@@ -187,7 +186,7 @@ class Worker:
         if stuck != self.stuck_slots:
             log.warning("stuck slots", worker=self.id, stuck=stuck, slots=self.concurrency)
             try:
-                registry.report_stuck(self.queue, self.id, stuck)
+                worker_registry.report_stuck(self.queue, self.id, stuck)
                 self.stuck_slots = stuck
             except RedisError as exc:
                 log.warning("could not publish stuck slots", error=str(exc))
@@ -224,11 +223,11 @@ class Worker:
         """Sleep on the wake list until work arrives, the next retry is due, or 1 s passes."""
         timeout = 1.0
         if next_due_ms is not None:
-            now = reads.server_time_ms(self.queue)
+            now = queries.server_time_ms(self.queue)
             timeout = min(timeout, max(0.01, (next_due_ms - now) / 1000.0))
         if len(self.shared) >= self.capacity():
             return
-        reads.wait_for_wake(self.queue, timeout)
+        queries.wait_for_wake(self.queue, timeout)
 
     def _drained(self) -> bool:
         """Nothing of this worker's unpaused kinds pending, nothing scheduled or in flight
@@ -237,7 +236,7 @@ class Worker:
         Jobs in flight elsewhere count: if their worker died they come back after the lease.
         Pending jobs of a paused kind do not: this worker could not take them.
         """
-        return not len(self.shared) and reads.drained(self.queue, self.kinds)
+        return not len(self.shared) and queries.drained(self.queue, self.kinds)
 
     def _recover_connection(self, exc: Exception, errors: int) -> None:
         log.warning("redis unavailable", error=str(exc), retry_in=min(errors * 0.2, 2.0))
@@ -275,7 +274,7 @@ class Worker:
         for runner in self._runners.values():
             runner.close()
         try:
-            registry.withdraw(self.queue, self.id)
+            worker_registry.withdraw(self.queue, self.id)
         except RedisError as exc:
             log.warning("could not withdraw worker record", error=str(exc))
         log.info("worker stopped", worker=self.id, left_in_flight=len(self.shared),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from ingestq.core import queries as reads
+from ingestq.core import queries
 from ingestq.core.connection import revive_embedded
 from ingestq.core.queue import Queue
 from ingestq.logs import get_logger
@@ -39,7 +39,7 @@ def reap_once(queue: Queue, *, dry_run: bool = False) -> PassResult:
     result = PassResult(dry_run=dry_run)
     if dry_run:
         action: str = queue.settings.queue_recovery.stale_job_action
-        result.jobs = [(j.id, action) for j in reads.expired_jobs(queue, limit=100_000)]
+        result.jobs = [(j.id, action) for j in queries.expired_jobs(queue, limit=100_000)]
     else:
         while True:
             handled = queue.reap(PASS_LIMIT)

@@ -39,7 +39,7 @@ def list_cmd(kind: str = KIND, reason: str = REASON, older_than: float = OLDER,
 
     Example: ingestctl dead list --reason poison --json
     """
-    from ingestq.core import queries as reads
+    from ingestq.core import queries
     from ingestq.ops.dead import SelectionError, check_reason
 
     try:
@@ -48,13 +48,13 @@ def list_cmd(kind: str = KIND, reason: str = REASON, older_than: float = OLDER,
         usage_error(str(exc), as_json=as_json)
     q = state.queue
     bad: list[BadRecord] = []
-    jobs = reads.list_jobs(q, JobState.DEAD, kind=kind, reason=reason, older_than=older_than,
+    jobs = queries.list_jobs(q, JobState.DEAD, kind=kind, reason=reason, older_than=older_than,
                            limit=limit, unreadable=bad)
     print_unreadable(err, bad)
     if as_json:
         print_json([j.to_dict() for j in jobs])
         return
-    out.print(job_table(jobs, reads.server_time_ms(q) / 1000.0, f"{len(jobs)} dead job(s)"))
+    out.print(job_table(jobs, queries.server_time_ms(q) / 1000.0, f"{len(jobs)} dead job(s)"))
 
 
 @dead_app.command("show")

@@ -80,14 +80,14 @@ def process_files(q: Queue, ids: list[str], *, wait: bool, workers: int, quiet: 
     """See file jobs through: on the embedded default with no live worker, run ``workers``
     local ones and follow the jobs; with a configured Redis and none, warn that they wait.
     Follows (and returns the outcome) when ``wait`` or when local workers run them."""
-    from ingestq.core import worker_registry as registry
+    from ingestq.core import worker_registry
     from ingestq.ingest.files import FILE_KIND
     from ingestq.ops.follow import LocalWorkers
     from ingestq.ops.local_workers import local_layout
 
     local = None
     # Nothing enqueued: nothing to follow (an empty follow returns at once), no worker to start.
-    if ids and not registry.live_workers(q):
+    if ids and not worker_registry.live_workers(q):
         if q.settings.redis.url:
             err.print("[yellow]warning:[/yellow] no live worker: the jobs wait until one starts "
                       "(ingestctl worker)")

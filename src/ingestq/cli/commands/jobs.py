@@ -72,13 +72,13 @@ def enqueue(
 
     Example: ingestctl enqueue sleep --payload '{"seconds": 2}' --count 10 --delay 60
     """
-    from ingestq.core import queries as reads
+    from ingestq.core import queries
     from ingestq.core.queue import ENQUEUE_CHUNK, JobSpec
     from ingestq.tracing import enqueue_span  # opentelemetry only for commands that trace
 
     q = state.queue
     data = json.loads(q.encode_payload(payload))
-    wait = delay_for(delay, at, reads.server_time_ms(q) / 1000.0)
+    wait = delay_for(delay, at, queries.server_time_ms(q) / 1000.0)
     created = total = 0
     first = last = ""
     with enqueue_span(kind) as carry:  # OTLP export only when an endpoint is configured
@@ -131,13 +131,13 @@ def list_cmd(
 
     Example: ingestctl jobs list --state processing --older-than 600 --json
     """
-    from ingestq.core import queries as reads
+    from ingestq.core import queries
 
     q = state.queue
     found: list[Job] = []
     bad: list[BadRecord] = []
     for s in [job_state] if job_state else list(JobState):
-        found += reads.list_jobs(q, s, kind=kind, older_than=older_than,
+        found += queries.list_jobs(q, s, kind=kind, older_than=older_than,
                                  limit=limit - len(found), unreadable=bad)
         if len(found) >= limit:
             break
@@ -145,7 +145,7 @@ def list_cmd(
     if as_json:
         print_json([j.to_dict() for j in found])
         return
-    now = reads.server_time_ms(q) / 1000.0
+    now = queries.server_time_ms(q) / 1000.0
     out.print(job_table(found, now, f"{len(found)} job(s)"
                         + (f" in {job_state.value}" if job_state else "")))
 

@@ -113,9 +113,9 @@ def workers(as_json: bool = typer.Option(False, "--json", help="Machine-readable
 
     Example: ingestctl workers --json
     """
-    from ingestq.core import worker_registry as registry
+    from ingestq.core import worker_registry
 
-    live = registry.live_workers(state.queue)
+    live = worker_registry.live_workers(state.queue)
     if as_json:
         print_json([w.to_dict() for w in live])
         return
