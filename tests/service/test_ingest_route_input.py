@@ -73,9 +73,10 @@ def test_post_ingest_labels_the_jobs_and_refuses_labels_that_could_not_be_select
                                       "version": "2.0"}, headers=AUTH)
         assert res.status_code == 202, res.text
         [job] = res.json()["jobs"]
-        stored = queries.get_job(svc_queue, job["id"])
-        assert stored.payload == {"path": str(root / "a.md"), "collection": "demo",
-                                  "version": "2.0"}
+        payload = queries.get_job(svc_queue, job["id"]).payload
+        # `_trace` joins it when an earlier test in this process left tracing on: not ours here
+        assert {k: v for k, v in payload.items() if k != "_trace"} == {
+            "path": str(root / "a.md"), "collection": "demo", "version": "2.0"}
         # The same file as another version is another job, not the live one again.
         other = c.post("/ingest", json={"paths": [str(root)], "version": "3"}, headers=AUTH)
         assert other.json()["jobs"][0]["created"] is True
