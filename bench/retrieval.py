@@ -61,6 +61,11 @@ Row = tuple[str, EvalReport]
 def open_ingested(kind: str, data: Path) -> tuple[Pipeline, float]:
     """The pipeline of ``kind`` with the corpus ingested (unchanged files skipped)."""
     pipeline = Pipeline.open(PipelineSettings(embedder=EMBEDDERS[kind]), data / kind)
+    # Only this corpus: a store left by a run over another copy (the corpus moved) would rank
+    # each page twice. The embedding cache stays, so nothing is embedded again.
+    for document_id, path in pipeline.manifest.source_paths().items():
+        if not Path(path).is_relative_to(CORPUS):
+            pipeline.delete_document(document_id)
     started = time.perf_counter()
     for path in sorted(CORPUS.rglob("*.md")):
         pipeline.ingest_file(str(path))
