@@ -97,3 +97,13 @@ def test_roots_with_labels_load_from_yaml_and_an_unquoted_version_says_to_quote_
     bad.write_text("ingest:\n  pipeline:\n    roots:\n      - {path: /srv/b, version: 3.10}\n")
     with pytest.raises(ConfigError, match="quote it in YAML"):
         load_config(path=bad, environ={})
+
+
+def test_a_client_on_this_machine_reaches_a_wildcard_bind_on_loopback_of_its_family() -> None:
+    from ingestq.config import ServiceSettings
+
+    assert ServiceSettings(host="0.0.0.0", port=9000).local_url("/mcp") == (
+        "http://127.0.0.1:9000/mcp")
+    assert ServiceSettings(host="::", port=9000).local_url("/search?q=x") == (
+        "http://[::1]:9000/search?q=x")
+    assert ServiceSettings(host="10.1.2.3").local_url("/mcp") == "http://10.1.2.3:8081/mcp"

@@ -55,6 +55,17 @@ class ServiceSettings(Block):
     # auto: open on loopback, token required when bound beyond it; token: always; open: never.
     read_auth: Literal["auto", "token", "open"] = "auto"
 
+    def local_host(self) -> str:
+        """The address a client on this machine reaches the service at: a wildcard bind is
+        reached on the loopback address of its family."""
+        return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+
+    def local_url(self, path: str) -> str:
+        """``http://`` URL of ``path`` on the service, as a client on this machine reaches it."""
+        host = self.local_host()
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}{path}"
+
+
 
 def is_loopback(host: str) -> bool:
     """Whether a bind address is reachable from this machine only."""

@@ -22,11 +22,6 @@ CONNECT_TIMEOUT = 0.5  # loopback: a live service accepts in microseconds
 ANSWER_TIMEOUT = 30.0  # the service's first search loads the model
 
 
-def _host(settings: IngestSettings) -> str:
-    host = settings.service.host
-    return "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
-
-
 def _listening(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
@@ -38,14 +33,12 @@ def _listening(host: str, port: int) -> bool:
 def ask_service(settings: IngestSettings, query: str, k: int, collection: str | None = None,
                 version: str | None = None) -> list[dict[str, Any]] | None:
     """The service's results, or None when no service of this store answers."""
-    host, port = _host(settings), settings.service.port
-    if not _listening(host, port):
+    if not _listening(settings.service.local_host(), settings.service.port):
         return None
-    netloc = f"[{host}]" if ":" in host else host
     params: dict[str, str | int] = {"q": query, "k": k}
     params.update({name: value for name, value in (("collection", collection),
                                                    ("version", version)) if value is not None})
-    url = f"http://{netloc}:{port}/search?" + urllib.parse.urlencode(params)
+    url = settings.service.local_url("/search?" + urllib.parse.urlencode(params))
     expected = str(settings.pipeline.sqlite_file(Path(settings.data_dir)).resolve())
     try:
         request = urllib.request.Request(url)

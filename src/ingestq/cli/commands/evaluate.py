@@ -95,10 +95,7 @@ def _target(via: str, url: str | None, k: int, as_json: bool) -> Target | None:
     if via == "mcp":
         return Target("mcp")
     service = state.config.ingest.service
-    if not url:
-        host = "127.0.0.1" if service.host in ("0.0.0.0", "::", "") else service.host
-        url = f"http://{f'[{host}]' if ':' in host else host}:{service.port}/mcp"
-    return Target("http", url=url, token=service.token)
+    return Target("http", url=url or service.local_url("/mcp"), token=service.token)
 
 
 def report_json(report: EvalReport, worst: int) -> dict[str, Any]:
