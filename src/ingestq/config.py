@@ -27,7 +27,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from ingestq.core.settings import Block, CoreSettings
+from ingestq.core.settings import Block, CoreSettings, parse_flag
 from ingestq.errors import ConfigError
 from ingestq.ingest.settings import PipelineSettings
 from ingestq.mcp.settings import McpSettings
@@ -64,7 +64,6 @@ class ServiceSettings(Block):
         """``http://`` URL of ``path`` on the service, as a client on this machine reaches it."""
         host = self.local_host()
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}{path}"
-
 
 
 def is_loopback(host: str) -> bool:
@@ -204,9 +203,6 @@ def _field_type(path: tuple[str, ...]) -> Any:
     return None
 
 
-_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
-
-
 def _env_value(name: str, raw: str, annotation: Any) -> Any:
     """An environment value for a setting of this type: literal for strings, parsed otherwise.
 
@@ -219,9 +215,7 @@ def _env_value(name: str, raw: str, annotation: Any) -> Any:
         return raw
     try:
         if bool in types_:
-            if raw.strip().lower() not in _TRUE | _FALSE:
-                raise ValueError("expected true/false, yes/no, on/off or 1/0")
-            return raw.strip().lower() in _TRUE
+            return parse_flag(raw.strip())
         if int in types_:
             return int(raw)
         if float in types_:

@@ -37,6 +37,8 @@ from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 
+from ingestq.core.settings import parse_flag
+
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True,
                     "valkey+sentinel": False, "valkeys+sentinel": True}
 CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True,
@@ -172,11 +174,10 @@ def _tls_kwargs(topo: Topology) -> dict[str, Any]:
 
 
 def _flag(name: str, value: str) -> bool:
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name}={value!r} is not true or false")
+    try:
+        return parse_flag(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not true or false") from None
 
 
 def open_client(url: str, *, socket_timeout: float | None,

@@ -10,6 +10,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def parse_flag(text: str) -> bool:
+    """A yes/no setting written as text (an environment variable, a URL option), any case.
+
+    ValueError otherwise; it never repeats the text, which may be a secret put in the wrong place.
+    """
+    word = text.lower()
+    if word not in _TRUE | _FALSE:
+        raise ValueError("expected true/false, yes/no, on/off or 1/0")
+    return word in _TRUE
+
 # Longest duration any setting may hold: a year. Longer is a typo (or .inf), and would overflow
 # the millisecond arithmetic of the scripts or never fire at all.
 MAX_SECONDS = 366 * 86_400.0
