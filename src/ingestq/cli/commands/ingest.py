@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from ingestq.cli.context import EXIT_PROBLEM, EXIT_USAGE, err, out, print_json, state
+from ingestq.cli.context import EXIT_PROBLEM, EXIT_USAGE, err, out, print_json, state, usage_error
 
 if TYPE_CHECKING:  # redis, numpy, SQLite and the embedders: imported by the commands using them
     from rich.progress import Progress
@@ -137,8 +137,7 @@ def ingest(
     try:
         labels = labels_of(found.files, ingest_settings.pipeline, collection, version)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(EXIT_USAGE) from exc
+        usage_error(str(exc), as_json=as_json)
     q = state.queue
     for missing in found.missing:
         err.print(f"[yellow]skipped:[/yellow] {missing} does not exist", highlight=False)
@@ -215,8 +214,7 @@ def watch(
     try:
         Labels(collection or "", version or "")  # refused before the first scan, not at it
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(EXIT_USAGE) from exc
+        usage_error(str(exc))
     q = state.queue
     watcher = Watcher(directory, pattern=pattern, settle_seconds=settle)
     err.print(f"watching {directory} (settle {settle:g} s); Ctrl-C to stop")
@@ -285,8 +283,7 @@ def search(
     try:
         check_selection(collection, version)
     except SelectionError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(EXIT_USAGE) from exc
+        usage_error(str(exc), as_json=as_json)
     settings = state.config.ingest
     results = None if local else ask_service(settings, query, k, collection, version)
     if results is None:
