@@ -109,7 +109,7 @@ class Fleet:
                 if role == "worker" else ["reaper"])
         tmp = self.logs / f"starting-{uuid.uuid4().hex}.log"
         with open(tmp, "wb") as log:
-            p = subprocess.Popen([sys.executable, "-m", "ingestq.cli.main", "--log-level",
+            p = subprocess.Popen([sys.executable, "-m", "ingestq.cli", "--log-level",
                                   "debug", *args], env=self.env, stdout=subprocess.DEVNULL,
                                  stderr=log)
         tmp.rename(self.logs / f"{role}-{p.pid}.log")  # the child keeps writing to it

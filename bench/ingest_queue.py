@@ -129,7 +129,7 @@ def machine_busy_seconds() -> float:
 def run_workers(env: dict[str, str], count: int, log_dir: Path,
                 concurrency: int | None = None) -> tuple[float, list[WorkerProc]]:
     """Start ``count`` burst workers, poll their memory, wait for all; (wall seconds, procs)."""
-    args = [sys.executable, "-m", "ingestq.cli.main", "worker", "--burst", "--kinds", "file"]
+    args = [sys.executable, "-m", "ingestq.cli", "worker", "--burst", "--kinds", "file"]
     if concurrency is not None:
         args += ["--concurrency", str(concurrency)]
     started = time.perf_counter()
@@ -207,7 +207,7 @@ def reingest_cli(label: str, data_dir: Path, kind: str, workers: int, threads: i
     """
     env = worker_env(data_dir, kind, threads)
     queue = open_queue(env)
-    args = [sys.executable, "-m", "ingestq.cli.main", "ingest", *paths, "--json",
+    args = [sys.executable, "-m", "ingestq.cli", "ingest", *paths, "--json",
             "--workers", str(workers)]
     busy = machine_busy_seconds()
     started = time.perf_counter()

@@ -81,7 +81,7 @@ class Run:
 
 
 def ctl(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ingestq.cli.main", *args]
+    return [sys.executable, "-m", "ingestq.cli", *args]
 
 
 def ingestq_run(label: str, data_dir: Path, workers: int) -> Run:

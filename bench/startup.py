@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import command_line, git_rev, load, machine, write_section
 
 GOALS_MS = {"ingestctl --help": 150.0, "ingestctl status": 250.0}
-IDLE_BARE_MS = 14.0  # a bare interpreter's start on this machine when idle (issue 16)
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -89,7 +88,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--baseline", default="main", help="git revision to compare with")
     args = parser.parse_args()
-    cli = [sys.executable, "-m", "ingestq.cli.main"]
+    cli = [sys.executable, "-m", "ingestq.cli"]
+    # the baseline may predate ``python -m ingestq.cli`` (the program's own entry)
+    base_cli = [sys.executable, "-m", "ingestq.cli.main"]
     with tempfile.TemporaryDirectory(prefix="iq-startup-") as tmp:
         # Byte-code caching on, as on a user's machine (pip compiles what it installs; an
         # editable tree and the baseline's get their __pycache__ on the warm-up runs below).
@@ -100,9 +101,9 @@ def main() -> None:
         runs: dict[str, tuple[list[str], dict[str, str]]] = {
             "python -c pass (bare interpreter)": ([sys.executable, "-c", "pass"], env),
             "ingestctl --help": ([*cli, "--help"], env),
-            f"ingestctl --help ({args.baseline})": ([*cli, "--help"], base_env),
+            f"ingestctl --help ({args.baseline})": ([*base_cli, "--help"], base_env),
             "ingestctl status": ([*cli, "status"], env),
-            f"ingestctl status ({args.baseline})": ([*cli, "status"], base_env)}
+            f"ingestctl status ({args.baseline})": ([*base_cli, "status"], base_env)}
         subprocess.run([*cli, "status"], env=env, check=True, capture_output=True)  # the server
         for argv, run_env in runs.values():  # warm-up: byte code written, files in the page cache
             subprocess.run(argv, env=run_env, check=True, capture_output=True)
@@ -114,7 +115,7 @@ def main() -> None:
                     w, c = timed(argv, run_env)
                     wall[name].append(w)
                     cpu[name].append(c)
-            profile = import_profile(env, ["-m", "ingestq.cli.main", "status"])
+            profile = import_profile(env, ["-m", "ingestq.cli", "status"])
         finally:
             subprocess.run([*cli, "server", "stop", "--force"], env=env, capture_output=True)
     write(args, wall, cpu, profile)
@@ -136,23 +137,18 @@ def write(args: argparse.Namespace, wall: dict[str, list[float]], cpu: dict[str,
         "|---|---:|---:|---:|---:|---:|---|"]
     for name in wall:
         goal = GOALS_MS.get(name)
-        verdict = "" if goal is None else (f"< {goal:g} ms: " +
-                                           ("met" if min(wall[name]) < goal else "missed"))
+        # judged on the median: a minimum is the luckiest run, not what an operator sees
+        verdict = "" if goal is None else (f"< {goal:g} ms: " + (
+            "met" if statistics.median(wall[name]) < goal else "missed"))
         base = f"{name} ({args.baseline})"
         ratio = f"{min(cpu[name]) / min(cpu[base]):.2f}x" if base in cpu else ""
         lines.append(f"| `{name}` | {min(wall[name]):.0f} | {statistics.median(wall[name]):.0f} "
                      f"| {min(cpu[name]):.0f} | {min(cpu[name]) / bare:.1f}x | {ratio} "
                      f"| {verdict} |")
-    bare_wall = min(wall["python -c pass (bare interpreter)"])
-    est = {name: min(cpu[name]) / bare * IDLE_BARE_MS for name in GOALS_MS}
-    lines += ["", f"The goals are wall-clock times on an idle machine. This run's load inflates "
-              f"wall times: the bare interpreter's minimum is {bare_wall:.0f} ms here against "
-              f"about {IDLE_BARE_MS:g} ms idle (issue 16). Scaled by CPU over bare to an idle "
-              f"interpreter, `--help` comes to about {est['ingestctl --help']:.0f} ms and "
-              f"`status` to about {est['ingestctl status']:.0f} ms: an estimate, not a "
-              "measurement."]
+    lines += ["", "The goals are wall-clock times on this machine, judged on the median run; "
+              "the CPU columns show what other load on the machine cannot inflate."]
     lines += ["", "Where `ingestctl status` spends its import time (`python -X importtime -m "
-              "ingestq.cli.main status`): each outermost import with what it pulls in, the "
+              "ingestq.cli status`): each outermost import with what it pulls in, the "
               "minimum of 5 runs; `(all)` is their sum, the command's whole import time:", "",
               "| module | cumulative ms |", "|---|---:|"]
     lines += [f"| `{name.strip()}` | {us / 1000:.1f} |" for name, us in profile]

@@ -65,7 +65,7 @@ def test_up_starts_one_worker_holding_the_model_with_the_slots_of_two(
     log = tmp_path / "up.log"
     env = env_for(settings, pipeline__embedder__kind=kind)
     with open(log, "w") as stderr:
-        up = subprocess.Popen([sys.executable, "-m", "ingestq.cli.main", "up", "--workers", "2",
+        up = subprocess.Popen([sys.executable, "-m", "ingestq.cli", "up", "--workers", "2",
                                "--no-service"], env=env, stderr=stderr,
                               stdout=subprocess.DEVNULL)
     try:
@@ -114,7 +114,7 @@ def test_ingest_with_minilm_runs_one_local_worker_process_for_two_workers(
     for name in ("cors.md", "first-steps.md", "request-files.md"):
         (docs / name).write_bytes((CORPUS / "tutorial" / name).read_bytes())
     env = env_for(settings, pipeline__embedder__kind=MINILM)
-    ingest = subprocess.Popen([sys.executable, "-m", "ingestq.cli.main", "ingest", str(docs),
+    ingest = subprocess.Popen([sys.executable, "-m", "ingestq.cli", "ingest", str(docs),
                                "--json", "--workers", "2"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
     seen: set[tuple[str, ...]] = set()

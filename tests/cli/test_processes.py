@@ -32,7 +32,7 @@ def alive(pid: int) -> bool:
 
 def start_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "w") as stderr:
-        return subprocess.Popen([sys.executable, "-m", "ingestq.cli.main", "up", "--workers",
+        return subprocess.Popen([sys.executable, "-m", "ingestq.cli", "up", "--workers",
                                  "1", "--no-service"], env=env, stderr=stderr,
                                 stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
@@ -83,7 +83,7 @@ def test_children_of_a_killed_up_stop_too_and_the_next_up_may_start(
 
 def test_serve_stops_gracefully_with_exit_zero_on_sigterm(settings: IngestSettings) -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ingestq.cli.main", "serve", "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "ingestq.cli", "serve", "--port",
                              str(port)], env=env_for(settings), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:

@@ -32,7 +32,7 @@ def test_up_restarts_a_killed_worker_and_stops_every_child_on_sigterm(
     log = tmp_path / "up.log"
     env = env_for(settings, worker__shutdown_grace_seconds=2)
     with open(log, "w") as stderr:
-        up = subprocess.Popen([sys.executable, "-m", "ingestq.cli.main", "up", "--workers", "1",
+        up = subprocess.Popen([sys.executable, "-m", "ingestq.cli", "up", "--workers", "1",
                                "--no-service"], env=env, stderr=stderr,
                               stdout=subprocess.DEVNULL)
     try:

@@ -29,7 +29,7 @@ def test_an_orphaned_document_is_reported_and_repaired_here_with_exit_zero(
     env = env_for(fast_settings(base_settings), pipeline__store__sqlite_path=str(db))
 
     def ctl(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "ingestq.cli.main", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "ingestq.cli", *args], env=env,
                               capture_output=True, text=True, timeout=180)
 
     assert ctl("ingest", str(docs), "--json").returncode == 0

@@ -28,7 +28,7 @@ def test_one_tree_ingested_as_two_versions_through_the_cli(base_settings: Ingest
                   pipeline__store__sqlite_path=str(tmp_path / "store.sqlite3"))
 
     def ctl(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "ingestq.cli.main", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "ingestq.cli", *args], env=env,
                               capture_output=True, text=True, timeout=180)
 
     def ingest(version: str) -> dict[str, int]:
@@ -67,7 +67,7 @@ def test_one_tree_ingested_as_two_versions_through_the_cli(base_settings: Ingest
     for version, expected in (("2", "(not enqueued)"), ("3", "\nenqueued ")):
         out = tmp_path / f"watch-{version}.out"
         with open(out, "w") as stdout:
-            watch = subprocess.Popen([sys.executable, "-m", "ingestq.cli.main", "watch",
+            watch = subprocess.Popen([sys.executable, "-m", "ingestq.cli", "watch",
                                       str(docs), "--collection", "demo", "--version", version,
                                       "--settle", "0.2", "--interval", "0.1"], env=env,
                                      stdout=stdout, stderr=subprocess.DEVNULL)

@@ -26,14 +26,14 @@ def test_watch_skips_unchanged_files_and_enqueues_an_edited_one(
         (docs / f"{name}.md").write_text(f"# {name}\n\nText about {name}.\n")
     env = env_for(fast_settings(base_settings),
                   pipeline__store__sqlite_path=str(tmp_path / "store.sqlite3"))
-    ingested = subprocess.run([sys.executable, "-m", "ingestq.cli.main", "ingest", str(docs),
+    ingested = subprocess.run([sys.executable, "-m", "ingestq.cli", "ingest", str(docs),
                                "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert ingested.returncode == 0, ingested.stderr
     assert json.loads(ingested.stdout)["done"] == 3
 
     out = tmp_path / "watch.out"
     with open(out, "w") as stdout:
-        watch = subprocess.Popen([sys.executable, "-m", "ingestq.cli.main", "watch", str(docs),
+        watch = subprocess.Popen([sys.executable, "-m", "ingestq.cli", "watch", str(docs),
                                   "--settle", "0.2", "--interval", "0.1"], env=env,
                                  stdout=stdout, stderr=subprocess.DEVNULL)
     try:

@@ -173,7 +173,7 @@ def test_search_finds_ingested_text_and_verify_repairs_drift(
     run_burst(env, tmp_path)
 
     def ctl(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "ingestq.cli.main", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "ingestq.cli", *args], env=env,
                               capture_output=True, text=True, timeout=120)
 
     found = ctl("search", "background tasks after returning a response", "--json")
@@ -209,7 +209,7 @@ def test_ingest_enqueues_only_changed_files_and_force_enqueues_all(
     files = expand([str(docs)]).files
 
     def ingest(*args: str) -> dict[str, object]:
-        done = subprocess.run([sys.executable, "-m", "ingestq.cli.main", "ingest", str(docs),
+        done = subprocess.run([sys.executable, "-m", "ingestq.cli", "ingest", str(docs),
                                "--json", *args], env=env, capture_output=True, text=True,
                               timeout=120)
         assert done.returncode == 0, done.stderr

@@ -43,7 +43,7 @@ def run_eval(settings: IngestSettings, golden: Path, docs: Path, *args: str,
              **env: str) -> subprocess.CompletedProcess[str]:
     """`ingestctl eval` as its own process (it spawns `ingestctl mcp` itself for --via mcp)."""
     return subprocess.run(
-        [sys.executable, "-m", "ingestq.cli.main", "eval", str(golden), "--root", str(docs),
+        [sys.executable, "-m", "ingestq.cli", "eval", str(golden), "--root", str(docs),
          "--worst", str(len(GOLDEN)), *args],
         env={**child_env(settings), **env}, text=True, capture_output=True, timeout=240,
         stdin=subprocess.DEVNULL)

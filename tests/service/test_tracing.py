@@ -178,7 +178,7 @@ def test_ingestctl_enqueue_starts_the_trace_that_the_job_carries(svc_queue: Queu
     env = {k: v for k, v in env_for(svc_queue.settings).items() if not k.startswith("OTEL_")}
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink.server_address[1]}"
     try:
-        res = subprocess.run([sys.executable, "-m", "ingestq.cli.main", "enqueue", "noop",
+        res = subprocess.run([sys.executable, "-m", "ingestq.cli", "enqueue", "noop",
                               "--json"], capture_output=True, text=True, env=env, timeout=60,
                              check=False)
     finally:

@@ -42,7 +42,7 @@ def env_for(settings: IngestSettings, **overrides: object) -> dict[str, str]:
 def ingestctl(env: dict[str, str], *args: str, log: Path | None = None) -> subprocess.Popen[str]:
     """Start `ingestctl ARGS` as a real process (stderr to `log` when given)."""
     stderr = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, "-m", "ingestq.cli.main", *args], env=env,
+    return subprocess.Popen([sys.executable, "-m", "ingestq.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=stderr, text=True)
 
 

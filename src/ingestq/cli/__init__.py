@@ -1,1 +1,16 @@
-"""ingestctl, the operator CLI: thin commands over the library."""
+"""ingestctl, the operator CLI: thin commands over the library.
+
+:func:`main` is the program: the ``ingestctl`` script and ``python -m ingestq.cli``.
+"""
+
+from __future__ import annotations
+
+
+def main() -> None:
+    """Run ingestctl, its start-up outside the garbage collector (ingestq.cli.startup)."""
+    from ingestq.cli import startup
+
+    startup.pause()
+    from ingestq.cli.main import main as run
+
+    run()

@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
+from ingestq.cli import startup
 from ingestq.cli.commands import COMMANDS
 from ingestq.cli.context import EXIT_PROBLEM, EXIT_UNREACHABLE, EXIT_USAGE, err, state, widen
 from ingestq.errors import ConfigError, ConnectionFailed, IngestqError, PayloadError
@@ -29,6 +30,7 @@ class ExitCodeGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:  # Any: newer typer vendors its own click
         """Run the command; turn known errors into a message and an exit code."""
+        startup.resume()  # a long-running command must collect garbage
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
@@ -96,7 +98,3 @@ def main() -> None:
     turns usage errors into 2 and Ctrl-C at a prompt into 1."""
     one_blas_thread()  # before any command imports numpy; children inherit it
     app(prog_name="ingestctl")
-
-
-if __name__ == "__main__":
-    main()

@@ -57,7 +57,7 @@ class Reply:
 
 def stdio_command() -> tuple[str, list[str]]:
     """This interpreter running ``ingestctl mcp``: the same installation as the caller's."""
-    return sys.executable, ["-m", "ingestq.cli.main", "mcp"]
+    return sys.executable, ["-m", "ingestq.cli", "mcp"]
 
 
 @asynccontextmanager

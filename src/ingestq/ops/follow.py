@@ -69,7 +69,7 @@ class LocalWorkers:
 
     def __init__(self, layout: Layout, *, kinds: str | None = None,
                  config_file: str | None = None) -> None:
-        args = [sys.executable, "-m", "ingestq.cli.main", "worker", *layout.argv()]
+        args = [sys.executable, "-m", "ingestq.cli", "worker", *layout.argv()]
         if kinds:
             args += ["--kinds", kinds]
         env = os.environ.copy()

@@ -58,7 +58,7 @@ class Child:
 def plan_up(settings: IngestSettings, *, workers: int, with_service: bool) -> list[ChildSpec]:
     """The children of `up`: N workers (not reaping; one with N's slots when each would load
     its own model, see local_workers.py), one reaper, and the service if present."""
-    base = [sys.executable, "-m", "ingestq.cli.main"]
+    base = [sys.executable, "-m", "ingestq.cli"]
     where = redact(settings.redis.url) if settings.redis.url else "embedded server"
     layout = local_layout(settings, workers)
     slots = f", {layout.concurrency} slots, one model" if layout.concurrency else ""

@@ -1,0 +1,50 @@
+"""The program starts with the garbage collector paused and every command runs with it on.
+
+In child interpreters: pausing the collector in the test process would change the suite.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+PROBE = """
+import gc, sys
+from ingestq.cli import main as program
+import ingestq.cli.main as cli
+
+seen = []
+
+@cli.app.command("gc-probe")
+def probe() -> None:
+    seen.append((gc.isenabled(), gc.get_freeze_count()))
+
+sys.argv = ["ingestctl", "gc-probe"]
+try:
+    program()
+except SystemExit:
+    pass
+print(seen)
+"""
+
+
+def run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60).stdout.strip()
+
+
+def test_a_command_runs_with_the_collector_on_and_start_up_frozen() -> None:
+    enabled, frozen = ast.literal_eval(run(PROBE))[0]
+    assert enabled is True
+    assert frozen > 1000  # start-up's objects, out of every later collection
+
+
+def test_pause_and_resume() -> None:
+    out = run("import gc\nfrom ingestq.cli import startup\n"
+              "startup.pause(); a = gc.isenabled()\n"
+              "startup.resume(); b = gc.isenabled(); f = gc.get_freeze_count()\n"
+              "gc.disable(); startup.resume(); c = gc.isenabled()\n"
+              "print(a, b, f > 0, c)")
+    # resume without a pause of its own leaves the collector as the host set it
+    assert out == "False True True False"
