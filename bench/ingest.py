@@ -6,7 +6,8 @@ re-ingest of the unchanged corpus; the pipeline's overhead over the embedder alo
 pipeline's time goes, step by step. Raw figures go to ``bench/ingest_results.json``, the report
 to the ingest section of ``bench/RESULTS.md``.
 
-    python bench/ingest.py                    # everything, full corpus (~35-45 min on 2 cores)
+    python bench/ingest.py                    # everything, tests/corpus/fastapi-docs
+    python bench/ingest.py --corpus PATH      # a larger folder (1,395 files: ~35-45 min)
     python bench/ingest.py --quick            # the `en` subset only (~5 min)
     python bench/ingest.py --embedders hashing --workers 1
     python bench/ingest.py --render-only      # rewrite RESULTS.md from the saved JSON
@@ -39,7 +40,8 @@ from ingest_queue import drain, reingest_cli, stop_server
 from ingest_report import comparable, render, replace_section
 
 BENCH = Path(__file__).resolve().parent
-DEFAULT_CORPUS = BENCH.parent.parent / "shared" / "corpus" / "fastapi-docs"
+# the corpus kept with the tests (tests/corpus/README.md); --corpus for a larger folder
+DEFAULT_CORPUS = BENCH.parent / "tests" / "corpus" / "fastapi-docs"
 KINDS = {"hashing": "hashing", "minilm": "sentence-transformers"}
 GOAL_OVERHEAD = 0.15
 GOAL_REINGEST = 0.05

@@ -46,7 +46,8 @@ from ingestq.ingest.search import search  # noqa: E402
 from ingestq.mcp.budget import counter_for  # noqa: E402
 from ingestq.mcp.client import Target, connect, search_all  # noqa: E402
 
-DEFAULT_CORPUS = BENCH.parent.parent / "shared" / "corpus" / "fastapi-docs"
+# the corpus kept with the tests (tests/corpus/README.md); --corpus for a larger folder
+DEFAULT_CORPUS = BENCH.parent / "tests" / "corpus" / "fastapi-docs"
 INGESTCTL = str(Path(sys.executable).parent / "ingestctl")
 TOKEN = "bench-token"
 K = 10
