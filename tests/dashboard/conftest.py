@@ -18,6 +18,7 @@ from support.auth import TOKEN
 from support.procs import env_for, ingestctl, stop
 from support.promtool import free_port
 from support.settings import fast_settings
+from support.tools import missing_tool
 
 from ingestq.config import IngestSettings
 from ingestq.core.queue import Queue
@@ -88,7 +89,7 @@ def browser(started: Stack) -> Iterator[object]:
     """Headless Chromium (Debian's package; Playwright's own download cannot work here)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
+        missing_tool(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         yield b
