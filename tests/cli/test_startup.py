@@ -48,3 +48,11 @@ def test_pause_and_resume() -> None:
               "print(a, b, f > 0, c)")
     # resume without a pause of its own leaves the collector as the host set it
     assert out == "False True True False"
+
+
+def test_the_collector_is_back_on_when_the_program_ends_before_a_command() -> None:
+    out = run("import gc, sys\nfrom ingestq.cli import main as program\n"
+              "sys.argv = ['ingestctl', '--no-such-option']\n"
+              "try:\n    program()\nexcept SystemExit as exc:\n    code = exc.code\n"
+              "print(code, gc.isenabled())")
+    assert out == "2 True"

@@ -11,6 +11,9 @@ def main() -> None:
     from ingestq.cli import startup
 
     startup.pause()
-    from ingestq.cli.main import main as run
+    try:
+        from ingestq.cli.main import main as run
 
-    run()
+        run()
+    finally:  # help and usage errors end before the command would resume it
+        startup.resume()
