@@ -98,3 +98,7 @@ def main() -> None:
     turns usage errors into 2 and Ctrl-C at a prompt into 1."""
     one_blas_thread()  # before any command imports numpy; children inherit it
     app(prog_name="ingestctl")
+
+
+if __name__ == "__main__":  # the older spelling; `python -m ingestq.cli` is the program
+    main()
