@@ -13,6 +13,7 @@ PROBE = """
 import gc, sys
 from ingestq.cli import main as program
 import ingestq.cli.main as cli
+BRIEF
 
 seen = []
 
@@ -35,7 +36,7 @@ def run(code: str) -> str:
 
 
 def test_a_command_runs_with_the_collector_on_and_start_up_frozen() -> None:
-    enabled, frozen = ast.literal_eval(run(PROBE))[0]
+    enabled, frozen = ast.literal_eval(run(PROBE.replace("BRIEF", "")))[0]
     assert enabled is True
     assert frozen > 1000  # start-up's objects, out of every later collection
 
@@ -56,3 +57,20 @@ def test_the_collector_is_back_on_when_the_program_ends_before_a_command() -> No
               "try:\n    program()\nexcept SystemExit as exc:\n    code = exc.code\n"
               "print(code, gc.isenabled())")
     assert out == "2 True"
+
+
+def test_a_brief_command_runs_with_the_collector_still_paused() -> None:
+    brief = PROBE.replace("BRIEF", "cli.BRIEF_COMMANDS = frozenset({'gc-probe'})")
+    brief += "print(gc.isenabled())\n"
+    seen, after = run(brief).splitlines()
+    assert ast.literal_eval(seen) == [(False, 0)]
+    assert after == "True"  # back on once the program returns
+
+
+def test_every_brief_command_is_a_command() -> None:
+    import typer.main
+
+    from ingestq.cli.main import BRIEF_COMMANDS, app
+
+    names = set(typer.main.get_command(app).commands)
+    assert names >= BRIEF_COMMANDS, BRIEF_COMMANDS - names

@@ -3,9 +3,11 @@
 Importing a command (typer, click, pydantic and the settings models, redis-py) allocates some
 50,000 long-lived objects and no garbage, yet the collector's passes over them took 27 ms of
 `ingestctl status`'s 230 (bench/startup.py). The program pauses the collector before its first
-import; :func:`resume` runs when the command starts: it freezes what start-up built (it lives
-as long as the process, so no later pass need walk it) and turns the collector back on, so a
-long-running command (worker, serve, up) collects as usual.
+import; :func:`resume` runs when the command is known (``ExitCodeGroup.resolve_command``): it
+freezes what start-up built (it lives as long as the process, so no later pass need walk it)
+and turns the collector back on, so a long-running command (worker, serve, up) collects as
+usual. A brief command (``BRIEF_COMMANDS``: status, jobs, ...) keeps it paused until the
+program ends.
 """
 
 from __future__ import annotations
