@@ -23,8 +23,11 @@ EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 # Piped output is for grep and scripts: no wrapping at 80 columns, no id cut to fit. Rich
 # tables only grow to their content, so a wide console prints each row whole on one line.
 WIDE = 4096
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else WIDE)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else WIDE)
+# emoji=False: job data and keys are printed as they are (rich would turn a ":name:" in them
+# into an emoji), and its emoji table is not loaded at start-up (2 ms)
+out = Console(soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else WIDE)
+err = Console(stderr=True, soft_wrap=True, emoji=False,
+              width=None if sys.stderr.isatty() else WIDE)
 
 
 def widen() -> None:
