@@ -123,3 +123,12 @@ def test_a_requeued_job_ages_from_its_enqueue_in_the_table_and_the_filter(
     table = invoke("jobs", "list", "--state", "pending")
     row = next(line for line in table.stdout.splitlines() if "noop" in line)
     assert " 1s " in row and " 0s " not in row
+
+
+def test_job_data_is_printed_as_written(invoke: Invoke, live_queue: Queue) -> None:
+    # rich would turn ":thumbs_up:" into an emoji; a payload or path must reach the operator as is
+    job_id = live_queue.enqueue("noop", {"path": "docs/:thumbs_up:.md"}).id
+    shown = invoke("jobs", "show", job_id)
+    assert shown.exit_code == 0 and ":thumbs_up:" in shown.output
+    listed = invoke("jobs", "list", "--state", "pending")
+    assert ":thumbs_up:" in listed.output
