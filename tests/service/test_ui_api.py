@@ -116,6 +116,18 @@ def test_overview_kind_rows_carry_pending_paused_and_outcomes(api: TestClient,
     assert queries.get_job(svc_queue, "1").state is JobState.PENDING
 
 
+def test_overview_lists_the_kinds_live_workers_take_before_any_job(api: TestClient,
+                                                                   svc_queue: Queue) -> None:
+    from ingestq.core import worker_registry
+
+    worker_registry.publish(svc_queue, "w1", concurrency=1, kinds=["b", "c"],
+                            isolation="thread")
+    rows = api.get("/ui/api/overview").json()["kinds"]
+    assert [r["kind"] for r in rows] == ["b", "c"]
+    assert rows[0] == {"kind": "b", "pending": 0, "paused": False, "completed": 0, "failed": 0,
+                       "dead": 0, "cancelled": 0}
+
+
 def test_workers_view_lists_what_each_worker_holds(svc_queue: Queue) -> None:
     from ingestq.core import worker_registry
 

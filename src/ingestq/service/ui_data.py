@@ -39,8 +39,11 @@ def overview(queue: Queue) -> dict[str, Any]:
 
 
 def _kind_rows(snap: Snapshot) -> list[dict[str, Any]]:
-    """Pending depth and lifetime outcomes per kind (other states have no per-kind index)."""
+    """Pending depth and lifetime outcomes per kind (other states have no per-kind index): the
+    kinds the live workers take, so one can be paused before its first job, and any kind the
+    queue holds or has run."""
     names = set(snap.pending_by_kind) | set(snap.paused)
+    names |= {k for w in snap.workers for k in w.kinds}
     names |= {f.split(":")[1] for f in snap.stats if f.startswith("outcome:")}
     rows = []
     for kind in sorted(names):
