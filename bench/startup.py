@@ -98,6 +98,8 @@ def main() -> None:
                if not k.startswith("INGESTQ_") and k != "PYTHONDONTWRITEBYTECODE"}
         env["INGESTQ_DATA_DIR"] = str(Path(tmp) / "data")
         base_env = {**env, "PYTHONPATH": str(extract(args.baseline, Path(tmp)))}
+        here = os.getcwd()
+        os.chdir(tmp)  # where no ingestq.yaml is: the defaults, as on a new machine
         runs: dict[str, tuple[list[str], dict[str, str]]] = {
             "python -c pass (bare interpreter)": ([sys.executable, "-c", "pass"], env),
             "ingestctl --help": ([*cli, "--help"], env),
@@ -118,6 +120,7 @@ def main() -> None:
             profile = import_profile(env, ["-m", "ingestq.cli", "status"])
         finally:
             subprocess.run([*cli, "server", "stop", "--force"], env=env, capture_output=True)
+            os.chdir(here)
     write(args, wall, cpu, profile)
 
 
@@ -129,7 +132,8 @@ def write(args: argparse.Namespace, wall: dict[str, list[float]], cpu: dict[str,
         "## Start-up time (issue 16)", "",
         f"`{command_line()}` at {git_rev()}; {machine()}; {load()}. {args.runs} runs each, "
         f"interleaved, after one warm-up run each (byte code cached, as after an install); "
-        f"`status` on an already running embedded server; `({args.baseline})` rows run the "
+        f"`status` on an already running embedded server, no config file; `({args.baseline})` "
+        f"rows run the "
         f"baseline's `src` with the same interpreter and packages. Interpreter: "
         f"`{sys.executable}`; {extras()}.", "",
         "| command | min wall ms | median wall ms | min CPU ms | CPU over bare | "
