@@ -72,6 +72,13 @@ def test_bad_env_value_names_the_variable() -> None:
         load_config(environ={"INGESTQ_WORKER__CONCURRENCY": "many"})
 
 
+@pytest.mark.parametrize("raw", ["[unclosed", "[2020-13-45]"])
+def test_a_structured_env_value_pyyaml_cannot_read_is_a_config_error(raw: str) -> None:
+    # the second is YAML PyYAML parses as a date and then fails on with a ValueError
+    with pytest.raises(ConfigError, match="environment variable INGESTQ_PIPELINE__ROOTS"):
+        load_config(environ={"INGESTQ_PIPELINE__ROOTS": raw})
+
+
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml", environ={})

@@ -214,7 +214,6 @@ def _env_value(name: str, raw: str, annotation: Any) -> Any:
     types_ = _member_types(annotation)
     if str in types_:
         return raw
-    expected = ", ".join(sorted(t.__name__ for t in types_ if t is not type(None)))
     try:
         if bool in types_:
             return parse_flag(raw.strip())
@@ -222,17 +221,23 @@ def _env_value(name: str, raw: str, annotation: Any) -> Any:
             return int(raw)
         if float in types_:
             return float(raw)
+        return _yaml_value(raw)
     except ValueError as exc:
+        expected = ", ".join(sorted(t.__name__ for t in types_ if t is not type(None)))
         reason = str(exc).splitlines()[0].split(":")[0]
         raise ConfigError(f"environment variable {name}: cannot read it as {expected} "
                           f"({reason})") from None
+
+
+def _yaml_value(raw: str) -> Any:
+    """A list or mapping written as YAML; ValueError when it is not (PyYAML itself raises one
+    for a date out of range, such as 2020-13-45)."""
     import yaml  # lists and mappings only (see _read_yaml)
 
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError:
-        raise ConfigError(f"environment variable {name}: cannot read it as {expected} "
-                          "(not valid YAML)") from None
+        raise ValueError("not valid YAML") from None
 
 
 def _member_types(annotation: Any) -> set[Any]:
