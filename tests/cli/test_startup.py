@@ -67,10 +67,20 @@ def test_a_brief_command_runs_with_the_collector_still_paused() -> None:
     assert after == "True"  # back on once the program returns
 
 
-def test_every_brief_command_is_a_command() -> None:
+def test_every_brief_command_is_a_command_and_none_runs_long() -> None:
     import typer.main
 
     from ingestq.cli.main import BRIEF_COMMANDS, app
 
     names = set(typer.main.get_command(app).commands)
     assert names >= BRIEF_COMMANDS, BRIEF_COMMANDS - names
+    long_running = {"worker", "reaper", "serve", "up", "mcp", "tail", "watch", "ingest",
+                    "verify", "eval", "search", "dead", "clean", "jobs", "enqueue"}
+    assert not BRIEF_COMMANDS & long_running
+
+
+def test_a_collector_the_host_turned_off_stays_off() -> None:
+    out = run("import gc\nfrom ingestq.cli import startup\n"
+              "gc.disable(); startup.pause(); startup.resume()\n"
+              "print(gc.isenabled(), gc.get_freeze_count())")
+    assert out == "False 0"

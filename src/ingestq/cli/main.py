@@ -54,12 +54,12 @@ class ExitCodeGroup(TyperGroup):
         return name, command, rest
 
 
-# Commands that end in moments and allocate in proportion to one answer keep the collector
-# paused to the end (startup.py): its passes over their own imports took 10 ms of `status`.
-# Any other command, a new one included, resumes it before it runs.
-BRIEF_COMMANDS = frozenset({"status", "doctor", "workers", "jobs", "enqueue", "dead", "pause",
-                            "resume", "cancel", "run-now", "search", "config", "server",
-                            "clean"})
+# Commands that end in moments, whatever the queue holds, keep the collector paused to the end
+# (startup.py). Not those that load a model or the store (search, ingest, verify, eval), loop
+# over a whole state (dead --all, clean, jobs list --limit) or run until stopped. Any other
+# command, a new one included, resumes it before it runs.
+BRIEF_COMMANDS = frozenset({"status", "doctor", "workers", "config", "server", "pause",
+                            "resume", "cancel", "run-now"})
 
 
 def _unreachable(exc: Exception) -> bool:
