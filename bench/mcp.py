@@ -293,7 +293,7 @@ def main() -> None:
         f"Corpus: {args.corpus.name}, {files} files, {stats['sections']:,} sections, "
         f"{stats['chunks']:,} chunks, ingested in process in {ingest_s:.1f} s (hashing "
         f"embedder, SQLite). {len(qs)} queries (distinct English section titles, path order), "
-        f"`search` k={K}, one call at a time; each query goes through the three paths back to "
+        f"`search` k={K}, one call at a time; each query goes through every path back to "
         "back (so the load of the shared machine falls on them alike), after one warm-up call "
         "per path. Added cost is the per-query difference to in-process, then its percentile. "
         "The bench process freezes its heap (`gc.freeze()`) before timing.",

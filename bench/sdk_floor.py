@@ -10,6 +10,7 @@ with no search and none of ingestq's work: the floor under the "added over in-pr
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -35,6 +36,7 @@ def main() -> None:
         return CallToolResult(content=[TextContent(type="text", text=canned["text"])],
                               structured_content=canned["structured"])
 
+    gc.freeze()  # as ingestctl mcp does once its command is known (ingestq.cli.startup)
     if sys.argv[2] == "stdio":
         server.run("stdio")
     else:

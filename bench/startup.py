@@ -89,27 +89,29 @@ def main() -> None:
     parser.add_argument("--baseline", default="main", help="git revision to compare with")
     args = parser.parse_args()
     cli = [sys.executable, "-m", "ingestq.cli"]
-    # the baseline may predate ``python -m ingestq.cli`` (the program's own entry)
-    base_cli = [sys.executable, "-m", "ingestq.cli.main"]
     with tempfile.TemporaryDirectory(prefix="iq-startup-") as tmp:
         # Byte-code caching on, as on a user's machine (pip compiles what it installs; an
         # editable tree and the baseline's get their __pycache__ on the warm-up runs below).
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("INGESTQ_") and k != "PYTHONDONTWRITEBYTECODE"}
         env["INGESTQ_DATA_DIR"] = str(Path(tmp) / "data")
-        base_env = {**env, "PYTHONPATH": str(extract(args.baseline, Path(tmp)))}
-        here = os.getcwd()
-        os.chdir(tmp)  # where no ingestq.yaml is: the defaults, as on a new machine
+        base_src = extract(args.baseline, Path(tmp))
+        base_env = {**env, "PYTHONPATH": str(base_src)}
+        # the program's own entry, unless the baseline predates it
+        has_entry = (base_src / "ingestq" / "cli" / "__main__.py").is_file()
+        base_cli = [sys.executable, "-m", "ingestq.cli" if has_entry else "ingestq.cli.main"]
         runs: dict[str, tuple[list[str], dict[str, str]]] = {
             "python -c pass (bare interpreter)": ([sys.executable, "-c", "pass"], env),
             "ingestctl --help": ([*cli, "--help"], env),
             f"ingestctl --help ({args.baseline})": ([*base_cli, "--help"], base_env),
             "ingestctl status": ([*cli, "status"], env),
             f"ingestctl status ({args.baseline})": ([*base_cli, "status"], base_env)}
-        subprocess.run([*cli, "status"], env=env, check=True, capture_output=True)  # the server
-        for argv, run_env in runs.values():  # warm-up: byte code written, files in the page cache
-            subprocess.run(argv, env=run_env, check=True, capture_output=True)
+        here = os.getcwd()
+        os.chdir(tmp)  # where no ingestq.yaml is: the defaults, as on a new machine
         try:
+            subprocess.run([*cli, "status"], env=env, check=True, capture_output=True)
+            for argv, run_env in runs.values():  # warm-up: byte code written, pages cached
+                subprocess.run(argv, env=run_env, check=True, capture_output=True)
             wall: dict[str, list[float]] = {name: [] for name in runs}
             cpu: dict[str, list[float]] = {name: [] for name in runs}
             for _ in range(args.runs):

@@ -22,6 +22,7 @@ from support.tools import missing_tool
 
 from ingestq.config import IngestSettings
 from ingestq.core.queue import Queue
+from ingestq.core.worker_registry import live_workers
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -79,8 +80,13 @@ def started(server_client: Redis, base_settings: IngestSettings,
 
 @pytest.fixture(scope="module")
 def stack(started: Stack, browser: object) -> Stack:
-    """The stack, answering."""
+    """The stack, answering, its worker registered (the overview lists the kinds it takes)."""
     _wait_http(f"{started.url}/healthz", started.service)
+    deadline = time.monotonic() + 30
+    while not live_workers(started.queue):
+        if started.worker.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"the worker did not register (exit {started.worker.poll()})")
+        time.sleep(0.1)
     return started
 
 

@@ -59,10 +59,10 @@ def eval_golden(
 
         from ingestq.mcp.client import blocking, eval_search
 
-        # This process holds the store for the in-process side: no collection during a timed
-        # call need walk it (it added about 1 ms to each transport call, bench/mcp.py)
-        gc.freeze()
         with blocking(target) as remote:
+            # This process holds the store and the SDK's client: no collection during a timed
+            # call need walk them (it added about 1 ms to each transport call, bench/mcp.py)
+            gc.freeze()
             report = run_eval(queries, eval_search(remote, base), k=k, known=known,
                               baseline=local)
     page_ndcg = report.overall["page"].ndcg
