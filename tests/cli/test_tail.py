@@ -96,6 +96,6 @@ def test_workers_json_gives_kinds_as_a_list(invoke: Invoke, live_queue: Queue) -
     from ingestq.core import worker_registry
 
     worker_registry.publish(live_queue, "h:1:ab", concurrency=2, kinds=["file", "noop"],
-                     isolation="thread")
+                            isolation="thread")
     (worker,) = json.loads(invoke("workers", "--json").stdout)
     assert worker["kinds"] == ["file", "noop"]

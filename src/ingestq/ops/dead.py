@@ -58,8 +58,8 @@ def select_dead(queue: Queue, selection: DeadFilter) -> list[str]:
     if selection.ids:
         return list(dict.fromkeys(selection.ids))
     jobs = queries.list_jobs(queue, JobState.DEAD, kind=selection.kind, reason=selection.reason,
-                           older_than=selection.older_than,
-                           limit=selection.limit if selection.limit is not None else ALL)
+                             older_than=selection.older_than,
+                             limit=selection.limit if selection.limit is not None else ALL)
     return [j.id for j in jobs]
 
 

@@ -135,7 +135,7 @@ def list_jobs(request: Request, state: JobState = JobState.PENDING, kind: str | 
     """Jobs in one state, oldest first."""
     bad: list[BadRecord] = []
     jobs = queries.list_jobs(queue_of(request), state, kind=kind, older_than=older_than,
-                           limit=limit, unreadable=bad)
+                             limit=limit, unreadable=bad)
     return _listing(jobs, bad)
 
 
@@ -146,7 +146,7 @@ def list_dead(request: Request, kind: str | None = None, reason: str | None = No
     """Dead jobs, filtered by kind, reason and age."""
     bad: list[BadRecord] = []
     jobs = queries.list_jobs(queue_of(request), JobState.DEAD, kind=kind, reason=reason,
-                           older_than=older_than, limit=limit, unreadable=bad)
+                             older_than=older_than, limit=limit, unreadable=bad)
     return _listing(jobs, bad)
 
 

@@ -127,7 +127,7 @@ def job_page(queue: Queue, state: JobState, *, kind: str | None, older_than: flo
     """One page of jobs in a state, oldest first, and whether another page follows."""
     start = min(page * size, PAGE_MAX_END)
     jobs = queries.list_jobs(queue, state, kind=kind, reason=reason, older_than=older_than,
-                           limit=start + size + 1)
+                             limit=start + size + 1)
     rows = jobs[start:start + size]
     return {"jobs": [j.to_dict() for j in rows], "page": page, "size": size,
             "more": len(jobs) > start + size and start + size < PAGE_MAX_END,

@@ -86,7 +86,7 @@ class Worker:
                 previous[signum] = signal.signal(signum, self._on_signal)
         self._start_runners()
         worker_registry.publish(self.queue, self.id, concurrency=self.concurrency, kinds=self.kinds,
-                         isolation=self.isolation)
+                                isolation=self.isolation)
         reaper = ReaperThread(self.queue, self.fail) if (
             self.run_reaper and self.queue.settings.queue_recovery.enabled) else None
         for thread in (self.reporter, self.keeper, reaper):

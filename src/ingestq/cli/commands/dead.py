@@ -49,7 +49,7 @@ def list_cmd(kind: str = KIND, reason: str = REASON, older_than: float = OLDER,
     q = state.queue
     bad: list[BadRecord] = []
     jobs = queries.list_jobs(q, JobState.DEAD, kind=kind, reason=reason, older_than=older_than,
-                           limit=limit, unreadable=bad)
+                             limit=limit, unreadable=bad)
     print_unreadable(err, bad)
     if as_json:
         print_json([j.to_dict() for j in jobs])

@@ -138,7 +138,7 @@ def list_cmd(
     bad: list[BadRecord] = []
     for s in [job_state] if job_state else list(JobState):
         found += queries.list_jobs(q, s, kind=kind, older_than=older_than,
-                                 limit=limit - len(found), unreadable=bad)
+                                   limit=limit - len(found), unreadable=bad)
         if len(found) >= limit:
             break
     print_unreadable(err, bad)
