@@ -26,7 +26,8 @@ def _fail(label: str, exc: BaseException, code: int) -> NoReturn:
 
 class ExitCodeGroup(TyperGroup):
     """Maps library errors to the documented exit codes inside the app itself, so the same
-    codes come out of `ingestctl`, `python -m ingestq.cli.main` and in-process test runners."""
+    codes come out of `ingestctl`, `python -m ingestq.cli` and in-process test runners; and
+    turns the garbage collector back on for all but brief commands (startup.py)."""
 
     def invoke(self, ctx: Any) -> Any:  # Any: newer typer vendors its own click
         """Run the command; turn known errors into a message and an exit code."""
@@ -44,7 +45,6 @@ class ExitCodeGroup(TyperGroup):
             if _unreachable(exc):
                 _fail("cannot reach Redis", exc, EXIT_UNREACHABLE)
             raise
-
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         """The subcommand; the collector comes back on here unless it is a brief one."""
