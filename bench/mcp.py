@@ -153,22 +153,23 @@ def wait_http(url: str) -> None:
         time.sleep(0.2)
 
 
-def start_service(data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = 18000 + os.getpid() % 1000
-    proc = subprocess.Popen([INGESTCTL, "serve", "--port", str(port)], env=child_env(data_dir),
+def start_http(argv: list[str], port: int, data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A server on ``port`` (its command line ends with the port), answering at /mcp."""
+    proc = subprocess.Popen([*argv, str(port)], env=child_env(data_dir),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_http(f"http://127.0.0.1:{port}/mcp")
-    return proc, f"http://127.0.0.1:{port}/mcp"
+    url = f"http://127.0.0.1:{port}/mcp"
+    wait_http(url)
+    return proc, url
+
+
+def start_service(data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
+    return start_http([INGESTCTL, "serve", "--port"], 18000 + os.getpid() % 1000, data_dir)
 
 
 def start_floor(canned: Path, data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
     """bench/sdk_floor.py over HTTP; its stdio twin is spawned by the SDK's client."""
-    port = 19000 + os.getpid() % 1000
-    proc = subprocess.Popen([sys.executable, str(FLOOR), str(canned), "http", str(port)],
-                            env=child_env(data_dir), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    wait_http(f"http://127.0.0.1:{port}/mcp")
-    return proc, f"http://127.0.0.1:{port}/mcp"
+    return start_http([sys.executable, str(FLOOR), str(canned), "http"],
+                      19000 + os.getpid() % 1000, data_dir)
 
 
 class Run:
@@ -184,9 +185,9 @@ class Run:
 
 
 def measure(pipeline: Pipeline, data_dir: str, qs: list[str]) -> Run:
-    """Each query through in-process search, stdio and HTTP back to back, so the load of a
-    shared machine falls on the three alike; the added cost is taken per query. The SDK's
-    floor (bench/sdk_floor.py, a canned result) is timed in the same loop."""
+    """Each query through in-process search, stdio and HTTP back to back, then through the
+    SDK's floor (bench/sdk_floor.py, a canned result) on both, so the load of a shared machine
+    falls on every path alike; the added cost is taken per query."""
     run = Run()
     service, url = start_service(data_dir)
     canned = Path(tempfile.mkdtemp(prefix="canned-")) / "result.json"
